@@ -1,0 +1,3 @@
+module github.com/chronik/chronik-node
+
+go 1.26.8
