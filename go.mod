@@ -1,3 +1,10 @@
 module github.com/chronik/chronik-node
 
 go 1.26.8
+
+require (
+	github.com/twmb/franz-go v1.22.3
+	go.etcd.io/bbolt v1.5.0
+)
+
+require golang.org/x/sys v0.45.0 // indirect
