@@ -35,7 +35,6 @@ var (
 // the cluster-wide default resource is named "".
 const brokerConfigPrefix = "resource:"
 
-
 // ErrSchemaMismatch is returned by Open for a store written with another schema version.
 var ErrSchemaMismatch = errors.New("metadata store schema version mismatch")
 
