@@ -1,0 +1,364 @@
+// Package config holds chronik-node's configuration: the typed Config, the table of every
+// key (name, default, meaning, validation) and strict TOML loading. The key table is the
+// single source for defaults, validation, `config check` output and the README reference.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the effective configuration of one node.
+type Config struct {
+	NodeID  int32
+	DataDir string
+
+	Listener           string // host:port the Kafka listener binds
+	AdvertisedListener string // host:port clients are told to connect to
+	MaxRequestBytes    int32
+	MaxInFlightPerConn int
+	ConnMaxIdle        time.Duration
+
+	DebugListener string
+
+	NumPartitions            int32
+	DefaultReplicationFactor int16
+	AutoCreateTopics         bool
+	MinInsyncReplicas        int
+
+	MessageMaxBytes        int32
+	SegmentBytes           int64
+	SegmentMs              time.Duration
+	RetentionMs            time.Duration // <0: forever
+	RetentionBytes         int64         // <0: unlimited
+	RetentionCheckInterval time.Duration
+	FlushPolicy            string // "interval" or "always"
+	FlushInterval          time.Duration
+
+	OffsetsRetention           time.Duration
+	GroupMinSessionTimeout     time.Duration
+	GroupMaxSessionTimeout     time.Duration
+	GroupInitialRebalanceDelay time.Duration
+
+	RaftStorage         string // "bbolt" or "memory"
+	RaftTick            time.Duration
+	RaftElectionTicks   int
+	RaftHeartbeatTicks  int
+	RaftSnapshotEntries uint64
+	RaftProposalTimeout time.Duration
+	RaftListener        string
+	RaftPeers           []string // "id=host:port"
+
+	LogLevel  string
+	LogFormat string
+}
+
+// kind is a key's value type as written in TOML.
+type kind int
+
+const (
+	kindInt kind = iota
+	kindBool
+	kindString
+	kindDuration // a Go duration string: "100ms", "10s"
+	kindStrings
+)
+
+func (k kind) String() string {
+	return [...]string{"integer", "boolean", "string", "duration string (e.g. \"100ms\")", "array of strings"}[k]
+}
+
+// Key describes one configuration key.
+type Key struct {
+	Name    string
+	Kind    kind
+	Default string // as it would be written in TOML, without quotes
+	Doc     string
+	// set validates the decoded value and stores it in c.
+	set func(c *Config, v value) error
+	// get renders the current value as text (the inverse of parseText).
+	get func(c *Config) string
+}
+
+// value is a decoded TOML value of a known kind.
+type value struct {
+	i  int64
+	b  bool
+	s  string
+	d  time.Duration
+	ss []string
+}
+
+// Keys lists every key in documentation order.
+func Keys() []Key { return keyTable }
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	c := &Config{}
+	for _, k := range keyTable {
+		v, err := parseText(k, k.Default)
+		if err == nil {
+			err = k.set(c, v)
+		}
+		if err != nil {
+			panic(fmt.Sprintf("default of %s is invalid: %v", k.Name, err)) // a bug in keyTable
+		}
+	}
+	return c
+}
+
+// Error is a configuration error naming the key and the file.
+type Error struct {
+	File string
+	Key  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	where := e.File
+	if where == "" {
+		where = "command line"
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("config %s: %v", where, e.Err)
+	}
+	return fmt.Sprintf("config %s: key %q: %v", where, e.Key, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load reads path strictly over the defaults: a TOML syntax error, an unknown key, a value
+// of the wrong type or an invalid value is an *Error naming the key and the file.
+func Load(path string) (*Config, error) {
+	c := Default()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
+	flat := map[string]any{}
+	flatten("", raw, flat)
+	names := make([]string, 0, len(flat))
+	for name := range flat {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := c.setRaw(name, flat[name]); err != nil {
+			return nil, &Error{File: path, Key: name, Err: err}
+		}
+	}
+	if err := c.check(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// Set applies one key given as text (a command-line override).
+func (c *Config) Set(name, text string) error {
+	k, ok := keyByName[name]
+	if !ok {
+		return &Error{Key: name, Err: errors.New("unknown key")}
+	}
+	v, err := parseText(k, text)
+	if err == nil {
+		err = k.set(c, v)
+	}
+	if err != nil {
+		return &Error{Key: name, Err: err}
+	}
+	return nil
+}
+
+// Check validates relations between keys; Load calls it, callers that apply overrides
+// after loading call it again.
+func (c *Config) Check() error { return c.check() }
+
+func (c *Config) check() error {
+	if c.AdvertisedListener == "" {
+		c.AdvertisedListener = c.Listener
+	}
+	if host, _, _ := net.SplitHostPort(c.AdvertisedListener); host == "" || host == "0.0.0.0" || host == "::" {
+		return &Error{Key: "advertised.listeners", Err: fmt.Errorf("%q is not an address clients can connect to; set advertised.listeners", c.AdvertisedListener)}
+	}
+	if c.GroupMinSessionTimeout > c.GroupMaxSessionTimeout {
+		return &Error{Key: "group.min.session.timeout.ms", Err: fmt.Errorf("%v is above group.max.session.timeout.ms %v", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout)}
+	}
+	if c.RaftHeartbeatTicks >= c.RaftElectionTicks {
+		return &Error{Key: "raft.election_ticks", Err: fmt.Errorf("%d must exceed raft.heartbeat_ticks %d", c.RaftElectionTicks, c.RaftHeartbeatTicks)}
+	}
+	return nil
+}
+
+func flatten(prefix string, m map[string]any, out map[string]any) {
+	for k, v := range m {
+		name := k
+		if prefix != "" {
+			name = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flatten(name, sub, out)
+			continue
+		}
+		out[name] = v
+	}
+}
+
+func (c *Config) setRaw(name string, raw any) error {
+	k, ok := keyByName[name]
+	if !ok {
+		return errors.New("unknown key" + suggest(name))
+	}
+	var v value
+	switch k.Kind {
+	case kindInt:
+		n, ok := raw.(int64)
+		if !ok {
+			return fmt.Errorf("want %s, got %s", k.Kind, describe(raw))
+		}
+		v.i = n
+	case kindBool:
+		b, ok := raw.(bool)
+		if !ok {
+			return fmt.Errorf("want %s, got %s", k.Kind, describe(raw))
+		}
+		v.b = b
+	case kindString, kindDuration:
+		s, ok := raw.(string)
+		if !ok {
+			return fmt.Errorf("want %s, got %s", k.Kind, describe(raw))
+		}
+		var err error
+		if v, err = parseText(k, s); err != nil {
+			return err
+		}
+	case kindStrings:
+		list, ok := raw.([]any)
+		if !ok {
+			return fmt.Errorf("want %s, got %s", k.Kind, describe(raw))
+		}
+		for _, item := range list {
+			s, ok := item.(string)
+			if !ok {
+				return fmt.Errorf("want %s, got an element %s", k.Kind, describe(item))
+			}
+			v.ss = append(v.ss, s)
+		}
+	}
+	return k.set(c, v)
+}
+
+func describe(raw any) string {
+	switch raw.(type) {
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%T", raw)
+}
+
+// suggest names a known key close to an unknown one, for typos.
+func suggest(name string) string {
+	best, bestScore := "", 0
+	for _, k := range keyTable {
+		score := commonPrefix(name, k.Name)
+		if score > bestScore && score >= len(name)/2 {
+			best, bestScore = k.Name, score
+		}
+	}
+	if best == "" {
+		return " (see the README's config reference)"
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// parseText parses a value written as text (a default or a flag) for key k.
+func parseText(k Key, text string) (value, error) {
+	var v value
+	switch k.Kind {
+	case kindInt:
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return v, fmt.Errorf("want %s, got %q", k.Kind, text)
+		}
+		v.i = n
+	case kindBool:
+		b, err := strconv.ParseBool(text)
+		if err != nil {
+			return v, fmt.Errorf("want %s, got %q", k.Kind, text)
+		}
+		v.b = b
+	case kindString:
+		v.s = text
+	case kindDuration:
+		d, err := time.ParseDuration(text)
+		if err != nil {
+			return v, fmt.Errorf("want %s, got %q", k.Kind, text)
+		}
+		v.d = d
+	case kindStrings:
+		if text != "" {
+			v.ss = strings.Split(text, ",")
+		}
+	}
+	return v, nil
+}
+
+// TOML renders the effective configuration as a TOML document with every key.
+func (c *Config) TOML() string {
+	var sb strings.Builder
+	sb.WriteString("# effective chronik-node configuration (defaults included)\n")
+	for _, k := range keyTable {
+		fmt.Fprintf(&sb, "%q = %s\n", k.Name, c.render(k))
+	}
+	return sb.String()
+}
+
+func (c *Config) render(k Key) string {
+	text := k.get(c)
+	switch k.Kind {
+	case kindString, kindDuration:
+		return strconv.Quote(text)
+	case kindStrings:
+		var parts []string
+		for _, s := range strings.Split(text, ",") {
+			if s != "" {
+				parts = append(parts, strconv.Quote(s))
+			}
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return text
+}

@@ -1,0 +1,139 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "node.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefaults(t *testing.T) {
+	c := Default()
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeID != 1 || c.Listener != "127.0.0.1:9092" || c.AdvertisedListener != "127.0.0.1:9092" ||
+		c.DataDir != "./data" || c.DebugListener != "127.0.0.1:9644" || c.RaftStorage != "bbolt" ||
+		c.MaxRequestBytes != 100<<20 || c.NumPartitions != 1 || !c.AutoCreateTopics || c.RetentionMs != 7*24*time.Hour {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestLoadDottedQuotedAndSectionKeys(t *testing.T) {
+	path := writeFile(t, `
+num.partitions = 3
+"auto.create.topics.enable" = false
+log.retention.ms = -1
+[raft]
+storage = "memory"
+tick_interval = "50ms"
+[node]
+id = 7
+`)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NumPartitions != 3 || c.AutoCreateTopics || c.RetentionMs >= 0 || c.RaftStorage != "memory" || c.RaftTick != 50*time.Millisecond || c.NodeID != 7 {
+		t.Fatalf("loaded %+v", c)
+	}
+}
+
+func TestLoadErrorsNameKeyAndFile(t *testing.T) {
+	cases := []struct {
+		name, text, key, want string
+	}{
+		{"unknown key", "num.partitons = 3", "num.partitons", "unknown key"},
+		{"unknown section key", "[raft]\nstorag = \"memory\"", "raft.storag", "unknown key"},
+		{"wrong type", `num.partitions = "three"`, "num.partitions", "want integer, got a string"},
+		{"float for int", `num.partitions = 1.5`, "num.partitions", "got a float"},
+		{"out of range", `num.partitions = 0`, "num.partitions", "outside"},
+		{"bad enum", `raft.storage = "rocksdb"`, "raft.storage", "not one of bbolt, memory"},
+		{"bad duration", `raft.tick_interval = "soon"`, "raft.tick_interval", "duration"},
+		{"bad address", `listeners = "nowhere"`, "listeners", "not host:port"},
+		{"unroutable advertised", `listeners = "0.0.0.0:9092"`, "advertised.listeners", "not an address clients can connect to"},
+		{"relation", "group.min.session.timeout.ms = 10\ngroup.max.session.timeout.ms = 5", "group.min.session.timeout.ms", "above"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, tc.text)
+			_, err := Load(path)
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a config error", err)
+			}
+			msg := err.Error()
+			if ce.Key != tc.key || !strings.Contains(msg, path) || !strings.Contains(msg, tc.want) {
+				t.Fatalf("error %q: want key %q, file %s and %q", msg, tc.key, path, tc.want)
+			}
+		})
+	}
+}
+
+func TestSyntaxErrorNamesFile(t *testing.T) {
+	path := writeFile(t, "num.partitions = = 3")
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("syntax error %v does not name the file", err)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml")); err == nil {
+		t.Fatal("missing file loaded")
+	}
+}
+
+func TestSuggestsCloseKey(t *testing.T) {
+	_, err := Load(writeFile(t, "num.partitons = 3"))
+	if err == nil || !strings.Contains(err.Error(), `did you mean "num.partitions"`) {
+		t.Fatalf("no suggestion in %v", err)
+	}
+}
+
+func TestSetOverride(t *testing.T) {
+	c := Default()
+	if err := c.Set("node.id", "4"); err != nil || c.NodeID != 4 {
+		t.Fatalf("set node.id: %v (%d)", err, c.NodeID)
+	}
+	if err := c.Set("listeners", "PLAINTEXT://127.0.0.1:19092"); err != nil || c.Listener != "127.0.0.1:19092" {
+		t.Fatalf("set listeners: %v (%s)", err, c.Listener)
+	}
+	if err := c.Set("nope", "1"); err == nil {
+		t.Fatal("unknown key accepted")
+	}
+	if err := c.Set("node.id", "x"); err == nil {
+		t.Fatal("bad value accepted")
+	}
+}
+
+func TestRenderedConfigLoadsBackIdentically(t *testing.T) {
+	c := Default()
+	c.RaftPeers = []string{"2=127.0.0.1:9702", "3=127.0.0.1:9703"}
+	c.RetentionMs = -1
+	c.AdvertisedListener = "localhost:9092"
+	back, err := Load(writeFile(t, c.TOML()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, c) {
+		t.Fatalf("round trip differs:\n%+v\n%+v", back, c)
+	}
+}
+
+func TestEveryKeyDocumented(t *testing.T) {
+	for _, k := range Keys() {
+		if k.Doc == "" {
+			t.Errorf("key %s has no documentation", k.Name)
+		}
+	}
+}
