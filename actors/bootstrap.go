@@ -1,0 +1,130 @@
+package actors
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/raftnode/storage"
+)
+
+// BootstrapReport says what Bootstrap did at start; /debug/raft shows it.
+type BootstrapReport struct {
+	// Mode is "none" (the Raft log was intact), "fresh" (a new cluster) or "metastore"
+	// (Raft was empty and was rebuilt from the metadata store).
+	Mode     string        `json:"mode"`
+	Index    uint64        `json:"index"`
+	Term     uint64        `json:"term"`
+	Topics   int           `json:"topics"`
+	Duration time.Duration `json:"duration_ns"`
+	// RestoredStore is set when the metadata store was behind the Raft snapshot and was
+	// restored from it.
+	RestoredStore bool `json:"restored_store,omitempty"`
+}
+
+// bootstrapActor makes Raft's durable state and the metadata store agree before the Raft
+// loop starts, then stops: its one job is done.
+type bootstrapActor struct {
+	n     *Node
+	reply chan bootstrapDone
+}
+
+type bootstrapDone struct {
+	report BootstrapReport
+	err    error
+}
+
+func (a *bootstrapActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		log := a.n.log.With().Str("actor", "bootstrap").Logger()
+		report, err := bootstrapRaft(a.n.opts.RaftStorage, a.n.opts.Store, a.n.voters(), log)
+		a.reply <- bootstrapDone{report, err}
+		ctx.Stop(ctx.Self())
+	}
+}
+
+// bootstrapRaft prepares Raft storage for a RawNode:
+//   - Raft storage empty (memory mode always, bbolt on first start or after losing its
+//     file): the state is rebuilt from the metadata store as a snapshot at the store's
+//     applied index and term. Raft's up-to-date rule then still picks the freshest node
+//     in a cluster. A brand-new store first records the initial membership at index 1,
+//     term 1, which every node of a new cluster does identically.
+//   - Raft storage holds a snapshot newer than the store (the store was lost): the store
+//     is restored from the snapshot.
+func bootstrapRaft(st storage.Storage, store *metastore.Store, voters []uint64, log zerolog.Logger) (BootstrapReport, error) {
+	start := time.Now()
+	if !st.Empty() {
+		return restoreStoreFromSnapshot(st, store, start, log)
+	}
+	img, err := store.Load()
+	if err != nil {
+		return BootstrapReport{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	mode := "metastore"
+	if img.Index == 0 {
+		mode = "fresh"
+		cs := metastore.ConfState{Voters: slices.Clone(voters)}
+		if err := store.Commit(&metastore.Changes{Index: 1, Term: 1, ConfState: &cs}); err != nil {
+			return BootstrapReport{}, fmt.Errorf("bootstrap: record initial membership: %w", err)
+		}
+		img.Index, img.Term, img.ConfState = 1, 1, cs
+	}
+	if len(img.ConfState.Voters) == 0 {
+		img.ConfState.Voters = slices.Clone(voters)
+	}
+	data, err := metastore.EncodeImage(img)
+	if err != nil {
+		return BootstrapReport{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	index, term := img.Index, img.Term
+	snap := &raftpb.Snapshot{
+		Data: data,
+		Metadata: &raftpb.SnapshotMetadata{
+			Index:     &index,
+			Term:      &term,
+			ConfState: &raftpb.ConfState{Voters: img.ConfState.Voters, Learners: img.ConfState.Learners},
+		},
+	}
+	if err := st.Save(&raftpb.HardState{Term: &term, Commit: &index}, nil, snap); err != nil {
+		return BootstrapReport{}, fmt.Errorf("bootstrap: save raft snapshot at %d: %w", index, err)
+	}
+	report := BootstrapReport{Mode: mode, Index: index, Term: term, Topics: len(img.Topics), Duration: time.Since(start)}
+	log.Info().Str("mode", mode).Uint64("index", index).Uint64("term", term).Int("topics", len(img.Topics)).
+		Int("partitions", img.PartitionCount()).Dur("took", report.Duration).Msg("bootstrap: raft rebuilt from the metadata store")
+	return report, nil
+}
+
+func restoreStoreFromSnapshot(st storage.Storage, store *metastore.Store, start time.Time, log zerolog.Logger) (BootstrapReport, error) {
+	report := BootstrapReport{Mode: "none"}
+	applied, _, err := store.Applied()
+	if err != nil {
+		return report, fmt.Errorf("bootstrap: %w", err)
+	}
+	snap, err := st.Snapshot()
+	if err != nil {
+		return report, fmt.Errorf("bootstrap: read raft snapshot: %w", err)
+	}
+	meta := snap.GetMetadata()
+	if meta.GetIndex() <= applied {
+		return report, nil
+	}
+	img, err := metastore.DecodeImage(snap.GetData())
+	if err != nil {
+		return report, fmt.Errorf("bootstrap: raft snapshot at %d: %w", meta.GetIndex(), err)
+	}
+	img.Index, img.Term = meta.GetIndex(), meta.GetTerm()
+	img.ConfState = metastore.ConfState{Voters: meta.GetConfState().GetVoters(), Learners: meta.GetConfState().GetLearners()}
+	if err := store.Replace(img); err != nil {
+		return report, fmt.Errorf("bootstrap: %w", err)
+	}
+	report.RestoredStore, report.Index, report.Term, report.Topics = true, img.Index, img.Term, len(img.Topics)
+	report.Duration = time.Since(start)
+	log.Warn().Uint64("store_index", applied).Uint64("snapshot_index", img.Index).
+		Msg("bootstrap: metadata store was behind the raft snapshot; restored it from the snapshot")
+	return report, nil
+}

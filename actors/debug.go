@@ -1,0 +1,124 @@
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.etcd.io/raft/v3"
+)
+
+// RaftStatus is what /debug/raft shows.
+type RaftStatus struct {
+	NodeID        uint64          `json:"node_id"`
+	Term          uint64          `json:"term"`
+	Leader        uint64          `json:"leader"`
+	State         string          `json:"state"`
+	CommitIndex   uint64          `json:"commit_index"`
+	AppliedIndex  uint64          `json:"applied_index"`
+	AppliedTerm   uint64          `json:"applied_term"`
+	Voters        []uint64        `json:"voters"`
+	StorageMode   string          `json:"storage_mode"`
+	SnapshotIndex uint64          `json:"snapshot_index"`
+	SnapshotTerm  uint64          `json:"snapshot_term"`
+	FirstIndex    uint64          `json:"first_index"`
+	LastIndex     uint64          `json:"last_index"`
+	LogEntries    uint64          `json:"log_entries"`
+	LogBytes      int64           `json:"log_bytes"`
+	SnapshotBytes int64           `json:"snapshot_bytes"`
+	Bootstrap     BootstrapReport `json:"bootstrap"`
+	// CommandsApplied counts Raft entries applied since start; ApplyBatches the metadata
+	// store commits they took.
+	CommandsApplied uint64 `json:"entries_applied"`
+	ApplyBatches    uint64 `json:"apply_batches"`
+}
+
+// RaftStatus reports the Raft group as this node sees it.
+func (n *Node) RaftStatus() RaftStatus {
+	img := n.Image()
+	st := n.opts.RaftStorage.Stats()
+	s := RaftStatus{
+		NodeID: n.opts.NodeID, AppliedIndex: img.Index, AppliedTerm: img.Term, Voters: img.ConfState.Voters,
+		StorageMode: st.Mode, SnapshotIndex: st.SnapshotIndex, SnapshotTerm: st.SnapshotTerm,
+		FirstIndex: st.FirstIndex, LastIndex: st.LastIndex, LogEntries: st.Entries, LogBytes: st.LogBytes,
+		SnapshotBytes: st.SnapshotBytes, Bootstrap: n.bootstrap,
+		CommandsApplied: n.metrics.commandsApplied.Load(), ApplyBatches: n.metrics.applyBatches.Load(),
+	}
+	if rs := n.raftState.Load(); rs != nil {
+		s.Term, s.Leader, s.CommitIndex, s.State = rs.term, rs.lead, rs.commit, rs.state.String()
+	} else {
+		s.State = raft.StateFollower.String()
+	}
+	return s
+}
+
+// Actors lists every live actor with its mailbox counters.
+func (n *Node) Actors() []ActorStat { return n.reg.snapshot() }
+
+// Ready reports whether this node has a Raft leader and is registered.
+func (n *Node) Ready() bool {
+	rs := n.raftState.Load()
+	_, registered := n.Image().Brokers[int32(n.opts.NodeID)]
+	return rs != nil && rs.lead != 0 && registered
+}
+
+// injectedPanic makes any chronik actor panic (fault injection for tests and drills).
+type injectedPanic struct{ reason string }
+
+// InjectPanic makes the actor with the given id panic while handling a message, as a
+// bug would. It reports whether such an actor exists.
+func (n *Node) InjectPanic(id string) bool {
+	if n.reg.get(id) == nil {
+		return false
+	}
+	n.root.Send(n.system.NewLocalPID(id), &injectedPanic{reason: "injected panic via debug endpoint"})
+	return true
+}
+
+// DebugHandler serves /debug/actors, /debug/raft and /healthz. With faults set it also
+// serves POST /debug/panic?actor=ID, which makes that actor panic.
+func (n *Node) DebugHandler(faults bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/actors", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"time": time.Now(), "actors": n.Actors()})
+	})
+	mux.HandleFunc("GET /debug/raft", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, n.RaftStatus())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !n.Ready() {
+			http.Error(w, "not ready: no raft leader or broker not registered", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	if faults {
+		mux.HandleFunc("POST /debug/panic", func(w http.ResponseWriter, r *http.Request) {
+			id := r.URL.Query().Get("actor")
+			if !n.InjectPanic(id) {
+				http.Error(w, fmt.Sprintf("no actor %q", id), http.StatusNotFound)
+				return
+			}
+			fmt.Fprintf(w, "panic sent to %s\n", id)
+		})
+	}
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// panicOnInjection is part of every actor's receive chain (see spawner.props).
+func panicOnInjection(env *actor.MessageEnvelope) {
+	if p, ok := env.Message.(*injectedPanic); ok {
+		panic(p.reason)
+	}
+}

@@ -1,0 +1,363 @@
+// Package actors is chronik-node's actor tree (protoactor-go): the Raft ticker, the Raft
+// loop, RaftStorage, the metadata applier, the proposer and Bootstrap, each a supervised
+// actor with one job, plus the debug endpoint that shows them. Every actor rebuilds its
+// state from durable storage when it (re)starts, so a panic restarts one actor and the
+// node keeps serving.
+package actors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/raftnode/fsm"
+	"github.com/chronik/chronik-node/raftnode/storage"
+)
+
+// RaftOptions tune the metadata Raft group.
+type RaftOptions struct {
+	Tick            time.Duration
+	ElectionTicks   int
+	HeartbeatTicks  int
+	SnapshotEntries uint64
+	ProposalTimeout time.Duration
+	// Peers are the other voters by Raft id (clusters only).
+	Peers map[uint64]string
+}
+
+// Options configure a node's actors. The caller opens (and later closes) the stores.
+type Options struct {
+	NodeID      uint64
+	Advertise   metastore.Broker // host, port and rack clients are given; ID is NodeID
+	Store       *metastore.Store
+	RaftStorage storage.Storage
+	Raft        RaftOptions
+	Log         zerolog.Logger
+}
+
+// Node is a running actor tree.
+type Node struct {
+	opts Options
+	log  zerolog.Logger
+
+	system *actor.ActorSystem
+	root   *actor.RootContext
+	sp     *spawner
+	reg    *registry
+	pids   nodePIDs
+
+	raftIncarnation atomic.Uint64
+	image           atomic.Pointer[metastore.Image]
+	raftState       atomic.Pointer[raftSnapshot]
+	bootstrap       BootstrapReport
+	metrics         nodeMetrics
+
+	changeMu sync.Mutex
+	changed  chan struct{} // closed and replaced whenever the image or Raft status changes
+
+	listenersMu sync.RWMutex
+	listeners   []func(img *metastore.Image, changedTopics []string)
+}
+
+// nodePIDs are computed before any actor starts (protoactor names are deterministic), so
+// actors can address each other from their first message without racing the spawner.
+type nodePIDs struct {
+	supervisor, raftStorage, applier, proposer, raftLoop, raftTicker *actor.PID
+}
+
+// raftSnapshot is the Raft status the loop publishes for readers on other goroutines.
+type raftSnapshot struct {
+	term, lead, commit uint64
+	state              raft.StateType
+}
+
+// Start brings up the actor tree: Bootstrap first (so Raft's storage and the metadata
+// store agree), then RaftStorage, the applier, the proposer, the Raft loop and its ticker.
+// It returns once they run; WaitReady waits for a leader and this broker's registration.
+func Start(opts Options) (*Node, error) {
+	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{})}
+	protoLog := opts.Log.With().Str("component", "protoactor").Logger().Level(zerolog.WarnLevel)
+	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(zerolog.NewSlogHandler(protoLog))
+	}))
+	n.root = n.system.Root
+	n.sp = &spawner{reg: n.reg, strategy: &restartStrategy{reg: n.reg, log: opts.Log.With().Str("component", "supervisor").Logger()}}
+
+	sup, err := n.sp.spawn(n.root, "supervisor", "node", func() actor.Actor { return &supervisorActor{sp: n.sp} })
+	if err != nil {
+		return nil, err
+	}
+	child := func(name string) *actor.PID { return n.system.NewLocalPID(sup.Id + "/" + name) }
+	n.pids = nodePIDs{
+		supervisor: sup, raftStorage: child("raft-storage"), applier: child("applier"),
+		proposer: child("proposer"), raftLoop: child("raft-loop"), raftTicker: child("raft-ticker"),
+	}
+
+	phase := time.Now()
+	done := make(chan bootstrapDone, 1)
+	if _, err := n.spawnChild("bootstrap", "bootstrap", func() actor.Actor { return &bootstrapActor{n: n, reply: done} }); err != nil {
+		n.Stop()
+		return nil, err
+	}
+	res := <-done
+	if res.err != nil {
+		n.Stop()
+		return nil, res.err
+	}
+	n.bootstrap = res.report
+	opts.Log.Info().Str("phase", "bootstrap").Str("mode", res.report.Mode).Dur("took", time.Since(phase)).Msg("startup phase done")
+
+	phase = time.Now()
+	img, err := opts.Store.Load()
+	if err != nil {
+		n.Stop()
+		return nil, err
+	}
+	n.image.Store(img)
+	opts.Log.Info().Str("phase", "load metadata").Int("topics", len(img.Topics)).Int("partitions", img.PartitionCount()).
+		Uint64("applied_index", img.Index).Dur("took", time.Since(phase)).Msg("startup phase done")
+
+	phase = time.Now()
+	for _, c := range []struct {
+		kind     string
+		pid      *actor.PID
+		producer actor.Producer
+	}{
+		{"raft-storage", n.pids.raftStorage, restartAware(newRaftStorageActor(n))},
+		{"applier", n.pids.applier, restartAware(newApplier(n))},
+		{"proposer", n.pids.proposer, newProposer(n)},
+		{"raft-loop", n.pids.raftLoop, newRaftLoop(n)},
+		{"raft-ticker", n.pids.raftTicker, newRaftTicker(n)},
+	} {
+		pid, err := n.spawnChild(c.kind, c.kind, c.producer)
+		if err != nil {
+			n.Stop()
+			return nil, err
+		}
+		if !pid.Equal(c.pid) {
+			n.Stop()
+			return nil, fmt.Errorf("actor %s started as %s, expected %s", c.kind, pid.Id, c.pid.Id)
+		}
+	}
+	opts.Log.Info().Str("phase", "start raft actors").Dur("took", time.Since(phase)).Msg("startup phase done")
+	return n, nil
+}
+
+// restartAware tells an actor instance whether an earlier instance ran before it: a
+// restarted RaftStorage actor or applier may have lost work in hand and must have the
+// Raft loop rebuild from durable state.
+type restartable interface{ setRestarted() }
+
+func restartAware(p actor.Producer) actor.Producer {
+	var instances atomic.Int32
+	return func() actor.Actor {
+		a := p()
+		if instances.Add(1) > 1 {
+			a.(restartable).setRestarted()
+		}
+		return a
+	}
+}
+
+func (n *Node) spawnChild(kind, name string, producer actor.Producer) (*actor.PID, error) {
+	reply := make(chan spawnReply, 1)
+	n.root.Send(n.pids.supervisor, &spawnRequest{kind: kind, name: name, producer: producer, reply: reply})
+	r := <-reply
+	return r.pid, r.err
+}
+
+// Stop stops every actor; the caller closes the stores afterwards.
+func (n *Node) Stop() {
+	if err := n.root.StopFuture(n.pids.supervisor).Wait(); err != nil {
+		n.log.Warn().Err(err).Msg("stop actors")
+	}
+	n.system.Shutdown()
+}
+
+// Image is the latest applied metadata. It must not be modified.
+func (n *Node) Image() *metastore.Image { return n.image.Load() }
+
+// OnImage registers fn to run (on the applier's goroutine; it must not block) after each
+// applied batch with the topics that changed. Register before traffic flows.
+func (n *Node) OnImage(fn func(img *metastore.Image, changedTopics []string)) {
+	n.listenersMu.Lock()
+	n.listeners = append(n.listeners, fn)
+	n.listenersMu.Unlock()
+}
+
+func (n *Node) publishImage(img *metastore.Image, changedTopics []string) {
+	n.image.Store(img)
+	n.listenersMu.RLock()
+	for _, fn := range n.listeners {
+		fn(img, changedTopics)
+	}
+	n.listenersMu.RUnlock()
+	n.signalChange()
+}
+
+func (n *Node) publishRaftStatus(rn *raft.RawNode) {
+	st := rn.BasicStatus()
+	next := &raftSnapshot{term: st.GetTerm(), lead: st.Lead, commit: st.GetCommit(), state: st.RaftState}
+	if cur := n.raftState.Load(); cur != nil && *cur == *next {
+		return
+	}
+	n.raftState.Store(next)
+	n.signalChange()
+}
+
+func (n *Node) signalChange() {
+	n.changeMu.Lock()
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.changeMu.Unlock()
+}
+
+// waitFor waits until cond holds, re-checking whenever the image or Raft status changes.
+func (n *Node) waitFor(ctx context.Context, cond func() bool) error {
+	for {
+		n.changeMu.Lock()
+		ch := n.changed
+		n.changeMu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitReady waits for a Raft leader, then makes sure the cluster has an id and this
+// broker's advertised address is registered, proposing what is missing.
+func (n *Node) WaitReady(ctx context.Context) error {
+	if err := n.waitFor(ctx, func() bool { s := n.raftState.Load(); return s != nil && s.lead != 0 }); err != nil {
+		return fmt.Errorf("wait for a raft leader: %w", err)
+	}
+	self := n.opts.Advertise
+	self.ID = int32(n.opts.NodeID)
+	for {
+		img := n.Image()
+		var cmds []fsm.Command
+		if img.ClusterID == "" {
+			cmds = append(cmds, fsm.Command{InitCluster: &fsm.InitCluster{ClusterID: metastore.NewUUID().String()}})
+		}
+		if cur, ok := img.Brokers[self.ID]; !ok || cur != self {
+			cmds = append(cmds, fsm.Command{RegisterBroker: &fsm.RegisterBroker{Broker: self}})
+		}
+		if len(cmds) == 0 {
+			return nil
+		}
+		res, err := n.Propose(ctx, cmds...)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("register broker %d: %w", self.ID, err)
+			}
+			continue // no leader for a moment: try again
+		}
+		for _, r := range res {
+			if !r.OK() {
+				return fmt.Errorf("register broker %d: %s", self.ID, r.Message)
+			}
+		}
+	}
+}
+
+// Propose sends commands through Raft and returns their results once applied on this
+// node. The error is ErrNoLeader or ErrTimeout (see ErrorCode) when nothing was applied.
+func (n *Node) Propose(ctx context.Context, cmds ...fsm.Command) ([]fsm.Result, error) {
+	timeout := n.opts.Raft.ProposalTimeout
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	reply := make(chan proposeResult, 1)
+	n.root.Send(n.pids.proposer, &proposeRequest{cmds: cmds, deadline: deadline, reply: reply})
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case r := <-reply:
+		return r.results, r.err
+	case <-timer.C:
+		return nil, ErrTimeout
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+	}
+}
+
+// voters is the initial membership of a new cluster: this node and its peers.
+func (n *Node) voters() []uint64 {
+	v := []uint64{n.opts.NodeID}
+	for id := range n.opts.Raft.Peers {
+		v = append(v, id)
+	}
+	slices.Sort(v)
+	return v
+}
+
+// deliverResponses hands the responses of finished storage or apply work to the Raft
+// loop (messages to this node) or to peers.
+func (n *Node) deliverResponses(ctx actor.SenderContext, inc uint64, msgs []*raftpb.Message) {
+	var local []*raftpb.Message
+	for _, r := range msgs {
+		if r.GetTo() == n.opts.NodeID {
+			local = append(local, r)
+		} else {
+			n.sendToPeer(r)
+		}
+	}
+	if len(local) > 0 {
+		ctx.Send(n.pids.raftLoop, &raftResponses{inc: inc, msgs: local})
+	}
+}
+
+// sendToPeer sends a Raft message to another node. A single node has no peers; the
+// cluster transport plugs in here.
+func (n *Node) sendToPeer(m *raftpb.Message) {
+	n.log.Debug().Uint64("to", m.GetTo()).Stringer("type", m.GetType()).Msg("no transport to raft peer; message dropped")
+}
+
+// scheduleRepeatedly sends msg to pid every interval until the returned func is called.
+// (protoactor's scheduler reads its timer state without synchronisation when cancelled,
+// which the race detector reports, so this is a plain time.Ticker goroutine.)
+func (n *Node) scheduleRepeatedly(interval time.Duration, pid *actor.PID, msg any) func() {
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				n.root.Send(pid, msg)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(stop) }) }
+}
+
+// nodeMetrics counts metadata apply work.
+type nodeMetrics struct {
+	commandsApplied atomic.Uint64
+	applyBatches    atomic.Uint64
+	applyNanos      atomic.Uint64
+}
+
+func (m *nodeMetrics) applied(entries int, d time.Duration) {
+	m.commandsApplied.Add(uint64(entries))
+	m.applyBatches.Add(1)
+	m.applyNanos.Add(uint64(d))
+}
