@@ -57,6 +57,15 @@ func (n *Node) RaftStatus() RaftStatus {
 // Actors lists every live actor with its mailbox counters.
 func (n *Node) Actors() []ActorStat { return n.reg.snapshot() }
 
+// Controller is the broker id of the metadata Raft leader, or -1 when there is none:
+// Kafka clients send admin requests to the controller.
+func (n *Node) Controller() int32 {
+	if rs := n.raftState.Load(); rs != nil && rs.lead != 0 {
+		return int32(rs.lead)
+	}
+	return -1
+}
+
 // Ready reports whether this node has a Raft leader and is registered.
 func (n *Node) Ready() bool {
 	rs := n.raftState.Load()

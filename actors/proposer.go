@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -36,10 +35,21 @@ func newProposer(n *Node) actor.Producer {
 	}
 }
 
+// ProposeError is a failure to apply anything, with the Kafka error code a client acts on.
+type ProposeError struct {
+	Code int16
+	msg  string
+}
+
+func (e *ProposeError) Error() string { return e.msg }
+
+// KafkaCode is the error code for clients.
+func (e *ProposeError) KafkaCode() int16 { return e.Code }
+
 // Errors a caller of Propose can get besides per-command results.
 var (
-	ErrNoLeader = errors.New("no metadata leader right now")
-	ErrTimeout  = errors.New("metadata change not applied in time")
+	ErrNoLeader = &ProposeError{Code: kerr.NotController.Code, msg: "no metadata leader right now"}
+	ErrTimeout  = &ProposeError{Code: kerr.RequestTimedOut.Code, msg: "metadata change not applied in time"}
 )
 
 func (a *proposer) Receive(ctx actor.Context) {
@@ -131,17 +141,5 @@ func (a *proposer) sweep(now time.Time) {
 			r.reply <- proposeResult{err: ErrTimeout}
 		}
 		delete(a.inflight, seq)
-	}
-}
-
-// ErrorCode maps a Propose error to the Kafka error code a client acts on.
-func ErrorCode(err error) int16 {
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, ErrNoLeader):
-		return kerr.NotController.Code
-	default:
-		return kerr.RequestTimedOut.Code
 	}
 }

@@ -27,7 +27,8 @@ type Config struct {
 	MaxInFlightPerConn int
 	ConnMaxIdle        time.Duration
 
-	DebugListener string
+	DebugListener  string
+	FaultInjection bool
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
@@ -59,6 +60,9 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+
+	// setKeys records which keys the file or the command line set (the rest are defaults).
+	setKeys map[string]bool
 }
 
 // kind is a key's value type as written in TOML.
@@ -182,6 +186,7 @@ func (c *Config) Set(name, text string) error {
 	if err != nil {
 		return &Error{Key: name, Err: err}
 	}
+	c.markSet(name)
 	return nil
 }
 
@@ -260,7 +265,31 @@ func (c *Config) setRaw(name string, raw any) error {
 			v.ss = append(v.ss, s)
 		}
 	}
-	return k.set(c, v)
+	if err := k.set(c, v); err != nil {
+		return err
+	}
+	c.markSet(name)
+	return nil
+}
+
+func (c *Config) markSet(name string) {
+	if c.setKeys == nil {
+		c.setKeys = map[string]bool{}
+	}
+	c.setKeys[name] = true
+}
+
+// Values renders every key's effective value, and which keys were set explicitly.
+func (c *Config) Values() (values map[string]string, set map[string]bool) {
+	values = make(map[string]string, len(keyTable))
+	set = make(map[string]bool, len(c.setKeys))
+	for _, k := range keyTable {
+		values[k.Name] = k.get(c)
+		if c.setKeys[k.Name] {
+			set[k.Name] = true
+		}
+	}
+	return values, set
 }
 
 func describe(raw any) string {

@@ -125,6 +125,7 @@ func TestRenderedConfigLoadsBackIdentically(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	back.setKeys, c.setKeys = nil, nil // the rendered file sets every key
 	if !reflect.DeepEqual(back, c) {
 		t.Fatalf("round trip differs:\n%+v\n%+v", back, c)
 	}
@@ -135,5 +136,22 @@ func TestEveryKeyDocumented(t *testing.T) {
 		if k.Doc == "" {
 			t.Errorf("key %s has no documentation", k.Name)
 		}
+	}
+}
+
+func TestValuesMarkExplicitKeys(t *testing.T) {
+	c, err := Load(writeFile(t, "num.partitions = 3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("log.retention.ms", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	values, set := c.Values()
+	if values["num.partitions"] != "3" || values["log.retention.ms"] != "1000" || values["raft.storage"] != "bbolt" {
+		t.Fatalf("values %v", values)
+	}
+	if !set["num.partitions"] || !set["log.retention.ms"] || set["raft.storage"] {
+		t.Fatalf("explicit keys %v", set)
 	}
 }

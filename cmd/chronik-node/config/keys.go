@@ -23,6 +23,8 @@ var keyTable = []Key{
 
 	stringKey("debug.listener", "127.0.0.1:9644", "Debug HTTP listener (/debug/actors, /debug/raft, /healthz); empty disables it.", optionalHostPort, func(c *Config) *string { return &c.DebugListener }),
 
+	boolKey("debug.fault_injection", "false", "Serve POST /debug/panic?actor=ID, which makes that actor panic (for drills and tests; never in production).", func(c *Config) *bool { return &c.FaultInjection }),
+
 	intKey("num.partitions", "1", "Partitions of auto-created topics and of CreateTopics without a count.", 1, 100000, func(c *Config) *int32 { return &c.NumPartitions }),
 	intKey("default.replication.factor", "1", "Replication factor of auto-created topics and of CreateTopics without one.", 1, 32767, func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
 	boolKey("auto.create.topics.enable", "true", "Create a topic on first Metadata/Produce for it.", func(c *Config) *bool { return &c.AutoCreateTopics }),

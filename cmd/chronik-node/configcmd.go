@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/chronik/chronik-node/cmd/chronik-node/config"
+)
+
+// configCommand implements `chronik-node config check FILE`.
+func configCommand(args []string) int {
+	if len(args) != 2 || args[0] != "check" {
+		fmt.Fprintln(os.Stderr, "usage: chronik-node config check FILE")
+		return 2
+	}
+	c, err := config.Load(args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Print(c.TOML())
+	return 0
+}
+
+// overrides collects repeated --set key=value flags.
+type overrides []string
+
+func (o *overrides) String() string     { return strings.Join(*o, ",") }
+func (o *overrides) Set(v string) error { *o = append(*o, v); return nil }
+
+// loadConfig builds the node's configuration: defaults, then the file, then flags.
+func loadConfig(args []string) (*config.Config, error) {
+	fs := flag.NewFlagSet("chronik-node", flag.ContinueOnError)
+	var (
+		file = fs.String("config", "", "TOML config file (defaults are used without one)")
+		sets overrides
+	)
+	// The common keys get their own flags; any key can be given with --set key=value.
+	short := map[string]*string{
+		"node.id":              fs.String("node-id", "", "node.id"),
+		"data.dir":             fs.String("data-dir", "", "data.dir"),
+		"listeners":            fs.String("listen", "", "listeners (host:port of the Kafka listener)"),
+		"advertised.listeners": fs.String("advertise", "", "advertised.listeners (host:port given to clients)"),
+		"debug.listener":       fs.String("debug-listen", "", "debug.listener (host:port of the debug HTTP server)"),
+		"raft.storage":         fs.String("raft-storage", "", "raft.storage (bbolt or memory)"),
+		"logging.level":        fs.String("log-level", "", "logging.level"),
+	}
+	fs.Var(&sets, "set", "set any config key: --set key=value (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c := config.Default()
+	if *file != "" {
+		var err error
+		if c, err = config.Load(*file); err != nil {
+			return nil, err
+		}
+	}
+	for key, v := range short {
+		if *v != "" {
+			if err := c.Set(key, *v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, kv := range sets {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("--set %q: want key=value", kv)
+		}
+		if err := c.Set(key, value); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,42 @@
+// Command chronik-node runs a Kafka-compatible broker node, and offers a few operator
+// commands: version, config check and status.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Println("chronik-node", version)
+			return 0
+		case "config":
+			return configCommand(args[1:])
+		case "help", "-h", "--help":
+			usage()
+			return 0
+		}
+	}
+	return serve(args)
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage:
+  chronik-node [--config FILE] [flags]   run a node (embedded defaults without --config)
+  chronik-node config check FILE         validate FILE and print the effective configuration
+  chronik-node version                   print the version
+
+run "chronik-node --help-flags" for the node's flags.
+`)
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chronik/chronik-node/actors"
+	"github.com/chronik/chronik-node/cmd/chronik-node/config"
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/raftnode/storage"
+	"github.com/chronik/chronik-node/wire"
+)
+
+// shutdownGrace bounds how long in-flight requests may take to finish at shutdown.
+const shutdownGrace = 30 * time.Second
+
+// serve runs a node until SIGTERM or SIGINT, then shuts down cleanly and returns 0.
+func serve(args []string) int {
+	start := time.Now()
+	cfg, err := loadConfig(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chronik-node:", err)
+		return 2
+	}
+	log := newLogger(cfg)
+	phase(log, "config", start)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	n, err := startNode(ctx, cfg, log)
+	if err != nil {
+		log.Error().Err(err).Msg("startup failed")
+		return 1
+	}
+	log.Info().Dur("took", time.Since(start)).Str("kafka", cfg.Listener).Str("advertised", cfg.AdvertisedListener).
+		Str("debug", cfg.DebugListener).Str("version", version).Msg("chronik-node ready")
+
+	<-ctx.Done()
+	log.Info().Msg("signal received; shutting down")
+	if err := n.shutdown(); err != nil {
+		log.Error().Err(err).Msg("shutdown")
+		return 1
+	}
+	log.Info().Msg("shutdown complete")
+	return 0
+}
+
+func newLogger(cfg *config.Config) zerolog.Logger {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	var out = zerolog.New(os.Stderr)
+	if cfg.LogFormat == "console" {
+		out = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+	}
+	return out.Level(level).With().Timestamp().Int32("node", cfg.NodeID).Logger()
+}
+
+// phase logs one startup phase with its duration.
+func phase(log zerolog.Logger, name string, since time.Time) {
+	log.Info().Str("phase", name).Dur("took", time.Since(since)).Msg("startup phase done")
+}
+
+// runningNode is everything a started node owns, in the order it is shut down.
+type runningNode struct {
+	log     zerolog.Logger
+	kafka   *wire.Server
+	debug   *http.Server
+	node    *actors.Node
+	store   *metastore.Store
+	raftLog storage.Storage
+	served  chan error
+}
+
+func startNode(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*runningNode, error) {
+	r := &runningNode{log: log, served: make(chan error, 2)}
+	ok := false
+	defer func() {
+		if !ok {
+			r.closeStores()
+		}
+	}()
+
+	t := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	var err error
+	if r.store, err = metastore.Open(filepath.Join(cfg.DataDir, "meta.db"), metastore.Options{}); err != nil {
+		return nil, err
+	}
+	phase(log, "open metadata store", t)
+
+	t = time.Now()
+	if cfg.RaftStorage == storage.ModeMemory {
+		r.raftLog = storage.NewMemory()
+	} else if r.raftLog, err = storage.OpenBolt(filepath.Join(cfg.DataDir, "raft.db"), storage.BoltOptions{}, log.With().Str("component", "raft-storage").Logger()); err != nil {
+		return nil, err
+	}
+	phase(log, "open raft storage ("+cfg.RaftStorage+")", t)
+
+	host, portText, _ := net.SplitHostPort(cfg.AdvertisedListener)
+	port, _ := strconv.Atoi(portText)
+	if r.node, err = actors.Start(actors.Options{
+		NodeID:      uint64(cfg.NodeID),
+		Advertise:   metastore.Broker{Host: host, Port: int32(port)},
+		Store:       r.store,
+		RaftStorage: r.raftLog,
+		Raft: actors.RaftOptions{
+			Tick: cfg.RaftTick, ElectionTicks: cfg.RaftElectionTicks, HeartbeatTicks: cfg.RaftHeartbeatTicks,
+			SnapshotEntries: cfg.RaftSnapshotEntries, ProposalTimeout: cfg.RaftProposalTimeout,
+		},
+		Log: log,
+	}); err != nil {
+		return nil, err
+	}
+
+	t = time.Now()
+	if err := r.node.WaitReady(ctx); err != nil {
+		r.node.Stop()
+		return nil, err
+	}
+	phase(log, "raft ready and broker registered", t)
+
+	t = time.Now()
+	if err := r.listen(cfg); err != nil {
+		r.node.Stop()
+		return nil, err
+	}
+	phase(log, "listeners", t)
+	ok = true
+	return r, nil
+}
+
+// listen starts the Kafka listener and the debug HTTP listener.
+func (r *runningNode) listen(cfg *config.Config) error {
+	static, set := cfg.Values()
+	handlers := wire.NewHandlers(r.node, wire.BrokerConfig{
+		NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, ReplicationFactor: cfg.DefaultReplicationFactor,
+		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set,
+	}, r.log.With().Str("component", "handlers").Logger())
+	reg, err := wire.NewRegistry(handlers.APIs()...)
+	if err != nil {
+		return fmt.Errorf("build API registry: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listener)
+	if err != nil {
+		return fmt.Errorf("kafka listener %s: %w", cfg.Listener, err)
+	}
+	r.kafka = wire.NewServer(wire.ServerConfig{
+		MaxRequestBytes: cfg.MaxRequestBytes, MaxInFlightPerConn: cfg.MaxInFlightPerConn, IdleTimeout: cfg.ConnMaxIdle,
+	}, reg, nil, r.log.With().Str("component", "kafka").Logger())
+	go func() { r.served <- r.kafka.Serve(ln) }()
+
+	if cfg.DebugListener == "" {
+		return nil
+	}
+	dln, err := net.Listen("tcp", cfg.DebugListener)
+	if err != nil {
+		return fmt.Errorf("debug listener %s: %w", cfg.DebugListener, err)
+	}
+	r.debug = &http.Server{Handler: r.node.DebugHandler(cfg.FaultInjection), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := r.debug.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
+			r.served <- err
+		}
+	}()
+	return nil
+}
+
+// shutdown stops accepting, lets in-flight requests finish, stops the actors and closes
+// (syncing) the stores.
+func (r *runningNode) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var errs []error
+	if r.kafka != nil {
+		errs = append(errs, r.kafka.Shutdown(ctx))
+	}
+	if r.debug != nil {
+		errs = append(errs, r.debug.Shutdown(ctx))
+	}
+	r.node.Stop()
+	errs = append(errs, r.closeStores())
+	return errors.Join(errs...)
+}
+
+func (r *runningNode) closeStores() error {
+	var errs []error
+	if r.raftLog != nil {
+		errs = append(errs, r.raftLog.Close())
+	}
+	if r.store != nil {
+		errs = append(errs, r.store.Close())
+	}
+	return errors.Join(errs...)
+}

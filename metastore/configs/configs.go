@@ -1,0 +1,323 @@
+// Package configs defines Kafka's topic configs as chronik-node serves them: names, types,
+// validation, the broker key that supplies each default, and how a topic's effective
+// value is resolved from its overrides, dynamic broker overrides and the static broker
+// config. It is shared by the admin APIs (which validate and describe) and the partition
+// actors (which act on the values).
+package configs
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Type is a config's type as DescribeConfigs v3+ reports it.
+type Type int8
+
+const (
+	TypeBoolean Type = 1
+	TypeString  Type = 2
+	TypeInt     Type = 3
+	TypeLong    Type = 5
+	TypeDouble  Type = 6
+	TypeList    Type = 7
+)
+
+// Source says where an effective value came from (Kafka's ConfigSource).
+type Source int8
+
+const (
+	SourceTopic               Source = 1 // DYNAMIC_TOPIC_CONFIG
+	SourceDynamicBroker       Source = 2 // DYNAMIC_BROKER_CONFIG
+	SourceDynamicDefaultBroker Source = 3 // DYNAMIC_DEFAULT_BROKER_CONFIG
+	SourceStaticBroker        Source = 4 // STATIC_BROKER_CONFIG
+	SourceDefault             Source = 5 // DEFAULT_CONFIG
+)
+
+// Def is one topic config.
+type Def struct {
+	Name string
+	// BrokerKey is the broker config that supplies the default ("" when none).
+	BrokerKey string
+	Type      Type
+	// Default is Kafka's default when neither the topic nor the broker sets one.
+	Default string
+	Doc     string
+	check   func(string) error
+}
+
+// Validate checks a value for this config.
+func (d *Def) Validate(v string) error {
+	if d.check == nil {
+		return nil
+	}
+	if err := d.check(v); err != nil {
+		return fmt.Errorf("invalid value %q for %s: %w", v, d.Name, err)
+	}
+	return nil
+}
+
+// Topic config names the broker acts on.
+const (
+	CleanupPolicy      = "cleanup.policy"
+	CompressionType    = "compression.type"
+	MaxMessageBytes    = "max.message.bytes"
+	MessageTimestamp   = "message.timestamp.type"
+	MinInsyncReplicas  = "min.insync.replicas"
+	RetentionBytes     = "retention.bytes"
+	RetentionMs        = "retention.ms"
+	SegmentBytes       = "segment.bytes"
+	SegmentMs          = "segment.ms"
+	IndexIntervalBytes = "index.interval.bytes"
+)
+
+// topicDefs lists every topic config Kafka 4 knows that the broker accepts. The ones in
+// the constants above take effect; the rest are accepted and described so tools that set
+// them keep working, and documented as inert in the README.
+var topicDefs = []Def{
+	{Name: CleanupPolicy, BrokerKey: "log.cleanup.policy", Type: TypeList, Default: "delete", check: oneOfList("delete", "compact"),
+		Doc: "delete: segments older than retention are removed. compact is accepted but not performed; such topics are never deleted by retention."},
+	{Name: CompressionType, BrokerKey: "compression.type", Type: TypeString, Default: "producer", check: oneOf("producer", "uncompressed", "none", "gzip", "snappy", "lz4", "zstd"),
+		Doc: "Batches are stored exactly as the producer compressed them (the broker never recompresses)."},
+	{Name: MaxMessageBytes, BrokerKey: "message.max.bytes", Type: TypeInt, Default: "1048588", check: intRange(0, math.MaxInt32),
+		Doc: "Largest record batch accepted; a larger one gets MESSAGE_TOO_LARGE."},
+	{Name: MessageTimestamp, BrokerKey: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", check: oneOf("CreateTime", "LogAppendTime"),
+		Doc: "CreateTime keeps the producer's timestamps; LogAppendTime stamps batches with the broker's clock."},
+	{Name: MinInsyncReplicas, BrokerKey: "min.insync.replicas", Type: TypeInt, Default: "1", check: intRange(1, math.MaxInt32),
+		Doc: "acks=all needs at least this many in-sync replicas."},
+	{Name: RetentionBytes, BrokerKey: "log.retention.bytes", Type: TypeLong, Default: "-1", check: intRange(-1, math.MaxInt64),
+		Doc: "Oldest segments are deleted while a partition is larger; -1 is unlimited."},
+	{Name: RetentionMs, BrokerKey: "log.retention.ms", Type: TypeLong, Default: "604800000", check: intRange(-1, math.MaxInt64),
+		Doc: "Segments whose newest record is older are deleted; -1 keeps forever."},
+	{Name: SegmentBytes, BrokerKey: "log.segment.bytes", Type: TypeInt, Default: "1073741824", check: intRange(14, math.MaxInt32),
+		Doc: "A segment rolls when it would grow past this size."},
+	{Name: SegmentMs, BrokerKey: "log.roll.ms", Type: TypeLong, Default: "604800000", check: intRange(1, math.MaxInt64),
+		Doc: "A segment rolls when its first batch is older than this."},
+	{Name: IndexIntervalBytes, BrokerKey: "log.index.interval.bytes", Type: TypeInt, Default: "4096", check: intRange(0, math.MaxInt32),
+		Doc: "Bytes between offset index entries."},
+
+	// Accepted and described, not acted on.
+	{Name: "delete.retention.ms", BrokerKey: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: intRange(0, math.MaxInt64)},
+	{Name: "file.delete.delay.ms", BrokerKey: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", check: intRange(0, math.MaxInt64)},
+	{Name: "flush.messages", BrokerKey: "log.flush.interval.messages", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64)},
+	{Name: "flush.ms", BrokerKey: "log.flush.interval.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(0, math.MaxInt64)},
+	{Name: "max.compaction.lag.ms", BrokerKey: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64)},
+	{Name: "min.compaction.lag.ms", BrokerKey: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", check: intRange(0, math.MaxInt64)},
+	{Name: "min.cleanable.dirty.ratio", BrokerKey: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", check: floatRange(0, 1)},
+	{Name: "message.timestamp.after.max.ms", BrokerKey: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "3600000", check: intRange(0, math.MaxInt64)},
+	{Name: "message.timestamp.before.max.ms", BrokerKey: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(0, math.MaxInt64)},
+	{Name: "preallocate", BrokerKey: "log.preallocate", Type: TypeBoolean, Default: "false", check: isBool},
+	{Name: "segment.index.bytes", BrokerKey: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", check: intRange(4, math.MaxInt32)},
+	{Name: "segment.jitter.ms", BrokerKey: "log.roll.jitter.ms", Type: TypeLong, Default: "0", check: intRange(0, math.MaxInt64)},
+	{Name: "unclean.leader.election.enable", BrokerKey: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", check: isBool},
+}
+
+var byName = func() map[string]*Def {
+	m := map[string]*Def{}
+	for i := range topicDefs {
+		m[topicDefs[i].Name] = &topicDefs[i]
+	}
+	return m
+}()
+
+var byBrokerKey = func() map[string]*Def {
+	m := map[string]*Def{}
+	for i := range topicDefs {
+		m[topicDefs[i].BrokerKey] = &topicDefs[i]
+	}
+	return m
+}()
+
+// Topic returns the definition of a topic config, or nil if there is none.
+func Topic(name string) *Def { return byName[name] }
+
+// TopicDefs lists the topic configs in a stable order.
+func TopicDefs() []Def { return topicDefs }
+
+// ValidateTopic checks a set of topic overrides; the error names the offending key.
+func ValidateTopic(overrides map[string]string) error {
+	for _, name := range sortedKeys(overrides) {
+		d := Topic(name)
+		if d == nil {
+			return fmt.Errorf("unknown topic config %q", name)
+		}
+		if err := d.Validate(overrides[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DynamicBroker reports whether a broker config key can be changed at run time through
+// AlterConfigs: exactly the keys that supply topic defaults.
+func DynamicBroker(key string) *Def { return byBrokerKey[key] }
+
+// Value is an effective config value with where it came from and what it overrides.
+type Value struct {
+	Name     string
+	Value    string
+	Source   Source
+	Synonyms []Synonym // the value and the values it overrides, most specific first
+}
+
+// Synonym is one source a value can come from.
+type Synonym struct {
+	Name   string
+	Value  string
+	Source Source
+}
+
+// Broker is the broker-side input to resolution: static values from the config file (by
+// Kafka broker key; Static lists the keys actually set rather than defaulted) and dynamic
+// overrides from the metadata image.
+type Broker struct {
+	ID           int32
+	Static       map[string]string
+	StaticSet    map[string]bool
+	ClusterWide  map[string]string // dynamic default overrides (resource "")
+	ThisBroker   map[string]string // dynamic overrides for this broker id
+}
+
+// brokerValue resolves a broker key: dynamic per-broker, dynamic cluster-wide, static
+// (set in the file), then the built-in default.
+func (b *Broker) brokerValue(key, builtin string) []Synonym {
+	var syn []Synonym
+	if v, ok := b.ThisBroker[key]; ok {
+		syn = append(syn, Synonym{key, v, SourceDynamicBroker})
+	}
+	if v, ok := b.ClusterWide[key]; ok {
+		syn = append(syn, Synonym{key, v, SourceDynamicDefaultBroker})
+	}
+	if v, ok := b.Static[key]; ok && b.StaticSet[key] {
+		syn = append(syn, Synonym{key, v, SourceStaticBroker})
+	} else if ok {
+		syn = append(syn, Synonym{key, v, SourceDefault})
+	} else {
+		syn = append(syn, Synonym{key, builtin, SourceDefault})
+	}
+	return syn
+}
+
+// ResolveTopic returns every topic config's effective value for a topic with overrides.
+func ResolveTopic(overrides map[string]string, b *Broker) []Value {
+	out := make([]Value, 0, len(topicDefs))
+	for _, d := range topicDefs {
+		var syn []Synonym
+		if v, ok := overrides[d.Name]; ok {
+			syn = append(syn, Synonym{d.Name, v, SourceTopic})
+		}
+		syn = append(syn, b.brokerValue(d.BrokerKey, d.Default)...)
+		out = append(out, Value{Name: d.Name, Value: syn[0].Value, Source: syn[0].Source, Synonyms: syn})
+	}
+	return out
+}
+
+// Effective resolves one topic config to its value.
+func Effective(name string, overrides map[string]string, b *Broker) string {
+	if v, ok := overrides[name]; ok {
+		return v
+	}
+	d := Topic(name)
+	if d == nil {
+		return ""
+	}
+	return b.brokerValue(d.BrokerKey, d.Default)[0].Value
+}
+
+// ResolveBroker lists a broker's configs: every static key plus dynamic overrides.
+func ResolveBroker(b *Broker) []Value {
+	keys := map[string]bool{}
+	for k := range b.Static {
+		keys[k] = true
+	}
+	for k := range b.ClusterWide {
+		keys[k] = true
+	}
+	for k := range b.ThisBroker {
+		keys[k] = true
+	}
+	out := make([]Value, 0, len(keys))
+	for _, k := range sortedKeys(keys) {
+		builtin := ""
+		if d := DynamicBroker(k); d != nil {
+			builtin = d.Default
+		}
+		syn := b.brokerValue(k, builtin)
+		out = append(out, Value{Name: k, Value: syn[0].Value, Source: syn[0].Source, Synonyms: syn})
+	}
+	return out
+}
+
+// Int64 parses an effective numeric value, falling back to def when it does not parse
+// (values are validated before they are stored, so that only guards old data).
+func Int64(v string, def int64) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func intRange(lo, hi int64) func(string) error {
+	return func(s string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("must be between %d and %d", lo, hi)
+		}
+		return nil
+	}
+}
+
+func floatRange(lo, hi float64) func(string) error {
+	return func(s string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		if f < lo || f > hi {
+			return fmt.Errorf("must be between %g and %g", lo, hi)
+		}
+		return nil
+	}
+}
+
+func isBool(s string) error {
+	if s != "true" && s != "false" {
+		return fmt.Errorf("must be true or false")
+	}
+	return nil
+}
+
+func oneOf(options ...string) func(string) error {
+	return func(s string) error {
+		if !slices.Contains(options, s) {
+			return fmt.Errorf("must be one of %s", strings.Join(options, ", "))
+		}
+		return nil
+	}
+}
+
+func oneOfList(options ...string) func(string) error {
+	return func(s string) error {
+		for _, part := range strings.Split(s, ",") {
+			if !slices.Contains(options, strings.TrimSpace(part)) {
+				return fmt.Errorf("must be a list of %s", strings.Join(options, ", "))
+			}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,222 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/metastore/configs"
+	"github.com/chronik/chronik-node/raftnode/fsm"
+)
+
+// AlterConfigs v0-2 replaces a resource's overrides with exactly the given set;
+// IncrementalAlterConfigs v0-1 sets, deletes, appends to or subtracts from single keys.
+// Both validate every key and value first (INVALID_CONFIG, or INVALID_REQUEST for broker
+// keys that cannot change at run time) and then apply each resource as one AlterConfigs
+// command through Raft.
+
+// alteration is one resource's validated change.
+type alteration struct {
+	idx int
+	cmd *fsm.AlterConfigs
+}
+
+func (h *Handlers) handleAlterConfigs(ctx context.Context, r *Request) (kmsg.Response, error) {
+	req := r.Body.(*kmsg.AlterConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	img := h.cluster.Image()
+	var plan []alteration
+	for i, rr := range req.Resources {
+		rs := kmsg.NewAlterConfigsResponseResource()
+		rs.ResourceType, rs.ResourceName = rr.ResourceType, rr.ResourceName
+		set := map[string]string{}
+		var dup string
+		for _, c := range rr.Configs {
+			if _, ok := set[c.Name]; ok {
+				dup = c.Name
+			}
+			if c.Value != nil {
+				set[c.Name] = *c.Value
+			}
+		}
+		cmd := &fsm.AlterConfigs{ResourceName: rr.ResourceName, Replace: true, Set: set}
+		code, msg := int16(0), ""
+		if dup != "" {
+			code, msg = kerr.InvalidRequest.Code, fmt.Sprintf("config %q is listed more than once", dup)
+		} else {
+			code, msg = h.checkAlteration(img, rr.ResourceType, cmd)
+		}
+		rs.ErrorCode, rs.ErrorMessage = code, errMessage(code, msg)
+		resp.Resources = append(resp.Resources, rs)
+		if code == 0 {
+			plan = append(plan, alteration{i, cmd})
+		}
+	}
+	if !req.ValidateOnly {
+		h.applyAlterations(ctx, plan, func(i int, code int16, msg string) {
+			resp.Resources[i].ErrorCode, resp.Resources[i].ErrorMessage = code, errMessage(code, msg)
+		})
+	}
+	return resp, nil
+}
+
+func (h *Handlers) handleIncrementalAlterConfigs(ctx context.Context, r *Request) (kmsg.Response, error) {
+	req := r.Body.(*kmsg.IncrementalAlterConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	img := h.cluster.Image()
+	var plan []alteration
+	for i, rr := range req.Resources {
+		rs := kmsg.NewIncrementalAlterConfigsResponseResource()
+		rs.ResourceType, rs.ResourceName = rr.ResourceType, rr.ResourceName
+		cmd, code, msg := h.incrementalCommand(img, &rr)
+		if code == 0 {
+			code, msg = h.checkAlteration(img, rr.ResourceType, cmd)
+		}
+		rs.ErrorCode, rs.ErrorMessage = code, errMessage(code, msg)
+		resp.Resources = append(resp.Resources, rs)
+		if code == 0 {
+			plan = append(plan, alteration{i, cmd})
+		}
+	}
+	if !req.ValidateOnly {
+		h.applyAlterations(ctx, plan, func(i int, code int16, msg string) {
+			resp.Resources[i].ErrorCode, resp.Resources[i].ErrorMessage = code, errMessage(code, msg)
+		})
+	}
+	return resp, nil
+}
+
+// incrementalCommand turns SET/DELETE/APPEND/SUBTRACT operations into the keys to set and
+// delete, reading current values for the list operations.
+func (h *Handlers) incrementalCommand(img *metastore.Image, rr *kmsg.IncrementalAlterConfigsRequestResource) (*fsm.AlterConfigs, int16, string) {
+	cmd := &fsm.AlterConfigs{ResourceName: rr.ResourceName, Set: map[string]string{}}
+	current := h.currentValues(img, rr.ResourceType, rr.ResourceName)
+	seen := map[string]bool{}
+	for _, c := range rr.Configs {
+		if seen[c.Name] {
+			return nil, kerr.InvalidRequest.Code, fmt.Sprintf("config %q is listed more than once", c.Name)
+		}
+		seen[c.Name] = true
+		value := ""
+		if c.Value != nil {
+			value = *c.Value
+		}
+		switch c.Op {
+		case kmsg.IncrementalAlterConfigOpSet:
+			if c.Value == nil {
+				return nil, kerr.InvalidRequest.Code, fmt.Sprintf("SET of %q needs a value", c.Name)
+			}
+			cmd.Set[c.Name] = value
+		case kmsg.IncrementalAlterConfigOpDelete:
+			cmd.Delete = append(cmd.Delete, c.Name)
+		case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+			def := configs.Topic(c.Name)
+			if rr.ResourceType == kmsg.ConfigResourceTypeBroker {
+				def = configs.DynamicBroker(c.Name)
+			}
+			if def == nil || def.Type != configs.TypeList {
+				return nil, kerr.InvalidConfig.Code, fmt.Sprintf("APPEND and SUBTRACT apply to list configs; %q is not one", c.Name)
+			}
+			list := splitList(current(c.Name, def.Default))
+			for _, item := range splitList(value) {
+				if c.Op == kmsg.IncrementalAlterConfigOpAppend && !slices.Contains(list, item) {
+					list = append(list, item)
+				}
+				if c.Op == kmsg.IncrementalAlterConfigOpSubtract {
+					list = slices.DeleteFunc(list, func(s string) bool { return s == item })
+				}
+			}
+			cmd.Set[c.Name] = strings.Join(list, ",")
+		default:
+			return nil, kerr.InvalidRequest.Code, fmt.Sprintf("unknown config operation %d for %q", c.Op, c.Name)
+		}
+	}
+	return cmd, 0, ""
+}
+
+// currentValues returns a lookup of a resource's current override (or a fallback).
+func (h *Handlers) currentValues(img *metastore.Image, typ kmsg.ConfigResourceType, name string) func(key, fallback string) string {
+	var overrides map[string]string
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		if t := img.Topics[name]; t != nil {
+			overrides = t.Configs
+		}
+	case kmsg.ConfigResourceTypeBroker:
+		overrides = img.BrokerConfigs[name]
+	}
+	return func(key, fallback string) string {
+		if v, ok := overrides[key]; ok {
+			return v
+		}
+		return fallback
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// checkAlteration validates a resource change and fills in the command's resource type.
+func (h *Handlers) checkAlteration(img *metastore.Image, typ kmsg.ConfigResourceType, cmd *fsm.AlterConfigs) (int16, string) {
+	keys := append(slices.Sorted(maps.Keys(cmd.Set)), cmd.Delete...)
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		cmd.ResourceType = fsm.ResourceTopic
+		if img.Topics[cmd.ResourceName] == nil {
+			return kerr.UnknownTopicOrPartition.Code, fmt.Sprintf("topic %q does not exist", cmd.ResourceName)
+		}
+		for _, k := range keys {
+			if configs.Topic(k) == nil {
+				return kerr.InvalidConfig.Code, fmt.Sprintf("unknown topic config %q", k)
+			}
+		}
+		if err := configs.ValidateTopic(cmd.Set); err != nil {
+			return kerr.InvalidConfig.Code, err.Error()
+		}
+	case kmsg.ConfigResourceTypeBroker:
+		cmd.ResourceType = fsm.ResourceBroker
+		if code, msg := h.checkBrokerResource(cmd.ResourceName); code != 0 {
+			return code, msg
+		}
+		for _, k := range keys {
+			def := configs.DynamicBroker(k)
+			if def == nil {
+				return kerr.InvalidRequest.Code, fmt.Sprintf("broker config %q cannot be updated dynamically", k)
+			}
+			if v, ok := cmd.Set[k]; ok {
+				if err := def.Validate(v); err != nil {
+					return kerr.InvalidConfig.Code, err.Error()
+				}
+			}
+		}
+	default:
+		return kerr.InvalidRequest.Code, fmt.Sprintf("config resource type %d is not supported", typ)
+	}
+	return 0, ""
+}
+
+func (h *Handlers) applyAlterations(ctx context.Context, plan []alteration, done func(i int, code int16, msg string)) {
+	if len(plan) == 0 {
+		return
+	}
+	cmds := make([]fsm.Command, len(plan))
+	for i, p := range plan {
+		cmds[i] = fsm.Command{AlterConfigs: p.cmd}
+	}
+	for i, res := range h.propose(ctx, cmds) {
+		done(plan[i].idx, res.Code, res.Message)
+	}
+}

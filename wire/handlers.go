@@ -1,0 +1,150 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"slices"
+	"strconv"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/metastore/configs"
+	"github.com/chronik/chronik-node/raftnode/fsm"
+)
+
+// Cluster is what the request handlers need from the node: the applied metadata, a way to
+// change it through Raft, and who the Raft leader (Kafka's "controller") is.
+type Cluster interface {
+	Image() *metastore.Image
+	Propose(ctx context.Context, cmds ...fsm.Command) ([]fsm.Result, error)
+	Controller() int32
+}
+
+// BrokerConfig is the static broker configuration the handlers apply.
+type BrokerConfig struct {
+	NodeID            int32
+	NumPartitions     int32
+	ReplicationFactor int16
+	AutoCreateTopics  bool
+	// Static is the node's configuration by key, as DescribeConfigs shows it for the
+	// broker resource; StaticSet marks the keys set in the config file.
+	Static    map[string]string
+	StaticSet map[string]bool
+}
+
+// Handlers serves the Kafka APIs. One handler per API key lives in its own api_*.go file
+// and declares the version range it serves in APIs.
+type Handlers struct {
+	cluster Cluster
+	cfg     BrokerConfig
+	log     zerolog.Logger
+}
+
+// NewHandlers builds the handlers over a cluster.
+func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
+	return &Handlers{cluster: c, cfg: cfg, log: log}
+}
+
+// APIs lists every API served with its version range; ApiVersions is derived from it.
+func (h *Handlers) APIs() []API {
+	return []API{
+		{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: h.handleMetadata},
+		{Key: 19, MinVersion: 0, MaxVersion: 7, Handle: h.handleCreateTopics},
+		{Key: 20, MinVersion: 0, MaxVersion: 6, Handle: h.handleDeleteTopics},
+		{Key: 32, MinVersion: 0, MaxVersion: 4, Handle: h.handleDescribeConfigs},
+		{Key: 33, MinVersion: 0, MaxVersion: 2, Handle: h.handleAlterConfigs},
+		{Key: 37, MinVersion: 0, MaxVersion: 3, Handle: h.handleCreatePartitions},
+		{Key: 44, MinVersion: 0, MaxVersion: 1, Handle: h.handleIncrementalAlterConfigs},
+		{Key: 60, MinVersion: 0, MaxVersion: 2, Handle: h.handleDescribeCluster},
+	}
+}
+
+// brokerConfigs is the broker-side input to topic config resolution.
+func (h *Handlers) brokerConfigs(img *metastore.Image) *configs.Broker {
+	return &configs.Broker{
+		ID:          h.cfg.NodeID,
+		Static:      h.cfg.Static,
+		StaticSet:   h.cfg.StaticSet,
+		ClusterWide: img.BrokerConfigs[""],
+		ThisBroker:  img.BrokerConfigs[strconv.Itoa(int(h.cfg.NodeID))],
+	}
+}
+
+// propose runs commands through Raft and maps a failure to apply anything to the Kafka
+// error every command gets.
+func (h *Handlers) propose(ctx context.Context, cmds []fsm.Command) []fsm.Result {
+	res, err := h.cluster.Propose(ctx, cmds...)
+	if err == nil {
+		return res
+	}
+	code := kerr.RequestTimedOut.Code
+	var pe interface{ KafkaCode() int16 }
+	if errors.As(err, &pe) {
+		code = pe.KafkaCode()
+	}
+	h.log.Warn().Err(err).Int("commands", len(cmds)).Msg("metadata change not applied")
+	out := make([]fsm.Result, len(cmds))
+	for i := range out {
+		out[i] = fsm.Result{Code: code, Message: err.Error()}
+	}
+	return out
+}
+
+// assignReplicas spreads partitions over the registered brokers like Kafka's rack-unaware
+// assignment: partition p's replicas are consecutive brokers starting at (start+p), where
+// start depends on the topic name so topics do not all lead on the same broker.
+func assignReplicas(topic string, brokers []int32, first, partitions int32, rf int16) [][]int32 {
+	slices.Sort(brokers)
+	hash := fnv.New32a()
+	hash.Write([]byte(topic))
+	start := int(hash.Sum32() % uint32(len(brokers)))
+	out := make([][]int32, partitions)
+	for i := range out {
+		p := int(first) + i
+		replicas := make([]int32, rf)
+		for r := range replicas {
+			replicas[r] = brokers[(start+p+r)%len(brokers)]
+		}
+		out[i] = replicas
+	}
+	return out
+}
+
+func brokerIDs(img *metastore.Image) []int32 {
+	ids := make([]int32, 0, len(img.Brokers))
+	for id := range img.Brokers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// errMessage returns a Kafka error message pointer, nil for success.
+func errMessage(code int16, msg string) *string {
+	if code == 0 {
+		return nil
+	}
+	if msg == "" {
+		if e := kerr.ErrorForCode(code); e != nil {
+			if ke, ok := e.(*kerr.Error); ok {
+				msg = ke.Message
+			}
+		}
+	}
+	return &msg
+}
+
+// allTopicOperations is the authorized-operations bitfield for a topic when nothing is
+// denied (no ACLs): READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS,
+// ALTER_CONFIGS.
+const allTopicOperations = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
+
+// allClusterOperations: CREATE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS,
+// IDEMPOTENT_WRITE, ALTER, DESCRIBE.
+const allClusterOperations = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
+
+func asResponse[T kmsg.Response](v T) (kmsg.Response, error) { return v, nil }
