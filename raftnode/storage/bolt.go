@@ -161,6 +161,13 @@ func loadState(tx *bolt.Tx, st *boltState) error {
 	if err := loadEntries(tx.Bucket(bucketEntries), st); err != nil {
 		return err
 	}
+	if b := st.bounds; b.snapIndex > b.last {
+		return fmt.Errorf("snapshot at %d beyond last index %d: %w", b.snapIndex, b.last, ErrCorrupt)
+	}
+	if b := st.bounds; b.snapIndex > b.compacted && st.terms.termAt(b.snapIndex) != meta.GetTerm() {
+		return fmt.Errorf("snapshot at %d has term %d, the log says %d: %w",
+			b.snapIndex, meta.GetTerm(), st.terms.termAt(b.snapIndex), ErrCorrupt)
+	}
 	if commit := st.hs.GetCommit(); commit > st.bounds.last {
 		return fmt.Errorf("hard state commit %d beyond last index %d: %w", commit, st.bounds.last, ErrCorrupt)
 	}

@@ -183,6 +183,10 @@ func TestBoltRefusesBadFiles(t *testing.T) {
 		{"compaction point damaged", put(bucketState, keyCompacted, []byte{1, 2, 3}), ErrCorrupt, "compaction point"},
 		{"compacted beyond snapshot", put(bucketState, keyCompacted, encodeCompacted(2, 1)), ErrCorrupt,
 			"compacted through 2 beyond snapshot 0"},
+		{"snapshot beyond last index", put(bucketState, keySnapMeta, encoded(snapshot(6, 2, nil, nil).GetMetadata())), ErrCorrupt,
+			"snapshot at 6 beyond last index 5"},
+		{"snapshot term disagrees with the log", put(bucketState, keySnapMeta, encoded(snapshot(4, 1, nil, nil).GetMetadata())), ErrCorrupt,
+			"snapshot at 4 has term 1, the log says 2"},
 		{"undecodable snapshot", put(bucketState, keySnapMeta, []byte{0x0a, 0x05}), ErrCorrupt, "decode snapshot metadata"},
 	}
 	for _, c := range cases {

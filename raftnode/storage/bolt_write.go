@@ -29,7 +29,7 @@ func (s *boltStorage) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *
 		return nil
 	}
 	var w saveWrite
-	if err := s.update(func(tx *bolt.Tx) error { return w.write(tx, p) }); err != nil {
+	if err := s.update(func(tx *bolt.Tx) error { return w.write(tx, p, s.st.bounds.last) }); err != nil {
 		return fmt.Errorf("save raft log: %w", err)
 	}
 	s.mu.Lock()
@@ -45,7 +45,7 @@ type saveWrite struct {
 	txid         int
 }
 
-func (w *saveWrite) write(tx *bolt.Tx, p savePlan) error {
+func (w *saveWrite) write(tx *bolt.Tx, p savePlan, last uint64) error {
 	state := tx.Bucket(bucketState)
 	if p.snap != nil {
 		// A snapshot replaces the whole log; dropping the bucket is cheaper than
@@ -65,7 +65,10 @@ func (w *saveWrite) write(tx *bolt.Tx, p savePlan) error {
 		}
 	}
 	if len(p.entries) > 0 {
-		if err := w.appendEntries(tx.Bucket(bucketEntries), p.entries); err != nil {
+		// Only an append at or below the last index replaces entries; skipping the
+		// search otherwise matters, as seeking past the last key walks the cursor stack.
+		truncate := p.snap == nil && p.entries[0].GetIndex() <= last
+		if err := w.appendEntries(tx.Bucket(bucketEntries), p.entries, truncate); err != nil {
 			return err
 		}
 	}
@@ -82,16 +85,18 @@ func (w *saveWrite) write(tx *bolt.Tx, p savePlan) error {
 	return nil
 }
 
-func (w *saveWrite) appendEntries(b *bolt.Bucket, ents []*raftpb.Entry) error {
-	first := ents[0].GetIndex()
-	// Replace the conflicting suffix, if any. Seek again after each Delete: a bbolt
-	// cursor may skip an element when Next follows Delete.
-	c := b.Cursor()
-	firstKey := indexKey(first)
-	for k, v := c.Seek(firstKey); k != nil; k, v = c.Seek(firstKey) {
-		w.removedBytes += int64(len(v))
-		if err := c.Delete(); err != nil {
-			return fmt.Errorf("truncate log from %d: %w", first, err)
+func (w *saveWrite) appendEntries(b *bolt.Bucket, ents []*raftpb.Entry, truncate bool) error {
+	if truncate {
+		// Replace the conflicting suffix. Seek again after each Delete: a bbolt cursor
+		// may skip an element when Next follows Delete.
+		first := ents[0].GetIndex()
+		c := b.Cursor()
+		firstKey := indexKey(first)
+		for k, v := c.Seek(firstKey); k != nil; k, v = c.Seek(firstKey) {
+			w.removedBytes += int64(len(v))
+			if err := c.Delete(); err != nil {
+				return fmt.Errorf("truncate log from %d: %w", first, err)
+			}
 		}
 	}
 	b.FillPercent = entriesFillPercent

@@ -40,25 +40,25 @@ func testConcurrent(t *testing.T, s Storage) {
 	}
 
 	rng := rand.New(rand.NewPCG(42, 42))
-	var term, last, compacted uint64 = 1, 0, 0
+	var term, last, snapIndex uint64 = 1, 0, 0
 	for w := range writes {
 		switch {
 		case w%97 == 96: // install a snapshot from a leader
 			term++
 			last += 10
 			mustSave(t, s, hardState(term, 1, last), nil, snapshot(last, term, []uint64{1}, []byte("installed")))
-			compacted = last
-		case w%23 == 22 && last > compacted+5: // snapshot and compact, keeping a window
+			snapIndex = last
+		case w%23 == 22 && last > snapIndex+5: // snapshot and compact, keeping a window
 			if _, err := s.CreateSnapshot(last, nil, []byte("snap")); err != nil {
 				t.Fatalf("CreateSnapshot(%d): %v", last, err)
 			}
 			if err := s.Compact(last - 5); err != nil {
 				t.Fatalf("Compact(%d): %v", last-5, err)
 			}
-			compacted = last - 5
-		default: // append, sometimes replacing a suffix under a new term
+			snapIndex = last
+		default: // append, sometimes replacing a suffix (above the snapshot) under a new term
 			from := last + 1
-			if rng.IntN(5) == 0 && last > compacted+3 {
+			if rng.IntN(5) == 0 && last > snapIndex+3 {
 				from = last - uint64(rng.IntN(3))
 				term++
 			}

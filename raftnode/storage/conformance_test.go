@@ -278,6 +278,13 @@ func testCreateSnapshot(t *testing.T, s Storage) {
 	if st := s.Stats(); st.SnapshotIndex != 9 || st.SnapshotTerm != 2 || st.SnapshotBytes != int64(len("state at 9")) {
 		t.Fatalf("Stats after CreateSnapshot = %+v", st)
 	}
+	// Entries a snapshot covers are committed and cannot be rewritten.
+	err = s.Save(nil, entries(9, 10, 3), nil)
+	wantErr(t, "Save rewriting entries under the snapshot", err, ErrInvalidEntries)
+	mustSave(t, s, nil, entries(10, 11, 3), nil)
+	wantIndexes(t, s, 1, 11)
+	wantTerm(t, s, 9, 2)
+	wantTerm(t, s, 10, 3)
 }
 
 func testCompact(t *testing.T, s Storage) {
@@ -303,19 +310,31 @@ func testCompact(t *testing.T, s Storage) {
 	for _, i := range []uint64{6, 2} {
 		wantErr(t, "Compact of compacted index", s.Compact(i), raft.ErrCompacted)
 	}
-	// Entries already compacted are skipped by Save, even when a batch straddles them.
-	mustSave(t, s, nil, entries(1, 3, 1), nil)
-	wantIndexes(t, s, 7, 10)
-	mustSave(t, s, nil, append(entries(5, 5, 1), entries(6, 11, 2)...), nil)
-	wantIndexes(t, s, 7, 11)
-	wantEntries(t, s, 7, 12, noLimit, entries(7, 11, 2))
-	// Compacting through the snapshot empties the log but keeps its position.
+	// Compacting through the snapshot keeps only what follows it.
 	if err := s.Compact(8); err != nil {
 		t.Fatalf("Compact(8): %v", err)
 	}
-	wantIndexes(t, s, 9, 11)
+	wantIndexes(t, s, 9, 10)
 	wantTerm(t, s, 8, 2)
+	// Entries already compacted are skipped by Save, even when a batch straddles them.
+	mustSave(t, s, nil, entries(1, 3, 1), nil)
+	wantIndexes(t, s, 9, 10)
+	mustSave(t, s, nil, append(entries(5, 5, 1), entries(6, 11, 2)...), nil)
+	wantIndexes(t, s, 9, 11)
 	wantEntries(t, s, 9, 12, noLimit, entries(9, 11, 2))
+	// Compacting the whole log empties it but keeps its position.
+	if _, err := s.CreateSnapshot(11, nil, nil); err != nil {
+		t.Fatalf("CreateSnapshot(11): %v", err)
+	}
+	if err := s.Compact(11); err != nil {
+		t.Fatalf("Compact(11): %v", err)
+	}
+	wantIndexes(t, s, 12, 11)
+	wantTerm(t, s, 11, 2)
+	_, err = s.Entries(12, 12, noLimit)
+	wantErr(t, "Entries of a fully compacted log", err, raft.ErrUnavailable)
+	mustSave(t, s, nil, entries(12, 12, 3), nil)
+	wantEntries(t, s, 12, 13, noLimit, entries(12, 12, 3))
 }
 
 func testStats(t *testing.T, s Storage) {

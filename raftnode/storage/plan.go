@@ -51,6 +51,12 @@ func planSave(b logBounds, termAt func(uint64) (uint64, error),
 			ents = ents[skip:] // already compacted into a snapshot
 		}
 		first := ents[0].GetIndex()
+		if first <= b.snapIndex {
+			// Entries a snapshot covers are applied, hence committed; raft never
+			// rewrites them, and a log shorter than its snapshot would be corrupt.
+			return savePlan{}, fmt.Errorf("append at index %d would replace entries covered by snapshot %d: %w",
+				first, b.snapIndex, ErrInvalidEntries)
+		}
 		if first > b.last+1 {
 			return savePlan{}, fmt.Errorf("append at index %d leaves a gap after last index %d: %w",
 				first, b.last, ErrInvalidEntries)

@@ -75,7 +75,8 @@ var (
 	ErrClosed = errors.New("raft storage is closed")
 	// ErrInvalidEntries is returned by Save when the entries cannot extend the log:
 	// nil entries, index 0, non-consecutive indexes, a term lower than the entry before,
-	// or a first index beyond LastIndex+1 (a gap).
+	// a first index beyond LastIndex+1 (a gap), or a rewrite of entries the latest
+	// snapshot covers (they are committed).
 	ErrInvalidEntries = errors.New("invalid raft log entries")
 	// ErrCompactBeyondSnapshot is returned by Compact when asked to discard entries the
 	// latest snapshot does not cover.
