@@ -20,9 +20,6 @@ import (
 const (
 	readBufferSize  = 32 << 10
 	writeBufferSize = 32 << 10
-	// maxKeptEncodeBuffer caps the encode buffer a connection keeps between responses,
-	// so one large Fetch answer does not pin memory on an idle connection.
-	maxKeptEncodeBuffer = 1 << 20
 )
 
 // conn is one client connection. Its reader goroutine (serve) decodes requests and starts
@@ -48,8 +45,9 @@ type conn struct {
 type pending struct {
 	req      Request
 	start    time.Time
-	done     chan struct{} // closed when resp/err are set
-	resp     kmsg.Response
+	done     chan struct{} // closed when frame/err are set
+	frame    *[]byte       // the encoded response (pooled); nil when there is none to send
+	errCode  int16         // the response's top-level error code, for the Observer
 	err      error
 	panicked bool
 }
@@ -113,11 +111,9 @@ func (c *conn) stopReading() {
 // lets the writer finish the requests already read.
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, readBufferSize)
-	idle := c.srv.cfg.IdleTimeout
+	deadline := newIdleDeadline(c.srv.cfg.IdleTimeout, c.nc.SetReadDeadline)
 	for {
-		if idle > 0 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
-		}
+		deadline.arm()
 		if c.srv.shuttingDown.Load() {
 			return
 		}
@@ -190,9 +186,10 @@ func (c *conn) keepReadingAfter(err error, started bool) bool {
 	return false
 }
 
-// handle produces p's response on its own goroutine. A panic is contained here: it is
-// logged with its stack and turns into an error that closes only this connection, once
-// the writer reaches p (earlier responses are still written).
+// handle produces and encodes p's response on its own goroutine, so encoding runs in
+// parallel too and a response that panics while encoding is contained like a handler
+// panic: logged with its stack, turned into an error that closes only this connection
+// once the writer reaches p (earlier responses are still written).
 func (c *conn) handle(p *pending, d decodedRequest) {
 	defer c.handlers.Done()
 	defer close(p.done)
@@ -203,25 +200,32 @@ func (c *conn) handle(p *pending, d decodedRequest) {
 				Int32("correlation_id", p.req.CorrelationID).
 				Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).
 				Msg("request handler panicked; closing connection")
-			p.resp, p.err, p.panicked = nil, errHandlerPanic, true
+			c.srv.putBuffer(p.frame)
+			p.frame, p.err, p.panicked = nil, errHandlerPanic, true
 		}
 	}()
+	var resp kmsg.Response
 	switch d.dispatch {
 	case dispatchServe:
-		p.resp, p.err = d.api.Handle(c.ctx, &p.req)
-		if p.err == nil && p.resp != nil {
-			if p.resp.Key() != p.req.Key {
-				p.resp, p.err = nil, fmt.Errorf("handler answered a %s request with a %s response",
-					kmsg.NameForKey(p.req.Key), kmsg.NameForKey(p.resp.Key()))
-				return
-			}
-			p.resp.SetVersion(p.req.Version)
+		resp, p.err = d.api.Handle(c.ctx, &p.req)
+		if p.err != nil || resp == nil {
+			return
 		}
+		if resp.Key() != p.req.Key {
+			p.err = fmt.Errorf("handler answered a %s request with a %s response",
+				kmsg.NameForKey(p.req.Key), kmsg.NameForKey(resp.Key()))
+			return
+		}
+		resp.SetVersion(p.req.Version)
 	case dispatchUnsupported:
-		p.resp = c.srv.reg.table.Load().errorResponse(d.body, kerr.UnsupportedVersion.Code)
+		resp = c.srv.reg.table.Load().errorResponse(d.body, kerr.UnsupportedVersion.Code)
 	case dispatchApiVersionsTooNew:
-		p.resp = apiVersionsTooNewResponse()
+		resp = apiVersionsTooNewResponse()
 	}
+	buf := c.srv.getBuffer()
+	*buf = appendResponse(*buf, p.req.CorrelationID, resp)
+	p.frame = buf
+	p.errCode = topLevelErrorCode(resp)
 }
 
 // writeLoop writes responses in request order. It flushes whenever it would otherwise
@@ -229,7 +233,7 @@ func (c *conn) handle(p *pending, d decodedRequest) {
 // once.
 func (c *conn) writeLoop() {
 	bw := bufio.NewWriterSize(c.nc, writeBufferSize)
-	var buf []byte
+	deadline := newIdleDeadline(c.srv.cfg.IdleTimeout, c.nc.SetWriteDeadline)
 	for {
 		var p *pending
 		var ok bool
@@ -257,22 +261,19 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
-		var sent bool
-		if buf, sent = c.writeResponse(bw, p, buf); !sent {
+		deadline.arm()
+		if !c.writeResponse(bw, p) {
 			c.flush(bw) // earlier responses still reach the client
 			c.close()
 			return
-		}
-		if cap(buf) > maxKeptEncodeBuffer {
-			buf = nil
 		}
 		<-c.sem
 	}
 }
 
-// writeResponse encodes and buffers p's response (if it has one) into bw, reusing buf.
-// It returns false when the connection must close.
-func (c *conn) writeResponse(bw *bufio.Writer, p *pending, buf []byte) ([]byte, bool) {
+// writeResponse buffers p's encoded response (if it has one) into bw. It returns false
+// when the connection must close.
+func (c *conn) writeResponse(bw *bufio.Writer, p *pending) bool {
 	obs := c.srv.obs
 	if p.err != nil {
 		if !p.panicked {
@@ -282,22 +283,22 @@ func (c *conn) writeResponse(bw *bufio.Writer, p *pending, buf []byte) ([]byte, 
 				Msg("request handler failed; closing connection")
 		}
 		obs.RequestDone(p.req.Key, p.req.Version, time.Since(p.start), p.req.Size, 0, kerr.UnknownServerError.Code)
-		return buf, false
+		return false
 	}
-	if p.resp == nil { // acks=0 Produce: the client expects no answer
+	if p.frame == nil { // acks=0 Produce: the client expects no answer
 		obs.RequestDone(p.req.Key, p.req.Version, time.Since(p.start), p.req.Size, 0, 0)
-		return buf, true
+		return true
 	}
-	buf = appendResponse(buf[:0], p.req.CorrelationID, p.resp)
-	if idle := c.srv.cfg.IdleTimeout; idle > 0 {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(idle))
-	}
-	if _, err := bw.Write(buf); err != nil {
+	_, err := bw.Write(*p.frame)
+	size := len(*p.frame)
+	c.srv.putBuffer(p.frame)
+	p.frame = nil
+	if err != nil {
 		c.logWriteError(err)
-		return buf, false
+		return false
 	}
-	obs.RequestDone(p.req.Key, p.req.Version, time.Since(p.start), p.req.Size, len(buf), topLevelErrorCode(p.resp))
-	return buf, true
+	obs.RequestDone(p.req.Key, p.req.Version, time.Since(p.start), p.req.Size, size, p.errCode)
+	return true
 }
 
 func (c *conn) flush(bw *bufio.Writer) bool {

@@ -84,6 +84,12 @@ type testServer struct {
 // startServer serves apis on 127.0.0.1:0 and shuts the server down when the test ends.
 func startServer(t testing.TB, cfg ServerConfig, apis ...API) *testServer {
 	t.Helper()
+	return startServerWrapped(t, cfg, nil, apis...)
+}
+
+// startServerWrapped is startServer with the listener passed through wrap first.
+func startServerWrapped(t testing.TB, cfg ServerConfig, wrap func(net.Listener) net.Listener, apis ...API) *testServer {
+	t.Helper()
 	reg, err := NewRegistry(apis...)
 	if err != nil {
 		t.Fatalf("NewRegistry: %v", err)
@@ -91,6 +97,9 @@ func startServer(t testing.TB, cfg ServerConfig, apis ...API) *testServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	ts := &testServer{
 		addr:     ln.Addr().String(),
@@ -258,7 +267,10 @@ func metadataRequest(version int16, topics ...string) *kmsg.MetadataRequest {
 func metadataAPI(seen chan<- *Request) API {
 	return API{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: func(_ context.Context, req *Request) (kmsg.Response, error) {
 		if seen != nil {
-			seen <- req
+			select {
+			case seen <- req:
+			default: // nobody is counting any more
+			}
 		}
 		host, portStr, err := net.SplitHostPort(req.Conn.LocalAddr)
 		if err != nil {
@@ -332,3 +344,5 @@ func splitHostPort(t testing.TB, addr string) (string, int32) {
 	}
 	return host, int32(port)
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

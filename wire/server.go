@@ -80,12 +80,38 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	connsWG   sync.WaitGroup // one per live connection, down when its goroutines are done
+
+	encodeBuffers sync.Pool // *[]byte response encode buffers, shared by all connections
 }
 
-// NewServer returns a server dispatching to reg. obs may be nil.
+// maxPooledBuffer caps the encode buffers kept for reuse, so one large Fetch answer does
+// not pin its memory in the pool.
+const maxPooledBuffer = 1 << 20
+
+func (s *Server) getBuffer() *[]byte {
+	if b, ok := s.encodeBuffers.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	b := make([]byte, 0, 1024)
+	return &b
+}
+
+func (s *Server) putBuffer(b *[]byte) {
+	if b == nil || cap(*b) > maxPooledBuffer {
+		return
+	}
+	s.encodeBuffers.Put(b)
+}
+
+// NewServer returns a server dispatching to reg. obs may be nil; so may reg, which
+// serves ApiVersions alone.
 func NewServer(cfg ServerConfig, reg *Registry, obs Observer, log zerolog.Logger) *Server {
 	if obs == nil {
 		obs = nopObserver{}
+	}
+	if reg == nil {
+		reg, _ = NewRegistry() // cannot fail: only the built-in ApiVersions
 	}
 	return &Server{
 		cfg:       cfg.withDefaults(),

@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -394,6 +396,43 @@ func TestShutdownWaitsForInFlightResponse(t *testing.T) {
 	}
 }
 
+func TestShutdownLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	reg, err := NewRegistry(metadataAPI(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(ServerConfig{}, reg, nil, zerolog.Nop())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	for i := range 5 {
+		c := dialRaw(t, ln.Addr().String())
+		var burst []byte
+		for j := range 10 {
+			burst = appendRequest(burst, int32(j), nil, metadataRequest(12, "t"))
+		}
+		c.sendRaw(burst)
+		if i%2 == 0 { // some connections read their answers, others leave them unread
+			for range 10 {
+				c.recv(&kmsg.MetadataResponse{Version: 12})
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	waitFor(t, "server goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
+}
+
 func TestShutdownPastDeadlineCancelsHandlers(t *testing.T) {
 	g := newGate()
 	cancelled := make(chan struct{})
@@ -449,6 +488,25 @@ func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
 	}
 }
 
+// explodingResponse is a Metadata response whose encoding panics.
+type explodingResponse struct{ *kmsg.MetadataResponse }
+
+func (explodingResponse) AppendTo([]byte) []byte { panic("cannot encode") }
+
+func TestResponseEncodingPanicClosesOnlyThatConnection(t *testing.T) {
+	ts := startServer(t, ServerConfig{}, API{Key: 3, MinVersion: 0, MaxVersion: 12,
+		Handle: func(context.Context, *Request) (kmsg.Response, error) {
+			return explodingResponse{kmsg.NewPtrMetadataResponse()}, nil
+		}})
+	c := dialRaw(t, ts.addr)
+	c.send(1, metadataRequest(12))
+	c.expectClosed()
+	checkServes(t, ts.addr)
+	if !strings.Contains(ts.logs.String(), "cannot encode") {
+		t.Fatalf("encoding panic not logged; logs:\n%s", ts.logs)
+	}
+}
+
 func TestHandlerErrorClosesConnection(t *testing.T) {
 	ts := startServer(t, ServerConfig{}, API{Key: 3, MinVersion: 0, MaxVersion: 12,
 		Handle: func(context.Context, *Request) (kmsg.Response, error) {
@@ -486,6 +544,60 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 	c := dialRaw(t, ts.addr)
 	c.expectClosed()
 	checkServes(t, ts.addr) // a connection that talks is answered
+}
+
+// timeoutSpy wraps accepted connections to count reads that end in a deadline.
+type timeoutSpy struct {
+	net.Listener
+	timeouts atomic.Int32
+}
+
+func (l *timeoutSpy) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &timeoutSpyConn{Conn: nc, spy: l}, nil
+}
+
+type timeoutSpyConn struct {
+	net.Conn
+	spy *timeoutSpy
+}
+
+func (c *timeoutSpyConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.spy.timeouts.Add(1)
+	}
+	return n, err
+}
+
+func TestIdleTimeoutSparesConnectionsWithRequestsInFlight(t *testing.T) {
+	g := newGate()
+	spy := &timeoutSpy{}
+	ts := startServerWrapped(t, ServerConfig{IdleTimeout: 10 * time.Millisecond},
+		func(ln net.Listener) net.Listener { spy.Listener = ln; return spy },
+		API{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+			if err := g.wait(ctx, req.CorrelationID); err != nil {
+				return nil, err
+			}
+			return req.Body.(*kmsg.MetadataRequest).ResponseKind(), nil
+		}})
+	c := dialRaw(t, ts.addr)
+	c.send(3, metadataRequest(12))
+	<-g.started
+	// The client stays silent past the idle timeout several times over while its
+	// request is being handled...
+	waitFor(t, "idle timeouts to fire", func() bool { return spy.timeouts.Load() >= 3 })
+	g.open(3)
+	// ...and still gets its answer; only then is the silent connection closed.
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.Version = 12
+	if corr := c.recv(resp); corr != 3 {
+		t.Fatalf("correlation id %d, want 3", corr)
+	}
+	c.expectClosed()
 }
 
 func TestObserverSeesSizes(t *testing.T) {
