@@ -1,0 +1,320 @@
+package wire
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	readBufferSize  = 32 << 10
+	writeBufferSize = 32 << 10
+)
+
+// conn is one client connection. Its reader goroutine (serve) decodes requests and starts
+// a handler goroutine per request; its writer goroutine writes the responses in request
+// order. The queue carries the requests from reader to writer in arrival order, and sem
+// bounds how many are between "read" and "written".
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	info ConnInfo
+	log  zerolog.Logger
+
+	ctx       context.Context // cancelled on close; handlers get it
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+
+	sem      chan struct{}
+	queue    chan *pending
+	handlers sync.WaitGroup
+}
+
+// pending is one request from the moment it is read until its response is written.
+type pending struct {
+	req      Request
+	start    time.Time
+	done     chan struct{} // closed when frame/err are set
+	frame    *[]byte       // the encoded response (pooled); nil when there is none to send
+	errCode  int16         // the response's top-level error code, for the Observer
+	err      error
+	panicked bool
+}
+
+var errHandlerPanic = errors.New("handler panicked")
+
+func newConn(s *Server, nc net.Conn, id uint64) *conn {
+	info := ConnInfo{ID: id, RemoteAddr: nc.RemoteAddr().String(), LocalAddr: nc.LocalAddr().String()}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{
+		srv:    s,
+		nc:     nc,
+		info:   info,
+		log:    s.log.With().Uint64("conn", id).Str("remote", info.RemoteAddr).Logger(),
+		ctx:    ctx,
+		cancel: cancel,
+		sem:    make(chan struct{}, s.cfg.MaxInFlightPerConn),
+		queue:  make(chan *pending, s.cfg.MaxInFlightPerConn),
+	}
+}
+
+// serve runs the connection to completion: reading here, writing on a second goroutine.
+func (c *conn) serve() {
+	c.srv.obs.ConnOpened()
+	defer c.srv.connDone(c)
+	defer c.srv.obs.ConnClosed()
+	c.log.Debug().Msg("connection opened")
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	c.readLoop()
+	close(c.queue) // the reader is the only sender; the writer drains what is left
+	<-writerDone
+	c.close()
+	c.handlers.Wait()
+	c.log.Debug().Msg("connection closed")
+}
+
+// close closes the socket and cancels the handlers' context. Safe to call repeatedly
+// and from any goroutine.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.nc.Close()
+	})
+}
+
+// stopReading makes the reader return at the next frame boundary (or at once if it is
+// waiting for bytes), so the writer can drain and close. Used by Shutdown after it set
+// shuttingDown; the reader re-checks that flag after arming its own deadline, so the
+// two cannot overwrite each other's deadline unnoticed.
+func (c *conn) stopReading() {
+	_ = c.nc.SetReadDeadline(time.Now())
+}
+
+// readLoop reads and dispatches requests until the client leaves, the server shuts down,
+// the connection idles out, or a frame cannot be answered. Returning without close()
+// lets the writer finish the requests already read.
+func (c *conn) readLoop() {
+	br := bufio.NewReaderSize(c.nc, readBufferSize)
+	deadline := newIdleDeadline(c.srv.cfg.IdleTimeout, c.nc.SetReadDeadline)
+	for {
+		deadline.arm()
+		if c.srv.shuttingDown.Load() {
+			return
+		}
+		frame, started, err := readFrame(br, c.srv.cfg.MaxRequestBytes)
+		if err != nil {
+			if c.keepReadingAfter(err, started) {
+				continue
+			}
+			return
+		}
+		start := time.Now()
+		d, err := decodeRequest(frame, c.srv.reg.table.Load())
+		if err != nil {
+			c.log.Warn().Err(err).Int("bytes", len(frame)+4).Msg("undecodable request; closing connection")
+			c.close()
+			return
+		}
+		p := &pending{
+			req: Request{
+				Key:           d.header.key,
+				Version:       d.header.version,
+				CorrelationID: d.header.correlationID,
+				ClientID:      d.header.clientID,
+				Body:          d.body,
+				Conn:          c.info,
+				Size:          len(frame) + 4,
+			},
+			start: start,
+			done:  make(chan struct{}),
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return
+		}
+		c.queue <- p // never blocks: the queue holds at most as many as sem admits
+		c.handlers.Add(1)
+		go c.handle(p, d)
+	}
+}
+
+// keepReadingAfter classifies a read error: true to read on (an idle deadline passed
+// between frames while requests are still being answered), false to stop reading. It
+// closes the connection itself when the error leaves nothing worth draining.
+func (c *conn) keepReadingAfter(err error, started bool) bool {
+	timedOut := errors.Is(err, os.ErrDeadlineExceeded)
+	var sizeErr errFrameSize
+	switch {
+	case timedOut && c.srv.shuttingDown.Load():
+		return false // graceful: the writer drains and closes
+	case timedOut && !started && len(c.sem) > 0:
+		return true // quiet only because we are still answering
+	case timedOut:
+		c.log.Debug().Bool("mid_frame", started).Dur("idle_timeout", c.srv.cfg.IdleTimeout).Msg("idle connection; closing")
+		if started {
+			c.close()
+		}
+		return false
+	case errors.Is(err, io.EOF) && !started:
+		c.log.Debug().Msg("client closed the connection")
+		return false
+	case errors.As(err, &sizeErr):
+		c.log.Warn().Err(err).Msg("bad request size; closing connection")
+	case c.ctx.Err() != nil:
+		// We closed the socket ourselves; the reason is already logged.
+	default:
+		c.log.Debug().Err(err).Msg("read failed; closing connection")
+	}
+	c.close()
+	return false
+}
+
+// handle produces and encodes p's response on its own goroutine, so encoding runs in
+// parallel too and a response that panics while encoding is contained like a handler
+// panic: logged with its stack, turned into an error that closes only this connection
+// once the writer reaches p (earlier responses are still written).
+func (c *conn) handle(p *pending, d decodedRequest) {
+	defer c.handlers.Done()
+	defer close(p.done)
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error().
+				Str("api", kmsg.NameForKey(p.req.Key)).Int16("version", p.req.Version).
+				Int32("correlation_id", p.req.CorrelationID).
+				Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).
+				Msg("request handler panicked; closing connection")
+			c.srv.putBuffer(p.frame)
+			p.frame, p.err, p.panicked = nil, errHandlerPanic, true
+		}
+	}()
+	var resp kmsg.Response
+	switch d.dispatch {
+	case dispatchServe:
+		resp, p.err = d.api.Handle(c.ctx, &p.req)
+		if p.err != nil || resp == nil {
+			return
+		}
+		if resp.Key() != p.req.Key {
+			p.err = fmt.Errorf("handler answered a %s request with a %s response",
+				kmsg.NameForKey(p.req.Key), kmsg.NameForKey(resp.Key()))
+			return
+		}
+		resp.SetVersion(p.req.Version)
+	case dispatchUnsupported:
+		resp = c.srv.reg.table.Load().errorResponse(d.body, kerr.UnsupportedVersion.Code)
+	case dispatchApiVersionsTooNew:
+		resp = apiVersionsTooNewResponse()
+	}
+	buf := c.srv.getBuffer()
+	*buf = appendResponse(*buf, p.req.CorrelationID, resp)
+	p.frame = buf
+	p.errCode = topLevelErrorCode(resp)
+}
+
+// writeLoop writes responses in request order. It flushes whenever it would otherwise
+// wait, so back-to-back responses share a syscall while a lone response goes out at
+// once.
+func (c *conn) writeLoop() {
+	bw := bufio.NewWriterSize(c.nc, writeBufferSize)
+	deadline := newIdleDeadline(c.srv.cfg.IdleTimeout, c.nc.SetWriteDeadline)
+	for {
+		var p *pending
+		var ok bool
+		select {
+		case p, ok = <-c.queue:
+		default:
+			if !c.flush(bw) {
+				return
+			}
+			p, ok = <-c.queue
+		}
+		if !ok {
+			c.flush(bw)
+			return
+		}
+		select {
+		case <-p.done:
+		default:
+			if !c.flush(bw) {
+				return
+			}
+			select {
+			case <-p.done:
+			case <-c.ctx.Done():
+				return
+			}
+		}
+		deadline.arm()
+		if !c.writeResponse(bw, p) {
+			c.flush(bw) // earlier responses still reach the client
+			c.close()
+			return
+		}
+		<-c.sem
+	}
+}
+
+// writeResponse buffers p's encoded response (if it has one) into bw. It returns false
+// when the connection must close.
+func (c *conn) writeResponse(bw *bufio.Writer, p *pending) bool {
+	obs := c.srv.obs
+	if p.err != nil {
+		if !p.panicked {
+			c.log.Warn().Err(p.err).
+				Str("api", kmsg.NameForKey(p.req.Key)).Int16("version", p.req.Version).
+				Int32("correlation_id", p.req.CorrelationID).
+				Msg("request handler failed; closing connection")
+		}
+		obs.RequestDone(p.req.Key, p.req.Version, time.Since(p.start), p.req.Size, 0, kerr.UnknownServerError.Code)
+		return false
+	}
+	if p.frame == nil { // acks=0 Produce: the client expects no answer
+		obs.RequestDone(p.req.Key, p.req.Version, time.Since(p.start), p.req.Size, 0, 0)
+		return true
+	}
+	_, err := bw.Write(*p.frame)
+	size := len(*p.frame)
+	c.srv.putBuffer(p.frame)
+	p.frame = nil
+	if err != nil {
+		c.logWriteError(err)
+		return false
+	}
+	obs.RequestDone(p.req.Key, p.req.Version, time.Since(p.start), p.req.Size, size, p.errCode)
+	return true
+}
+
+func (c *conn) flush(bw *bufio.Writer) bool {
+	if bw.Buffered() == 0 {
+		return true
+	}
+	if err := bw.Flush(); err != nil {
+		c.logWriteError(err)
+		c.close()
+		return false
+	}
+	return true
+}
+
+func (c *conn) logWriteError(err error) {
+	if c.ctx.Err() == nil {
+		c.log.Debug().Err(err).Msg("write failed; closing connection")
+	}
+}

@@ -1,0 +1,83 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// frameChunk is how much of a frame body is allocated ahead of the bytes actually
+// arriving. A peer that claims a large size and then sends nothing costs us at most
+// this much, instead of the claimed size.
+const frameChunk = 1 << 20
+
+// errFrameSize reports a size prefix outside (0, MaxRequestBytes].
+type errFrameSize struct{ size, max int32 }
+
+func (e errFrameSize) Error() string {
+	return fmt.Sprintf("request size %d outside 1..%d bytes", e.size, e.max)
+}
+
+// readFrame reads one size-prefixed frame and returns its body (without the prefix).
+// The size is checked before anything is allocated. started reports whether any byte of
+// the frame was consumed, so a caller can tell "idle between frames" from "stalled
+// mid-frame". Every frame gets a fresh slice: decoded requests alias it.
+func readFrame(r io.Reader, maxSize int32) (body []byte, started bool, err error) {
+	var prefix [4]byte
+	n, err := io.ReadFull(r, prefix[:])
+	if err != nil {
+		return nil, n > 0, err
+	}
+	size := int32(binary.BigEndian.Uint32(prefix[:]))
+	if size <= 0 || size > maxSize {
+		return nil, true, errFrameSize{size: size, max: maxSize}
+	}
+	body, err = readBody(r, int(size))
+	if err != nil {
+		return nil, true, fmt.Errorf("read %d-byte request: %w", size, err)
+	}
+	return body, true, nil
+}
+
+// readBody reads exactly size bytes, growing the buffer only as data arrives.
+func readBody(r io.Reader, size int) ([]byte, error) {
+	if size <= frameChunk {
+		body := make([]byte, size)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	body := make([]byte, 0, frameChunk)
+	for len(body) < size {
+		if len(body) == cap(body) {
+			grown := make([]byte, len(body), min(2*cap(body), size))
+			copy(grown, body)
+			body = grown
+		}
+		n, err := io.ReadFull(r, body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
+// appendResponse appends one response frame: size, correlation id, the response header's
+// empty tagged-field section when the response is flexible, then the body. ApiVersions
+// responses always use header v0 so that a client that sent a version we do not know can
+// still read the answer (KIP-511).
+func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
+	if resp.IsFlexible() && resp.Key() != apiVersionsKey {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}

@@ -1,0 +1,176 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A Request is one decoded Kafka request.
+type Request struct {
+	Key, Version  int16
+	CorrelationID int32
+	ClientID      string       // a null client id reads as ""
+	Body          kmsg.Request // decoded at Version
+	Conn          ConnInfo     // the connection the request arrived on
+	Size          int          // request bytes on the wire, including the 4-byte size prefix
+}
+
+// ConnInfo identifies the connection a request arrived on.
+type ConnInfo struct {
+	ID         uint64 // unique per Server, starting at 1
+	RemoteAddr string
+	LocalAddr  string
+}
+
+// A Handler answers one request. A nil response with nil error means "send nothing"
+// (Produce with acks=0). An error closes the connection (logged).
+//
+// The response must be of req.Key's kind; the server sets its version to req.Version.
+// req.Body may reference the request's frame bytes (Produce records, for example); the
+// server never reuses a frame, so handlers may keep those slices.
+//
+// ctx is cancelled when the connection closes (client gone, protocol error, or a
+// Shutdown that ran out of time); a graceful Shutdown lets handlers finish.
+type Handler func(ctx context.Context, req *Request) (kmsg.Response, error)
+
+// An API is one Kafka request kind the node serves, over a version range.
+type API struct {
+	Key        int16
+	MinVersion int16
+	MaxVersion int16
+	Handle     Handler
+	// Error builds this API's response to req carrying code everywhere a client looks
+	// (top-level and per topic/partition), used when the node cannot serve the request.
+	// Optional: when nil the generic builder ErrorResponse is used.
+	Error func(req kmsg.Request, code int16) kmsg.Response
+}
+
+// A Registry holds the APIs a Server serves. It is safe for concurrent use: APIs may be
+// added while the server runs, and the ApiVersions answer always reflects the current set.
+type Registry struct {
+	mu    sync.Mutex // serialises Add; readers use table without locking
+	table atomic.Pointer[apiTable]
+}
+
+// apiTable is an immutable snapshot of the registry, replaced wholesale on Add so the
+// per-request lookup is a lock-free load.
+type apiTable struct {
+	byKey    []*API                           // index is the API key; nil where unregistered
+	versions []kmsg.ApiVersionsResponseApiKey // sorted by key, for ApiVersions
+}
+
+func (t *apiTable) lookup(key int16) *API {
+	if key < 0 || int(key) >= len(t.byKey) {
+		return nil
+	}
+	return t.byKey[key]
+}
+
+// NewRegistry returns a registry serving apis plus the built-in ApiVersions (v0–v4).
+// It rejects duplicate keys (ApiVersions included), keys kmsg does not know, and
+// version ranges that are empty, negative or beyond what kmsg can decode.
+func NewRegistry(apis ...API) (*Registry, error) {
+	r := &Registry{}
+	r.table.Store(&apiTable{})
+	builtin := API{
+		Key:        apiVersionsKey,
+		MinVersion: 0,
+		MaxVersion: apiVersionsMaxVersion,
+		Handle:     r.handleApiVersions,
+	}
+	if err := r.Add(builtin); err != nil {
+		return nil, fmt.Errorf("register built-in ApiVersions: %w", err)
+	}
+	for _, api := range apis {
+		if err := r.Add(api); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Add registers one more API.
+func (r *Registry) Add(api API) error {
+	if err := validateAPI(api); err != nil {
+		return fmt.Errorf("register %s (key %d) v%d-v%d: %w",
+			kmsg.NameForKey(api.Key), api.Key, api.MinVersion, api.MaxVersion, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.table.Load()
+	if old.lookup(api.Key) != nil {
+		return fmt.Errorf("register %s (key %d): %w", kmsg.NameForKey(api.Key), api.Key, errDuplicateAPI)
+	}
+	next := &apiTable{
+		byKey:    make([]*API, max(len(old.byKey), int(api.Key)+1)),
+		versions: make([]kmsg.ApiVersionsResponseApiKey, 0, len(old.versions)+1),
+	}
+	copy(next.byKey, old.byKey)
+	stored := api
+	next.byKey[api.Key] = &stored
+	for _, a := range next.byKey {
+		if a == nil {
+			continue
+		}
+		v := kmsg.NewApiVersionsResponseApiKey()
+		v.ApiKey, v.MinVersion, v.MaxVersion = a.Key, a.MinVersion, a.MaxVersion
+		next.versions = append(next.versions, v)
+	}
+	r.table.Store(next)
+	return nil
+}
+
+var errDuplicateAPI = errors.New("already registered (ApiVersions is built in)")
+
+func validateAPI(api API) error {
+	if api.Handle == nil {
+		return errors.New("nil Handle")
+	}
+	kreq := kmsg.RequestForKey(api.Key)
+	if kreq == nil {
+		return errors.New("key unknown to kmsg")
+	}
+	if api.MinVersion < 0 || api.MaxVersion < api.MinVersion {
+		return errors.New("empty or negative version range")
+	}
+	if api.MaxVersion > kreq.MaxVersion() {
+		return fmt.Errorf("max version beyond kmsg's v%d", kreq.MaxVersion())
+	}
+	return nil
+}
+
+// Lookup returns the API registered for key.
+func (r *Registry) Lookup(key int16) (API, bool) {
+	if a := r.table.Load().lookup(key); a != nil {
+		return *a, true
+	}
+	return API{}, false
+}
+
+// Versions returns the key ranges the registry serves, sorted by key, as ApiVersions
+// advertises them.
+func (r *Registry) Versions() []kmsg.ApiVersionsResponseApiKey {
+	return slices.Clone(r.table.Load().versions)
+}
+
+// ErrorResponse builds req's response carrying code, with the registered API's Error
+// builder when it has one and the generic ErrorResponse otherwise.
+func (r *Registry) ErrorResponse(req kmsg.Request, code int16) kmsg.Response {
+	return r.table.Load().errorResponse(req, code)
+}
+
+func (t *apiTable) errorResponse(req kmsg.Request, code int16) kmsg.Response {
+	if a := t.lookup(req.Key()); a != nil && a.Error != nil {
+		if resp := a.Error(req, code); resp != nil {
+			resp.SetVersion(req.GetVersion())
+			return resp
+		}
+	}
+	return ErrorResponse(req, code)
+}
