@@ -1,0 +1,251 @@
+package test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func strp(s string) *string { return &s }
+
+// configValue finds a config's value and source in a describe response.
+func configValue(t *testing.T, rcs kadm.ResourceConfigs, name string) (string, kmsg.ConfigSource) {
+	t.Helper()
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			t.Fatalf("describe %s: %v %s", rc.Name, rc.Err, rc.ErrMessage)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == name && c.Value != nil {
+				return *c.Value, c.Source
+			}
+		}
+	}
+	t.Fatalf("config %s not described", name)
+	return "", 0
+}
+
+func TestKadmTopicLifecycle(t *testing.T) {
+	n := startNode(t, "")
+	adm := n.admin()
+	ctx := testContext(t)
+
+	created, err := adm.CreateTopics(ctx, 6, 1, map[string]*string{"retention.ms": strp("3600000")}, "orders", "payments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range created {
+		if r.Err != nil {
+			t.Fatalf("create %s: %v %s", name, r.Err, r.ErrMessage)
+		}
+		if r.NumPartitions != 6 || r.ReplicationFactor != 1 || r.ID == (kadm.TopicID{}) {
+			t.Fatalf("create %s answered %+v", name, r)
+		}
+		if c, ok := r.Configs["retention.ms"]; !ok || c.Value == nil || *c.Value != "3600000" {
+			t.Fatalf("create %s: retention.ms not echoed: %+v", name, r.Configs)
+		}
+	}
+
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(topics) != 2 || len(topics["orders"].Partitions) != 6 || topics["orders"].ID != created["orders"].ID {
+		t.Fatalf("list: %+v", topics)
+	}
+	for _, p := range topics["orders"].Partitions {
+		if p.Leader != 1 || len(p.Replicas) != 1 || len(p.ISR) != 1 || p.Err != nil {
+			t.Fatalf("partition %+v", p)
+		}
+	}
+
+	// Describe, alter incrementally, alter by replacement.
+	rcs, err := adm.DescribeTopicConfigs(ctx, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, src := configValue(t, rcs, "retention.ms"); v != "3600000" || src != kmsg.ConfigSourceDynamicTopicConfig {
+		t.Fatalf("retention.ms = %s from %v", v, src)
+	}
+	if v, src := configValue(t, rcs, "segment.bytes"); v != "1073741824" || src != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("segment.bytes = %s from %v", v, src)
+	}
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+		{Op: kadm.SetConfig, Name: "segment.bytes", Value: strp("1048576")},
+		{Op: kadm.DeleteConfig, Name: "retention.ms"},
+	}, "orders")
+	if err != nil || resps[0].Err != nil {
+		t.Fatalf("incremental alter: %v %+v", err, resps)
+	}
+	rcs, _ = adm.DescribeTopicConfigs(ctx, "orders")
+	if v, _ := configValue(t, rcs, "segment.bytes"); v != "1048576" {
+		t.Fatalf("segment.bytes after alter = %s", v)
+	}
+	if v, src := configValue(t, rcs, "retention.ms"); v != "604800000" || src != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("retention.ms after delete = %s from %v", v, src)
+	}
+	resps, err = adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "cleanup.policy", Value: strp("delete")}}, "orders")
+	if err != nil || resps[0].Err != nil {
+		t.Fatalf("replace alter: %v %+v", err, resps)
+	}
+	rcs, _ = adm.DescribeTopicConfigs(ctx, "orders")
+	if _, src := configValue(t, rcs, "segment.bytes"); src != kmsg.ConfigSourceDefaultConfig {
+		t.Fatal("AlterConfigs (replace) kept an override it did not list")
+	}
+
+	// Grow, then delete.
+	if r, err := adm.UpdatePartitions(ctx, 9, "orders"); err != nil || r["orders"].Err != nil {
+		t.Fatalf("update partitions: %v %+v", err, r)
+	}
+	topics, _ = adm.ListTopics(ctx, "orders")
+	if got := len(topics["orders"].Partitions); got != 9 {
+		t.Fatalf("%d partitions after growing to 9", got)
+	}
+	if r, err := adm.DeleteTopics(ctx, "orders"); err != nil || r["orders"].Err != nil {
+		t.Fatalf("delete: %v %+v", err, r)
+	}
+	if names := n.topicNames(ctx); !slices.Equal(names, []string{"payments"}) {
+		t.Fatalf("after delete: %v", names)
+	}
+}
+
+func TestAdminErrorCodes(t *testing.T) {
+	n := startNode(t, "")
+	adm := n.admin()
+	ctx := testContext(t)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "exists"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, got error, want *kerr.Error) {
+		t.Helper()
+		if !errors.Is(got, want) {
+			t.Errorf("%s: got %v, want %s", what, got, want.Message)
+		}
+	}
+	createErr := func(parts int32, rf int16, cfg map[string]*string, name string) error {
+		r, err := adm.CreateTopics(ctx, parts, rf, cfg, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[name].Err
+	}
+	check("create existing", createErr(1, 1, nil, "exists"), kerr.TopicAlreadyExists)
+	check("zero partitions", createErr(0, 1, nil, "p0"), kerr.InvalidPartitions)
+	check("replication factor above brokers", createErr(1, 3, nil, "rf3"), kerr.InvalidReplicationFactor)
+	check("unknown config", createErr(1, 1, map[string]*string{"no.such.config": strp("1")}, "badcfg"), kerr.InvalidConfig)
+	check("bad config value", createErr(1, 1, map[string]*string{"retention.ms": strp("soon")}, "badval"), kerr.InvalidConfig)
+	check("bad topic name", createErr(1, 1, nil, "bad name!"), kerr.InvalidTopicException)
+
+	// Validate-only creates nothing.
+	vr, err := adm.ValidateCreateTopics(ctx, 3, 1, nil, "dry-run")
+	if err != nil || vr["dry-run"].Err != nil || vr["dry-run"].NumPartitions != 3 {
+		t.Fatalf("validate-only: %v %+v", err, vr)
+	}
+	if topics, _ := adm.ListTopics(ctx); topics.Has("dry-run") {
+		t.Fatal("validate-only created the topic")
+	}
+	check("validate-only existing", func() error { r, _ := adm.ValidateCreateTopics(ctx, 1, 1, nil, "exists"); return r["exists"].Err }(), kerr.TopicAlreadyExists)
+
+	dr, err := adm.DeleteTopics(ctx, "missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("delete missing", dr["missing"].Err, kerr.UnknownTopicOrPartition)
+	pr, err := adm.UpdatePartitions(ctx, 1, "exists")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("shrink partitions", pr["exists"].Err, kerr.InvalidPartitions)
+	ar, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: strp("-5")}}, "exists")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("alter bad value", ar[0].Err, kerr.InvalidConfig)
+	ar, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: strp("1")}}, "missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("alter missing topic", ar[0].Err, kerr.UnknownTopicOrPartition)
+
+	// Delete by topic id (DeleteTopics v6): an unknown id, then the real one.
+	cl := n.client()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.Version = 6
+	req.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: [16]byte{9, 9, 9}}}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Topics[0].ErrorCode != kerr.UnknownTopicID.Code {
+		t.Errorf("delete unknown id: code %d", resp.Topics[0].ErrorCode)
+	}
+	topics, _ := adm.ListTopics(ctx, "exists")
+	req.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: topics["exists"].ID}}
+	resp, err = req.RequestWith(ctx, cl)
+	if err != nil || resp.Topics[0].ErrorCode != 0 || resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != "exists" {
+		t.Fatalf("delete by id: %v %+v", err, resp)
+	}
+	if slices.Contains(n.topicNames(ctx), "exists") {
+		t.Fatal("topic deleted by id is still listed")
+	}
+}
+
+func TestBrokerConfigsAndCluster(t *testing.T) {
+	n := startNode(t, "num.partitions = 4")
+	adm := n.admin()
+	ctx := testContext(t)
+	rcs, err := adm.DescribeBrokerConfigs(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, src := configValue(t, rcs, "num.partitions"); v != "4" || src != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("num.partitions = %s from %v", v, src)
+	}
+	// A topic default can change at run time; a static key cannot.
+	ar, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("120000")}})
+	if err != nil || ar[0].Err != nil {
+		t.Fatalf("alter cluster-wide log.retention.ms: %v %+v", err, ar)
+	}
+	ar, _ = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "num.partitions", Value: strp("2")}})
+	if !errors.Is(ar[0].Err, kerr.InvalidRequest) {
+		t.Fatalf("altering a static broker key: %+v", ar)
+	}
+	if _, err := adm.CreateTopic(ctx, -1, -1, nil, "defaults"); err != nil {
+		t.Fatal(err)
+	}
+	topics, _ := adm.ListTopics(ctx, "defaults")
+	if got := len(topics["defaults"].Partitions); got != 4 {
+		t.Fatalf("topic with default partitions has %d, want num.partitions=4", got)
+	}
+	rcs, _ = adm.DescribeTopicConfigs(ctx, "defaults")
+	if v, src := configValue(t, rcs, "retention.ms"); v != "120000" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Fatalf("retention.ms = %s from %v, want the dynamic cluster default", v, src)
+	}
+
+	meta, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Cluster == "" || meta.Controller != 1 || len(meta.Brokers) != 1 || meta.Brokers[0].Port != int32(mustPort(t, n.kafkaAddr)) {
+		t.Fatalf("metadata %+v", meta)
+	}
+	dc := kmsg.NewPtrDescribeClusterRequest()
+	resp, err := dc.RequestWith(ctx, n.client())
+	if err != nil || resp.ClusterID != meta.Cluster || resp.ControllerID != 1 || len(resp.Brokers) != 1 {
+		t.Fatalf("describe cluster: %v %+v", err, resp)
+	}
+}
+
+func mustPort(t *testing.T, addr string) int {
+	var host string
+	var port int
+	if _, err := fmt.Sscanf(addr, "127.0.0.1:%d", &port); err != nil {
+		t.Fatalf("parse %s: %v (%s)", addr, err, host)
+	}
+	return port
+}
