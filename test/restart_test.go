@@ -150,7 +150,7 @@ func TestGarbageClosesOnlyThatConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, garbage := range [][]byte{
-		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), // a size of ~1.2 GB: refused before allocation
+		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),      // a size of ~1.2 GB: refused before allocation
 		{0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}, // negative api key
 		{0, 0, 0, 3, 0, 1, 0},                            // frame shorter than a header
 	} {

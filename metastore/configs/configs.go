@@ -29,11 +29,11 @@ const (
 type Source int8
 
 const (
-	SourceTopic               Source = 1 // DYNAMIC_TOPIC_CONFIG
-	SourceDynamicBroker       Source = 2 // DYNAMIC_BROKER_CONFIG
+	SourceTopic                Source = 1 // DYNAMIC_TOPIC_CONFIG
+	SourceDynamicBroker        Source = 2 // DYNAMIC_BROKER_CONFIG
 	SourceDynamicDefaultBroker Source = 3 // DYNAMIC_DEFAULT_BROKER_CONFIG
-	SourceStaticBroker        Source = 4 // STATIC_BROKER_CONFIG
-	SourceDefault             Source = 5 // DEFAULT_CONFIG
+	SourceStaticBroker         Source = 4 // STATIC_BROKER_CONFIG
+	SourceDefault              Source = 5 // DEFAULT_CONFIG
 )
 
 // Def is one topic config.
@@ -173,11 +173,11 @@ type Synonym struct {
 // Kafka broker key; Static lists the keys actually set rather than defaulted) and dynamic
 // overrides from the metadata image.
 type Broker struct {
-	ID           int32
-	Static       map[string]string
-	StaticSet    map[string]bool
-	ClusterWide  map[string]string // dynamic default overrides (resource "")
-	ThisBroker   map[string]string // dynamic overrides for this broker id
+	ID          int32
+	Static      map[string]string
+	StaticSet   map[string]bool
+	ClusterWide map[string]string // dynamic default overrides (resource "")
+	ThisBroker  map[string]string // dynamic overrides for this broker id
 }
 
 // brokerValue resolves a broker key: dynamic per-broker, dynamic cluster-wide, static
