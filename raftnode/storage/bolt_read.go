@@ -144,7 +144,7 @@ func (s *boltStorage) viewOnce(fn func(st *boltState, tx *bolt.Tx) error, writer
 		if !writersExcluded {
 			return false, nil
 		}
-		return true, fmt.Errorf("read raft log %s: file at transaction %d, expected %d (written by another process?): %w",
+		return true, fmt.Errorf("read raft log %s: file at transaction %d, expected %d (after a failed write, or written by another process): %w",
 			s.path, tx.ID(), s.st.txid, ErrCorrupt)
 	}
 	return true, fn(&s.st, tx)

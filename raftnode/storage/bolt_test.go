@@ -24,7 +24,7 @@ func rawUpdate(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
 	}
 }
 
-// snapshotOf captures everything a Storage exposes, to compare across a reopen.
+// storageImage is everything a Storage exposes, to compare across a reopen.
 type storageImage struct {
 	stats   Stats
 	hs      *raftpb.HardState
