@@ -42,6 +42,7 @@ type Options struct {
 	Store       *metastore.Store
 	RaftStorage storage.Storage
 	Raft        RaftOptions
+	Data        DataOptions
 	Log         zerolog.Logger
 }
 
@@ -61,6 +62,8 @@ type Node struct {
 	raftState       atomic.Pointer[raftSnapshot]
 	bootstrap       BootstrapReport
 	metrics         nodeMetrics
+	router          partitionRouter
+	pidBlock        producerIDs
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes
@@ -72,7 +75,7 @@ type Node struct {
 // nodePIDs are computed before any actor starts (protoactor names are deterministic), so
 // actors can address each other from their first message without racing the spawner.
 type nodePIDs struct {
-	supervisor, raftStorage, applier, proposer, raftLoop, raftTicker *actor.PID
+	supervisor, raftStorage, applier, proposer, raftLoop, raftTicker, partitions *actor.PID
 }
 
 // raftSnapshot is the Raft status the loop publishes for readers on other goroutines.
@@ -86,6 +89,10 @@ type raftSnapshot struct {
 // It returns once they run; WaitReady waits for a leader and this broker's registration.
 func Start(opts Options) (*Node, error) {
 	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{})}
+	n.router.m = map[TopicPartition]*actor.PID{}
+	if n.opts.Data.RetentionCheckInterval <= 0 {
+		n.opts.Data.RetentionCheckInterval = 5 * time.Minute
+	}
 	protoLog := opts.Log.With().Str("component", "protoactor").Logger().Level(zerolog.WarnLevel)
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(zerolog.NewSlogHandler(protoLog))
@@ -101,6 +108,7 @@ func Start(opts Options) (*Node, error) {
 	n.pids = nodePIDs{
 		supervisor: sup, raftStorage: child("raft-storage"), applier: child("applier"),
 		proposer: child("proposer"), raftLoop: child("raft-loop"), raftTicker: child("raft-ticker"),
+		partitions: child("partitions"),
 	}
 
 	phase := time.Now()
@@ -127,6 +135,9 @@ func Start(opts Options) (*Node, error) {
 	opts.Log.Info().Str("phase", "load metadata").Int("topics", len(img.Topics)).Int("partitions", img.PartitionCount()).
 		Uint64("applied_index", img.Index).Dur("took", time.Since(phase)).Msg("startup phase done")
 
+	n.OnImage(func(img *metastore.Image, changed []string) {
+		n.root.Send(n.pids.partitions, &imageChanged{img: img, changed: changed})
+	})
 	phase = time.Now()
 	for _, c := range []struct {
 		kind     string
@@ -136,6 +147,7 @@ func Start(opts Options) (*Node, error) {
 		{"raft-storage", n.pids.raftStorage, restartAware(newRaftStorageActor(n))},
 		{"applier", n.pids.applier, restartAware(newApplier(n))},
 		{"proposer", n.pids.proposer, newProposer(n)},
+		{"partitions", n.pids.partitions, newPartitionManager(n)},
 		{"raft-loop", n.pids.raftLoop, newRaftLoop(n)},
 		{"raft-ticker", n.pids.raftTicker, newRaftTicker(n)},
 	} {
@@ -149,7 +161,7 @@ func Start(opts Options) (*Node, error) {
 			return nil, fmt.Errorf("actor %s started as %s, expected %s", c.kind, pid.Id, c.pid.Id)
 		}
 	}
-	opts.Log.Info().Str("phase", "start raft actors").Dur("took", time.Since(phase)).Msg("startup phase done")
+	opts.Log.Info().Str("phase", "start actors").Dur("took", time.Since(phase)).Msg("startup phase done")
 	return n, nil
 }
 
@@ -294,6 +306,10 @@ func (n *Node) Propose(ctx context.Context, cmds ...fsm.Command) ([]fsm.Result, 
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
 	}
+}
+
+func fsmAllocate(count int64) fsm.Command {
+	return fsm.Command{AllocateProducerIDs: &fsm.AllocateProducerIDs{Count: count}}
 }
 
 // voters is the initial membership of a new cluster: this node and its peers.

@@ -9,19 +9,28 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik/chronik-node/actors"
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/metastore/configs"
 	"github.com/chronik/chronik-node/raftnode/fsm"
 )
 
 // Cluster is what the request handlers need from the node: the applied metadata, a way to
-// change it through Raft, and who the Raft leader (Kafka's "controller") is.
+// change it through Raft, who the Raft leader (Kafka's "controller") is, and the
+// partition actors of the data path. *actors.Node implements it.
 type Cluster interface {
 	Image() *metastore.Image
 	Propose(ctx context.Context, cmds ...fsm.Command) ([]fsm.Result, error)
 	Controller() int32
+
+	Produce(tp actors.TopicPartition, r *actors.ProduceRequest)
+	Fetch(tp actors.TopicPartition, r *actors.FetchRequest)
+	Watch(tp actors.TopicPartition, r *actors.WatchRequest)
+	ListOffsets(tp actors.TopicPartition, r *actors.ListOffsetsRequest)
+	DeleteRecords(tp actors.TopicPartition, r *actors.DeleteRecordsRequest)
+	EpochEnd(tp actors.TopicPartition, r *actors.EpochEndRequest)
+	AllocateProducerID(ctx context.Context) (int64, error)
 }
 
 // BrokerConfig is the static broker configuration the handlers apply.
@@ -52,7 +61,13 @@ func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
 // APIs lists every API served with its version range; ApiVersions is derived from it.
 func (h *Handlers) APIs() []API {
 	return []API{
+		{Key: 0, MinVersion: 0, MaxVersion: 13, Handle: h.handleProduce},
+		{Key: 1, MinVersion: 4, MaxVersion: 17, Handle: h.handleFetch},
+		{Key: 2, MinVersion: 0, MaxVersion: 10, Handle: h.handleListOffsets},
 		{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: h.handleMetadata},
+		{Key: 21, MinVersion: 0, MaxVersion: 2, Handle: h.handleDeleteRecords},
+		{Key: 22, MinVersion: 0, MaxVersion: 5, Handle: h.handleInitProducerID},
+		{Key: 23, MinVersion: 0, MaxVersion: 4, Handle: h.handleOffsetForLeaderEpoch},
 		{Key: 19, MinVersion: 0, MaxVersion: 7, Handle: h.handleCreateTopics},
 		{Key: 20, MinVersion: 0, MaxVersion: 6, Handle: h.handleDeleteTopics},
 		{Key: 32, MinVersion: 0, MaxVersion: 4, Handle: h.handleDescribeConfigs},
@@ -147,4 +162,14 @@ const allTopicOperations = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<
 // IDEMPOTENT_WRITE, ALTER, DESCRIBE.
 const allClusterOperations = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
 
-func asResponse[T kmsg.Response](v T) (kmsg.Response, error) { return v, nil }
+// topicName resolves a topic named directly or (newer versions) by id.
+func topicName(img *metastore.Image, name string, id [16]byte) (string, bool) {
+	if id != [16]byte{} {
+		t := img.TopicByID(id)
+		if t == nil {
+			return "", false
+		}
+		return t.Name, true
+	}
+	return name, true
+}

@@ -111,6 +111,7 @@ func startNode(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*ru
 	}
 	phase(log, "open raft storage ("+cfg.RaftStorage+")", t)
 
+	static, staticSet := cfg.Values()
 	host, portText, _ := net.SplitHostPort(cfg.AdvertisedListener)
 	port, _ := strconv.Atoi(portText)
 	if r.node, err = actors.Start(actors.Options{
@@ -121,6 +122,11 @@ func startNode(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*ru
 		Raft: actors.RaftOptions{
 			Tick: cfg.RaftTick, ElectionTicks: cfg.RaftElectionTicks, HeartbeatTicks: cfg.RaftHeartbeatTicks,
 			SnapshotEntries: cfg.RaftSnapshotEntries, ProposalTimeout: cfg.RaftProposalTimeout,
+		},
+		Data: actors.DataOptions{
+			Dir: filepath.Join(cfg.DataDir, "partitions"), FlushAlways: cfg.FlushPolicy == "always",
+			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
+			StaticConfig: static, StaticSet: staticSet,
 		},
 		Log: log,
 	}); err != nil {

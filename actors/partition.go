@@ -1,0 +1,503 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/chronik/chronik-node/actors/producers"
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/wal"
+	"github.com/chronik/chronik-node/wal/batch"
+)
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+
+// partitionActor owns one partition replica: its WAL, its idempotent-producer state, its
+// high watermark, the acknowledgements waiting for an fsync and the fetches parked until
+// data arrives. A restart reopens all of it from disk.
+type partitionActor struct {
+	n   *Node
+	tp  TopicPartition
+	log zerolog.Logger
+
+	topicID     metastore.UUID
+	dir         string
+	wal         *wal.Log
+	cfg         partitionConfig
+	producers   *producers.State
+	hw          int64
+	leaderEpoch int32
+	leader      bool
+	broken      error // the log could not be opened; every request gets KAFKA_STORAGE_ERROR
+
+	sync        *syncer
+	pendingAcks []pendingAck // waiting for an fsync (log.flush.policy = always)
+	unsynced    bool         // appended since the last fsync
+	watchers    []*WatchRequest
+	lastSnap    time.Time
+	snapDirty   bool
+}
+
+// pendingAck is a produce reply held until the log is durable up to end.
+type pendingAck struct {
+	end   int64 // the log end offset after this request's batches
+	reply ProduceReply
+	to    chan<- ProduceReply
+}
+
+// Messages from the node to partition actors.
+type (
+	syncDone struct {
+		upTo int64
+		err  error
+	}
+	partitionTick struct { // the interval fsync, producer expiry, and retention when due
+		now       time.Time
+		retention bool
+	}
+	partitionRefresh struct{ img *metastore.Image }
+)
+
+func newPartitionActor(n *Node, tp TopicPartition) actor.Producer {
+	return func() actor.Actor {
+		return &partitionActor{n: n, tp: tp, log: n.log.With().Str("actor", "partition").Str("partition", tp.String()).Logger()}
+	}
+}
+
+func (a *partitionActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.open(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		a.close()
+	case *ProduceRequest:
+		a.produce(m)
+	case *FetchRequest:
+		m.Reply <- a.fetch(m)
+	case *WatchRequest:
+		a.watch(m)
+	case *ListOffsetsRequest:
+		m.Reply <- a.listOffsets(m)
+	case *DeleteRecordsRequest:
+		m.Reply <- a.deleteRecords(m)
+	case *EpochEndRequest:
+		m.Reply <- a.epochEnd(m)
+	case *syncDone:
+		a.synced(m)
+	case *partitionTick:
+		a.tick(m)
+	case *partitionRefresh:
+		a.refresh(m.img)
+	}
+}
+
+// open (re)builds the partition from disk: the WAL with its recovery, the producer state
+// from its snapshot plus the batches after it, and the high watermark.
+func (a *partitionActor) open(ctx actor.Context) {
+	img := a.n.Image()
+	t := img.Topics[a.tp.Topic]
+	if t == nil || int(a.tp.Partition) >= len(t.Partitions) {
+		a.broken = fmt.Errorf("partition %s is not in the metadata", a.tp)
+		return
+	}
+	a.topicID = t.ID
+	a.cfg = resolvePartitionConfig(a.n, img, t)
+	a.setLeadership(t.Partitions[a.tp.Partition])
+	a.dir = filepath.Join(a.n.opts.Data.Dir, a.tp.String())
+	if err := preparePartitionDir(a.dir, t.ID, a.log); err != nil {
+		a.broken = err
+		a.log.Error().Err(err).Msg("prepare partition directory")
+		return
+	}
+	l, err := wal.Open(a.dir, a.cfg.wal, a.log)
+	if err != nil {
+		a.broken = err
+		a.log.Error().Err(err).Msg("open partition log")
+		return
+	}
+	a.wal = l
+	a.broken = nil
+	a.hw = l.EndOffset()
+	a.producers = loadProducerState(a.dir, l, a.log)
+	a.lastSnap = time.Now()
+	a.sync = startSyncer(l, a.n.root, ctx.Self())
+}
+
+func (a *partitionActor) close() {
+	if a.sync != nil {
+		a.sync.stop()
+		a.sync = nil
+	}
+	if a.wal == nil {
+		return
+	}
+	a.saveProducerSnapshot()
+	if err := a.wal.Sync(); err != nil {
+		a.log.Warn().Err(err).Msg("sync partition log at close")
+	}
+	if err := a.wal.Close(); err != nil {
+		a.log.Warn().Err(err).Msg("close partition log")
+	}
+	a.wal = nil
+	// Anyone still waiting gets an answer instead of a timeout.
+	for _, p := range a.pendingAcks {
+		p.reply.Code = kerr.NotLeaderForPartition.Code
+		p.to <- p.reply
+	}
+	a.pendingAcks = nil
+}
+
+func (a *partitionActor) setLeadership(p metastore.Partition) {
+	a.leader = p.Leader == int32(a.n.opts.NodeID)
+	a.leaderEpoch = p.LeaderEpoch
+}
+
+// checkServing returns the error a request gets when this replica cannot serve it.
+func (a *partitionActor) checkServing(currentEpoch int32) int16 {
+	switch {
+	case a.broken != nil || a.wal == nil:
+		return kerr.KafkaStorageError.Code
+	case !a.leader:
+		return kerr.NotLeaderForPartition.Code
+	case currentEpoch >= 0 && currentEpoch > a.leaderEpoch:
+		return kerr.UnknownLeaderEpoch.Code
+	case currentEpoch >= 0 && currentEpoch < a.leaderEpoch:
+		return kerr.FencedLeaderEpoch.Code
+	}
+	return 0
+}
+
+func (a *partitionActor) produce(m *ProduceRequest) {
+	reply := ProduceReply{Index: m.Index, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	fail := func(code int16, msg string) {
+		reply.Code, reply.Message = code, msg
+		m.Reply <- reply
+	}
+	if code := a.checkServing(-1); code != 0 {
+		fail(code, "")
+		return
+	}
+	batches, headers, code, msg := a.validate(m.Records)
+	if code != 0 {
+		fail(code, msg)
+		return
+	}
+	now := time.Now()
+	for i, b := range batches {
+		h := headers[i]
+		pb := producerBatch(h)
+		dup, isDup, err := a.producers.Check(pb)
+		if err != nil {
+			fail(producers.Code(err), err.Error())
+			return
+		}
+		if isDup {
+			// A retry of a batch already in the log: answer with where it went.
+			if i == 0 {
+				reply.BaseOffset = dup.BaseOffset
+			}
+			continue
+		}
+		if a.cfg.logAppendTime {
+			batch.SetLogAppendTime(b, now.UnixMilli())
+			reply.LogAppendTime = now.UnixMilli()
+		}
+		base, err := a.wal.Append(b, a.leaderEpoch, now)
+		if err != nil {
+			a.log.Error().Err(err).Msg("append to partition log")
+			code := kerr.KafkaStorageError.Code
+			if errors.Is(err, wal.ErrStaleEpoch) {
+				code = kerr.FencedLeaderEpoch.Code
+			}
+			fail(code, err.Error())
+			return
+		}
+		if i == 0 {
+			reply.BaseOffset = base
+		}
+		pb.BaseOffset, pb.LastOffset = base, base+int64(h.LastOffsetDelta)
+		a.producers.Apply(pb, now.UnixMilli())
+		a.snapDirty = a.snapDirty || pb.ProducerID >= 0
+		a.unsynced = true
+	}
+	reply.LogStartOffset = a.wal.StartOffset()
+	end := a.wal.EndOffset()
+	if a.n.opts.Data.FlushAlways {
+		// Acknowledge, and expose to consumers, only once the batch is on disk. Appends
+		// that arrive while an fsync runs share the next one (group commit).
+		a.pendingAcks = append(a.pendingAcks, pendingAck{end: end, reply: reply, to: m.Reply})
+		a.sync.request()
+		return
+	}
+	a.advanceHW(end)
+	m.Reply <- reply
+}
+
+// validate splits and checks a partition's records: structure and CRC, size limit,
+// no transactional or control batches (transactions are not supported).
+func (a *partitionActor) validate(records []byte) ([][]byte, []batch.Header, int16, string) {
+	batches, err := batch.Split(records)
+	if err != nil {
+		return nil, nil, kerr.CorruptMessage.Code, err.Error()
+	}
+	if len(batches) == 0 {
+		return nil, nil, kerr.InvalidRecord.Code, "no record batches"
+	}
+	headers := make([]batch.Header, len(batches))
+	for i, b := range batches {
+		if len(b) > a.cfg.maxMessageBytes {
+			return nil, nil, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b), a.cfg.maxMessageBytes)
+		}
+		h, err := batch.Validate(b)
+		switch {
+		case errors.Is(err, batch.ErrUnsupportedMagic):
+			return nil, nil, kerr.UnsupportedForMessageFormat.Code, err.Error()
+		case errors.Is(err, batch.ErrInvalidRecord):
+			return nil, nil, kerr.InvalidRecord.Code, err.Error()
+		case err != nil:
+			return nil, nil, kerr.CorruptMessage.Code, err.Error()
+		case h.Control():
+			return nil, nil, kerr.InvalidRecord.Code, "clients may not write control batches"
+		case h.Transactional():
+			return nil, nil, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
+		}
+		headers[i] = h
+	}
+	return batches, headers, 0, ""
+}
+
+func producerBatch(h batch.Header) producers.Batch {
+	return producers.Batch{
+		ProducerID: h.ProducerID, Epoch: h.ProducerEpoch,
+		FirstSeq: h.BaseSequence, LastSeq: producers.LastSequence(h.BaseSequence, h.NumRecords),
+		MaxTimestamp: h.MaxTimestamp,
+	}
+}
+
+// synced releases the acknowledgements an fsync covered.
+func (a *partitionActor) synced(m *syncDone) {
+	if m.err != nil {
+		a.log.Error().Err(m.err).Msg("fsync partition log")
+	}
+	kept := a.pendingAcks[:0]
+	for _, p := range a.pendingAcks {
+		switch {
+		case p.end > m.upTo:
+			kept = append(kept, p)
+		case m.err != nil:
+			p.reply.Code, p.reply.Message = kerr.KafkaStorageError.Code, m.err.Error()
+			p.to <- p.reply
+		default:
+			p.to <- p.reply
+		}
+	}
+	a.pendingAcks = kept
+	if m.err == nil {
+		a.advanceHW(m.upTo)
+		if a.wal != nil && m.upTo >= a.wal.EndOffset() {
+			a.unsynced = false
+		}
+	}
+	if len(a.pendingAcks) > 0 {
+		a.sync.request()
+	}
+}
+
+// advanceHW moves the high watermark and wakes parked fetches it satisfies.
+func (a *partitionActor) advanceHW(hw int64) {
+	if hw <= a.hw {
+		return
+	}
+	a.hw = hw
+	kept := a.watchers[:0]
+	for _, w := range a.watchers {
+		if w.Offset < hw {
+			notify(w.Notify)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(a.watchers[len(kept):])
+	a.watchers = kept
+}
+
+func notify(ch chan<- struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (a *partitionActor) watch(m *WatchRequest) {
+	if a.checkServing(-1) != 0 || a.hw > m.Offset || m.Offset < a.wal.StartOffset() {
+		notify(m.Notify) // answerable now (with data or an error)
+		return
+	}
+	a.watchers = append(a.watchers, m)
+}
+
+func (a *partitionActor) fetch(m *FetchRequest) FetchReply {
+	r := FetchReply{Index: m.Index, HighWatermark: -1, LogStartOffset: -1, LeaderEpoch: a.leaderEpoch}
+	if r.Code = a.checkServing(m.CurrentLeaderEpoch); r.Code != 0 {
+		return r
+	}
+	r.HighWatermark, r.LogStartOffset = a.hw, a.wal.StartOffset()
+	data, err := a.wal.Read(m.Offset, a.hw, m.MaxBytes)
+	switch {
+	case errors.Is(err, wal.ErrOffsetOutOfRange):
+		r.Code = kerr.OffsetOutOfRange.Code
+	case err != nil:
+		a.log.Error().Err(err).Int64("offset", m.Offset).Msg("read partition log")
+		r.Code = kerr.KafkaStorageError.Code
+	default:
+		r.Records = data
+	}
+	return r
+}
+
+func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
+	r := ListOffsetsReply{Index: m.Index, Offset: -1, Timestamp: -1, LeaderEpoch: a.leaderEpoch}
+	if r.Code = a.checkServing(m.CurrentLeaderEpoch); r.Code != 0 {
+		return r
+	}
+	switch m.Timestamp {
+	case -1: // latest: what consumers can read
+		r.Offset = a.hw
+	case -2, -4: // earliest, earliest local: there is no remote tier
+		r.Offset = a.wal.StartOffset()
+	case -3: // the batch with the largest timestamp
+		if ts, off := a.wal.MaxTimestamp(); off >= 0 && off < a.hw {
+			r.Offset, r.Timestamp = off, ts
+		}
+	case -5: // latest tiered: nothing is tiered
+	default:
+		if m.Timestamp < 0 {
+			r.Code = kerr.UnsupportedVersion.Code
+			return r
+		}
+		if off, ts, ok := a.wal.OffsetForTimestamp(m.Timestamp); ok && off < a.hw {
+			r.Offset, r.Timestamp = off, ts
+		}
+	}
+	return r
+}
+
+func (a *partitionActor) deleteRecords(m *DeleteRecordsRequest) DeleteRecordsReply {
+	r := DeleteRecordsReply{Index: m.Index, LowWatermark: -1}
+	if r.Code = a.checkServing(-1); r.Code != 0 {
+		return r
+	}
+	off := m.Offset
+	if off == -1 {
+		off = a.hw
+	}
+	if off < 0 || off > a.hw {
+		r.Code = kerr.OffsetOutOfRange.Code
+		return r
+	}
+	if off > a.wal.StartOffset() {
+		if err := a.wal.DeleteRecordsBefore(off); err != nil {
+			a.log.Error().Err(err).Int64("offset", off).Msg("delete records")
+			r.Code = kerr.KafkaStorageError.Code
+			return r
+		}
+		a.producers.RemoveBefore(a.wal.StartOffset())
+		a.snapDirty = true
+	}
+	r.LowWatermark = a.wal.StartOffset()
+	return r
+}
+
+func (a *partitionActor) epochEnd(m *EpochEndRequest) EpochEndReply {
+	r := EpochEndReply{Index: m.Index, LeaderEpoch: -1, EndOffset: -1}
+	if r.Code = a.checkServing(m.CurrentLeaderEpoch); r.Code != 0 {
+		return r
+	}
+	r.LeaderEpoch, r.EndOffset = a.wal.EndOffsetForEpoch(m.LeaderEpoch)
+	if r.LeaderEpoch == a.leaderEpoch || (r.LeaderEpoch >= 0 && r.EndOffset > a.hw) {
+		// The current epoch ends at the high watermark as far as clients are concerned.
+		r.EndOffset = a.hw
+	}
+	return r
+}
+
+// tick runs periodic work: retention, the interval fsync, producer expiry and snapshots.
+func (a *partitionActor) tick(m *partitionTick) {
+	now := m.now
+	if a.wal == nil {
+		if a.broken != nil && m.retention {
+			a.log.Warn().Err(a.broken).Msg("partition unavailable")
+		}
+		return
+	}
+	if m.retention {
+		a.enforceRetention(now)
+	}
+	if a.unsynced && !a.n.opts.Data.FlushAlways && now.Sub(a.sync.lastRequest) >= a.n.opts.Data.FlushInterval {
+		a.sync.request()
+	}
+	if a.producers.Expire(now.UnixMilli(), producerExpiry.Milliseconds()) > 0 {
+		a.snapDirty = true
+	}
+	if a.snapDirty && now.Sub(a.lastSnap) >= producerSnapshotInterval {
+		a.saveProducerSnapshot()
+	}
+}
+
+func (a *partitionActor) enforceRetention(now time.Time) {
+	before := a.wal.StartOffset()
+	if n, err := a.wal.EnforceRetention(now); err != nil {
+		a.log.Warn().Err(err).Msg("enforce retention")
+	} else if n > 0 {
+		a.log.Info().Int("segments", n).Int64("log_start_offset", a.wal.StartOffset()).Msg("retention deleted segments")
+	}
+	if a.wal.StartOffset() != before {
+		a.producers.RemoveBefore(a.wal.StartOffset())
+		a.snapDirty = true
+	}
+}
+
+// refresh applies metadata changes: leadership and config.
+func (a *partitionActor) refresh(img *metastore.Image) {
+	t := img.Topics[a.tp.Topic]
+	if t == nil || t.ID != a.topicID || int(a.tp.Partition) >= len(t.Partitions) {
+		return // the manager stops us
+	}
+	a.setLeadership(t.Partitions[a.tp.Partition])
+	a.cfg = resolvePartitionConfig(a.n, img, t)
+	if a.wal != nil {
+		a.wal.SetConfig(a.cfg.wal)
+	}
+}
+
+// preparePartitionDir creates the directory and records which topic id it belongs to; a
+// directory left by a deleted topic of the same name is removed first.
+func preparePartitionDir(dir string, id metastore.UUID, log zerolog.Logger) error {
+	marker := filepath.Join(dir, "partition.metadata")
+	want := "topic_id: " + id.String() + "\n"
+	if have, err := os.ReadFile(marker); err == nil && string(have) != want {
+		log.Warn().Str("dir", dir).Str("found", string(have)).Msg("partition directory belongs to a deleted topic; removing it")
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove stale partition dir %s: %w", dir, err)
+		}
+	} else if err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create partition dir %s: %w", dir, err)
+	}
+	return writeFileSync(marker, []byte(want))
+}

@@ -1,0 +1,59 @@
+package actors
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/metastore/configs"
+	"github.com/chronik/chronik-node/wal"
+)
+
+// partitionConfig is a topic's effective configuration as a partition acts on it.
+type partitionConfig struct {
+	wal               wal.Config
+	maxMessageBytes   int
+	logAppendTime     bool
+	minInsyncReplicas int
+}
+
+// brokerConfigs is the broker-side input to topic config resolution.
+func (n *Node) brokerConfigs(img *metastore.Image) *configs.Broker {
+	return &configs.Broker{
+		ID:          int32(n.opts.NodeID),
+		Static:      n.opts.Data.StaticConfig,
+		StaticSet:   n.opts.Data.StaticSet,
+		ClusterWide: img.BrokerConfigs[""],
+		ThisBroker:  img.BrokerConfigs[strconv.FormatUint(n.opts.NodeID, 10)],
+	}
+}
+
+func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) partitionConfig {
+	b := n.brokerConfigs(img)
+	get := func(name string, def int64) int64 { return configs.Int64(configs.Effective(name, t.Configs, b), def) }
+	ms := func(name string, def int64) time.Duration {
+		v := get(name, def)
+		if v < 0 {
+			return -1
+		}
+		return time.Duration(v) * time.Millisecond
+	}
+	c := partitionConfig{
+		wal: wal.Config{
+			SegmentBytes:       get(configs.SegmentBytes, wal.DefaultSegmentBytes),
+			SegmentMs:          ms(configs.SegmentMs, wal.DefaultSegmentMs.Milliseconds()),
+			RetentionMs:        ms(configs.RetentionMs, wal.DefaultRetentionMs.Milliseconds()),
+			RetentionBytes:     get(configs.RetentionBytes, -1),
+			IndexIntervalBytes: int(get(configs.IndexIntervalBytes, wal.DefaultIndexIntervalBytes)),
+		},
+		maxMessageBytes:   int(get(configs.MaxMessageBytes, 1048588)),
+		logAppendTime:     configs.Effective(configs.MessageTimestamp, t.Configs, b) == "LogAppendTime",
+		minInsyncReplicas: int(get(configs.MinInsyncReplicas, 1)),
+	}
+	if !strings.Contains(configs.Effective(configs.CleanupPolicy, t.Configs, b), "delete") {
+		// Compaction is not performed; a compact-only topic must then keep everything.
+		c.wal.RetentionMs, c.wal.RetentionBytes = -1, -1
+	}
+	return c
+}

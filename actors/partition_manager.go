@@ -1,0 +1,344 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/chronik/chronik-node/metastore"
+)
+
+// DataOptions configure the data path: where partition logs live, the fsync policy and
+// the static broker config topic defaults come from.
+type DataOptions struct {
+	Dir                    string
+	FlushAlways            bool          // log.flush.policy = always
+	FlushInterval          time.Duration // log.flush.interval.ms under the interval policy
+	RetentionCheckInterval time.Duration
+	StaticConfig           map[string]string
+	StaticSet              map[string]bool
+}
+
+// partitionRouter maps partitions to their actors for request handlers on any goroutine,
+// so routing a request never waits on an actor's mailbox.
+type partitionRouter struct {
+	mu sync.RWMutex
+	m  map[TopicPartition]*actor.PID
+}
+
+func (r *partitionRouter) get(tp TopicPartition) *actor.PID {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[tp]
+}
+
+func (r *partitionRouter) set(tp TopicPartition, pid *actor.PID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pid == nil {
+		delete(r.m, tp)
+	} else {
+		r.m[tp] = pid
+	}
+}
+
+// partitionManager starts partition actors on first use (and at start for partitions
+// with data on disk), stops them when their topic goes, and fans out periodic ticks and
+// metadata changes to them.
+type partitionManager struct {
+	n   *Node
+	log zerolog.Logger
+
+	children      map[TopicPartition]child
+	brokerConfigs map[string]map[string]string
+	lastRetention time.Time
+	cancelTick    func()
+}
+
+// child is a running partition actor and the id of the topic it serves.
+type child struct {
+	pid     *actor.PID
+	topicID metastore.UUID
+}
+
+type (
+	ensurePartition struct {
+		tp    TopicPartition
+		reply chan *actor.PID
+	}
+	imageChanged struct {
+		img     *metastore.Image
+		changed []string
+	}
+	managerTick struct{}
+)
+
+func newPartitionManager(n *Node) actor.Producer {
+	return func() actor.Actor {
+		return &partitionManager{n: n, log: n.log.With().Str("actor", "partitions").Logger()}
+	}
+}
+
+func (m *partitionManager) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		m.children = map[TopicPartition]child{}
+		m.lastRetention = time.Now()
+		img := m.n.Image()
+		m.brokerConfigs = img.BrokerConfigs
+		// A restarted manager finds its children still running (they are not restarted
+		// with it); re-adopt them so none is started twice.
+		for _, pid := range ctx.Children() {
+			if tp, ok := parsePartitionName(pid.Id[strings.LastIndex(pid.Id, "/")+1:]); ok {
+				c := child{pid: pid}
+				if t := img.Topics[tp.Topic]; t != nil {
+					c.topicID = t.ID
+				}
+				m.children[tp] = c
+			}
+		}
+		m.openExisting(ctx, img)
+		interval := m.n.opts.Data.FlushInterval
+		if m.n.opts.Data.FlushAlways || interval <= 0 || interval > time.Second {
+			interval = time.Second
+		}
+		m.cancelTick = m.n.scheduleRepeatedly(interval, ctx.Self(), &managerTick{})
+	case *actor.Stopping, *actor.Restarting:
+		if m.cancelTick != nil {
+			m.cancelTick()
+		}
+	case *ensurePartition:
+		msg.reply <- m.ensure(ctx, msg.tp)
+	case *imageChanged:
+		m.apply(ctx, msg.img, msg.changed)
+	case *managerTick:
+		now := time.Now()
+		tick := &partitionTick{now: now}
+		if now.Sub(m.lastRetention) >= m.n.opts.Data.RetentionCheckInterval {
+			m.lastRetention = now
+			tick.retention = true
+		}
+		for _, c := range m.children {
+			ctx.Send(c.pid, tick)
+		}
+	}
+}
+
+// ensure returns the partition's actor, starting it if this node hosts the partition.
+func (m *partitionManager) ensure(ctx actor.Context, tp TopicPartition) *actor.PID {
+	if c, ok := m.children[tp]; ok {
+		return c.pid
+	}
+	t := m.n.Image().Topics[tp.Topic]
+	if t == nil || int(tp.Partition) >= len(t.Partitions) || !slices.Contains(t.Partitions[tp.Partition].Replicas, int32(m.n.opts.NodeID)) {
+		return nil
+	}
+	pid, err := m.n.sp.spawn(ctx, "partition", tp.String(), newPartitionActor(m.n, tp))
+	if err != nil {
+		m.log.Error().Err(err).Str("partition", tp.String()).Msg("start partition actor")
+		return nil
+	}
+	m.children[tp] = child{pid: pid, topicID: t.ID}
+	m.n.router.set(tp, pid)
+	return pid
+}
+
+// openExisting starts actors for partitions with data on disk, so their logs are
+// recovered and retention runs without waiting for a client, and removes directories of
+// topics that no longer exist.
+func (m *partitionManager) openExisting(ctx actor.Context, img *metastore.Image) {
+	entries, err := os.ReadDir(m.n.opts.Data.Dir)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			m.log.Warn().Err(err).Msg("list partition directories")
+		}
+		return
+	}
+	for _, e := range entries {
+		tp, ok := parsePartitionName(e.Name())
+		if !e.IsDir() || !ok {
+			continue
+		}
+		if m.ensure(ctx, tp) == nil {
+			m.removeDir(tp, "its topic or partition no longer exists here")
+		}
+	}
+}
+
+// apply reacts to applied metadata: partitions of deleted (or re-created) topics stop and
+// their data is removed; the rest learn about leadership and config changes.
+func (m *partitionManager) apply(ctx actor.Context, img *metastore.Image, changed []string) {
+	refreshAll := reflect.ValueOf(img.BrokerConfigs).UnsafePointer() != reflect.ValueOf(m.brokerConfigs).UnsafePointer()
+	m.brokerConfigs = img.BrokerConfigs
+	touched := map[string]bool{}
+	for _, name := range changed {
+		touched[name] = true
+	}
+	refresh := &partitionRefresh{img: img}
+	for tp, c := range m.children {
+		if !refreshAll && !touched[tp.Topic] {
+			continue
+		}
+		// Gone, moved away from this node, or deleted and created again under the same
+		// name (a new topic id): the actor stops and its data goes.
+		t := img.Topics[tp.Topic]
+		if t == nil || t.ID != c.topicID || int(tp.Partition) >= len(t.Partitions) || !slices.Contains(t.Partitions[tp.Partition].Replicas, int32(m.n.opts.NodeID)) {
+			m.stop(ctx, tp, c.pid)
+			continue
+		}
+		ctx.Send(c.pid, refresh)
+	}
+}
+
+// stop stops a partition's actor, waiting for it to close its log, and deletes its data.
+func (m *partitionManager) stop(ctx actor.Context, tp TopicPartition, pid *actor.PID) {
+	m.n.router.set(tp, nil)
+	delete(m.children, tp)
+	if err := ctx.PoisonFuture(pid).Wait(); err != nil {
+		m.log.Warn().Err(err).Str("partition", tp.String()).Msg("stop partition actor")
+	}
+	m.removeDir(tp, "its topic was deleted")
+}
+
+func (m *partitionManager) removeDir(tp TopicPartition, why string) {
+	dir := filepath.Join(m.n.opts.Data.Dir, tp.String())
+	if err := os.RemoveAll(dir); err != nil {
+		m.log.Error().Err(err).Str("dir", dir).Msg("remove partition data")
+		return
+	}
+	m.log.Info().Str("partition", tp.String()).Str("why", why).Msg("partition data removed")
+}
+
+// parsePartitionName splits "<topic>-<partition>" (topic names may contain '-').
+func parsePartitionName(name string) (TopicPartition, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return TopicPartition{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 {
+		return TopicPartition{}, false
+	}
+	return TopicPartition{Topic: name[:i], Partition: int32(p)}, true
+}
+
+// partitionPID finds (starting if needed) the actor of a partition this node hosts, or
+// returns the Kafka error a request for it gets.
+func (n *Node) partitionPID(tp TopicPartition) (*actor.PID, int16) {
+	if pid := n.router.get(tp); pid != nil {
+		return pid, 0
+	}
+	t := n.Image().Topics[tp.Topic]
+	if t == nil || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	if !slices.Contains(t.Partitions[tp.Partition].Replicas, int32(n.opts.NodeID)) {
+		return nil, kerr.NotLeaderForPartition.Code
+	}
+	reply := make(chan *actor.PID, 1)
+	n.root.Send(n.pids.partitions, &ensurePartition{tp: tp, reply: reply})
+	select {
+	case pid := <-reply:
+		if pid == nil {
+			return nil, kerr.UnknownTopicOrPartition.Code
+		}
+		return pid, 0
+	case <-time.After(10 * time.Second):
+		return nil, kerr.RequestTimedOut.Code
+	}
+}
+
+// Produce routes a produce request to its partition; the reply arrives on r.Reply.
+func (n *Node) Produce(tp TopicPartition, r *ProduceRequest) {
+	if pid, code := n.partitionPID(tp); code != 0 {
+		r.Reply <- ProduceReply{Index: r.Index, Code: code, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	} else {
+		n.root.Send(pid, r)
+	}
+}
+
+// Fetch routes a fetch to its partition; the reply arrives on r.Reply.
+func (n *Node) Fetch(tp TopicPartition, r *FetchRequest) {
+	if pid, code := n.partitionPID(tp); code != 0 {
+		r.Reply <- FetchReply{Index: r.Index, Code: code, HighWatermark: -1, LogStartOffset: -1, LeaderEpoch: -1}
+	} else {
+		n.root.Send(pid, r)
+	}
+}
+
+// Watch parks a long-polling fetch on a partition until its high watermark passes
+// r.Offset; a partition that cannot be served notifies at once.
+func (n *Node) Watch(tp TopicPartition, r *WatchRequest) {
+	if pid, code := n.partitionPID(tp); code != 0 {
+		notify(r.Notify)
+	} else {
+		n.root.Send(pid, r)
+	}
+}
+
+// ListOffsets routes an offset lookup to its partition.
+func (n *Node) ListOffsets(tp TopicPartition, r *ListOffsetsRequest) {
+	if pid, code := n.partitionPID(tp); code != 0 {
+		r.Reply <- ListOffsetsReply{Index: r.Index, Code: code, Offset: -1, Timestamp: -1, LeaderEpoch: -1}
+	} else {
+		n.root.Send(pid, r)
+	}
+}
+
+// DeleteRecords routes a DeleteRecords request to its partition.
+func (n *Node) DeleteRecords(tp TopicPartition, r *DeleteRecordsRequest) {
+	if pid, code := n.partitionPID(tp); code != 0 {
+		r.Reply <- DeleteRecordsReply{Index: r.Index, Code: code, LowWatermark: -1}
+	} else {
+		n.root.Send(pid, r)
+	}
+}
+
+// EpochEnd routes an OffsetForLeaderEpoch lookup to its partition.
+func (n *Node) EpochEnd(tp TopicPartition, r *EpochEndRequest) {
+	if pid, code := n.partitionPID(tp); code != 0 {
+		r.Reply <- EpochEndReply{Index: r.Index, Code: code, LeaderEpoch: -1, EndOffset: -1}
+	} else {
+		n.root.Send(pid, r)
+	}
+}
+
+// producerIDs hands out producer ids from blocks allocated through Raft, so an
+// InitProducerId costs a Raft round only once per block.
+type producerIDs struct {
+	mu         sync.Mutex
+	next, last int64 // next id to hand out; last id of the block (inclusive)
+}
+
+const producerIDBlock = 1000
+
+// AllocateProducerID returns a producer id unique in the cluster.
+func (n *Node) AllocateProducerID(ctx context.Context) (int64, error) {
+	p := &n.pidBlock
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next == 0 || p.next > p.last {
+		res, err := n.Propose(ctx, fsmAllocate(producerIDBlock))
+		if err != nil {
+			return -1, err
+		}
+		if !res[0].OK() {
+			return -1, fmt.Errorf("allocate producer ids: %s", res[0].Message)
+		}
+		p.next, p.last = res[0].ProducerID, res[0].ProducerID+producerIDBlock-1
+	}
+	id := p.next
+	p.next++
+	return id, nil
+}

@@ -1,0 +1,140 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/chronik/chronik-node/actors/producers"
+	"github.com/chronik/chronik-node/wal"
+	"github.com/chronik/chronik-node/wal/batch"
+)
+
+const (
+	producerSnapshotFile     = "producer.snapshot"
+	producerSnapshotInterval = 30 * time.Second
+	producerExpiry           = 24 * time.Hour // Kafka's producer.id.expiration.ms
+)
+
+// syncer is a partition's fsync goroutine. The actor keeps appending while an fsync runs;
+// every request made during it is served by the next one, so concurrent producers share
+// fsyncs (group commit) and the actor never blocks on the disk.
+type syncer struct {
+	log         *wal.Log
+	root        *actor.RootContext
+	pid         *actor.PID
+	wake        chan struct{}
+	done        chan struct{}
+	lastRequest time.Time // owned by the actor
+}
+
+func startSyncer(l *wal.Log, root *actor.RootContext, pid *actor.PID) *syncer {
+	s := &syncer{log: l, root: root, pid: pid, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+// request asks for an fsync covering everything appended so far.
+func (s *syncer) request() {
+	s.lastRequest = time.Now()
+	select {
+	case s.wake <- struct{}{}:
+	default: // one is already pending; it will cover this append too
+	}
+}
+
+func (s *syncer) run() {
+	defer close(s.done)
+	for range s.wake {
+		// Everything appended before EndOffset was read is covered by the Sync after it.
+		upTo := s.log.EndOffset()
+		err := s.log.Sync()
+		if errors.Is(err, wal.ErrClosed) {
+			return
+		}
+		s.root.Send(s.pid, &syncDone{upTo: upTo, err: err})
+	}
+}
+
+func (s *syncer) stop() {
+	close(s.wake)
+	<-s.done
+}
+
+// loadProducerState rebuilds idempotent-producer state: the snapshot, then the batch
+// headers written after it. A missing, corrupt or too-new snapshot means a full scan.
+func loadProducerState(dir string, l *wal.Log, log zerolog.Logger) *producers.State {
+	start := time.Now()
+	st, from := producers.New(), l.StartOffset()
+	if data, err := os.ReadFile(filepath.Join(dir, producerSnapshotFile)); err == nil {
+		snap, off, err := producers.UnmarshalSnapshot(data)
+		switch {
+		case err != nil:
+			log.Warn().Err(err).Msg("producer snapshot unreadable; rebuilding from the log")
+		case off > l.EndOffset():
+			log.Warn().Int64("snapshot_offset", off).Int64("log_end", l.EndOffset()).Msg("producer snapshot is ahead of the log; rebuilding from the log")
+		default:
+			st, from = snap, max(off, l.StartOffset())
+		}
+	}
+	batches := 0
+	err := l.ScanHeaders(from, func(h batch.Header) error {
+		if h.LastOffset() < from || h.ProducerID < 0 {
+			return nil
+		}
+		pb := producerBatch(h)
+		pb.BaseOffset, pb.LastOffset = h.BaseOffset, h.LastOffset()
+		st.Apply(pb, h.MaxTimestamp)
+		batches++
+		return nil
+	})
+	if err != nil {
+		log.Warn().Err(err).Msg("scan log for producer state")
+	}
+	st.RemoveBefore(l.StartOffset())
+	if batches > 0 || st.Len() > 0 {
+		log.Info().Int("producers", st.Len()).Int("batches_scanned", batches).Int64("from", from).Dur("took", time.Since(start)).Msg("producer state rebuilt")
+	}
+	return st
+}
+
+func (a *partitionActor) saveProducerSnapshot() {
+	if a.wal == nil || a.producers == nil {
+		return
+	}
+	data := a.producers.MarshalSnapshot(a.wal.EndOffset())
+	if err := writeFileSync(filepath.Join(a.dir, producerSnapshotFile), data); err != nil {
+		a.log.Warn().Err(err).Msg("write producer snapshot")
+		return
+	}
+	a.lastSnap, a.snapDirty = time.Now(), false
+}
+
+// writeFileSync replaces a file atomically and durably: temp file, fsync, rename.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

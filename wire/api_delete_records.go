@@ -1,0 +1,53 @@
+package wire
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/actors"
+)
+
+// DeleteRecords v0-2 moves partitions' log start offsets (-1: the high watermark);
+// whole segments below it are deleted and the records before it are no longer readable.
+func (h *Handlers) handleDeleteRecords(ctx context.Context, r *Request) (kmsg.Response, error) {
+	req := r.Body.(*kmsg.DeleteRecordsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	var slots []*kmsg.DeleteRecordsResponseTopicPartition
+	resp.Topics = make([]kmsg.DeleteRecordsResponseTopic, len(req.Topics))
+	for ti, rt := range req.Topics {
+		st := &resp.Topics[ti]
+		*st = kmsg.NewDeleteRecordsResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.DeleteRecordsResponseTopicPartition, len(rt.Partitions))
+		for pi, rp := range rt.Partitions {
+			sp := &st.Partitions[pi]
+			*sp = kmsg.NewDeleteRecordsResponseTopicPartition()
+			sp.Partition, sp.LowWatermark = rp.Partition, -1
+			slots = append(slots, sp)
+		}
+	}
+	replies := make(chan actors.DeleteRecordsReply, len(slots))
+	i := 0
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			h.cluster.DeleteRecords(actors.TopicPartition{Topic: rt.Topic, Partition: rp.Partition},
+				&actors.DeleteRecordsRequest{Offset: rp.Offset, Index: i, Reply: replies})
+			i++
+		}
+	}
+	timer := time.NewTimer(time.Duration(req.TimeoutMillis)*time.Millisecond + 5*time.Second)
+	defer timer.Stop()
+	for range slots {
+		select {
+		case rep := <-replies:
+			slots[rep.Index].ErrorCode, slots[rep.Index].LowWatermark = rep.Code, rep.LowWatermark
+		case <-timer.C:
+			return nil, context.DeadlineExceeded
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return resp, nil
+}

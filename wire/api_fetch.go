@@ -1,0 +1,137 @@
+package wire
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/actors"
+)
+
+// Fetch v4-17 (v4 is the first that carries record batches).
+//
+// Every partition is read by its actor concurrently, up to its PartitionMaxBytes; the
+// response then keeps partitions in request order until MaxBytes is used, always keeping
+// the first partition with data even if it alone is larger (KIP-74). When fewer than
+// MinBytes came back the request parks on the partitions it read until one of their high
+// watermarks moves or MaxWaitMillis passes, then reads once more. Fetch sessions (KIP-227)
+// are not kept: the response's session id 0 tells clients to send full fetches.
+func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
+	req := r.Body.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.Version >= 7 && req.SessionID != 0 {
+		// We never hand out session ids, so the client's is not ours.
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+
+	img := h.cluster.Image()
+	type slot struct {
+		tp   actors.TopicPartition
+		rp   *kmsg.FetchRequestTopicPartition
+		sp   *kmsg.FetchResponseTopicPartition
+		data actors.FetchReply
+	}
+	var slots []*slot
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		st := &resp.Topics[ti]
+		*st = kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, known := topicName(img, rt.Topic, rt.TopicID)
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			sp := &st.Partitions[pi]
+			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			if !known {
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+				continue
+			}
+			slots = append(slots, &slot{tp: actors.TopicPartition{Topic: name, Partition: rp.Partition}, rp: rp, sp: sp})
+		}
+	}
+
+	limit := int(req.MaxBytes)
+	if req.Version < 3 || limit <= 0 {
+		limit = 1 << 30
+	}
+	read := func() int {
+		replies := make(chan actors.FetchReply, len(slots))
+		for i, s := range slots {
+			h.cluster.Fetch(s.tp, &actors.FetchRequest{
+				Offset: s.rp.FetchOffset, MaxBytes: min(int(s.rp.PartitionMaxBytes), limit),
+				CurrentLeaderEpoch: currentEpoch(req.Version, s.rp.CurrentLeaderEpoch), Index: i, Reply: replies,
+			})
+		}
+		total := 0
+		for range slots {
+			select {
+			case rep := <-replies:
+				slots[rep.Index].data = rep
+				total += len(rep.Records)
+			case <-ctx.Done():
+				return total
+			}
+		}
+		return total
+	}
+
+	if total := read(); total < int(req.MinBytes) && req.MaxWaitMillis > 0 && !anyFetchError(slots, func(s *slot) int16 { return s.data.Code }) {
+		deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+		wake := make(chan struct{}, 1)
+		for _, s := range slots {
+			h.cluster.Watch(s.tp, &actors.WatchRequest{Offset: s.rp.FetchOffset, Deadline: deadline, Notify: wake})
+		}
+		timer := time.NewTimer(time.Until(deadline))
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		}
+		timer.Stop()
+		if len(slots) > 0 {
+			read()
+		}
+	}
+
+	used := 0
+	for _, s := range slots {
+		d := s.data
+		s.sp.ErrorCode = d.Code
+		s.sp.HighWatermark, s.sp.LastStableOffset, s.sp.LogStartOffset = d.HighWatermark, d.HighWatermark, d.LogStartOffset
+		if d.Code != 0 || len(d.Records) == 0 {
+			continue
+		}
+		if used > 0 && used+len(d.Records) > limit {
+			continue // over the response budget: the client fetches it next time
+		}
+		s.sp.RecordBatches = d.Records
+		used += len(d.Records)
+	}
+	return resp, nil
+}
+
+// currentEpoch is the client's view of the leader epoch, when its version carries one.
+func currentEpoch(version int16, epoch int32) int32 {
+	if version < 9 {
+		return -1
+	}
+	return epoch
+}
+
+func anyFetchError[S any](slots []S, code func(S) int16) bool {
+	for _, s := range slots {
+		if code(s) != 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,106 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/actors"
+)
+
+// Produce v0-13.
+//
+// v0-2 carry message sets (magic 0/1), which this broker does not store: they are
+// advertised only because older librdkafka disables compression when Produce v0 is
+// missing, and their partitions get UNSUPPORTED_FOR_MESSAGE_FORMAT. v3+ record batches go
+// to their partition actors, one message per partition, concurrently; the response waits
+// for all of them. v13 names topics by id. With acks=0 nothing is answered, and a failure
+// closes the connection, as Kafka does, so the producer notices.
+func (h *Handlers) handleProduce(ctx context.Context, r *Request) (kmsg.Response, error) {
+	req := r.Body.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+
+	refuseAll := int16(0)
+	switch {
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		refuseAll = kerr.InvalidRequiredAcks.Code
+	case req.TransactionID != nil:
+		refuseAll = kerr.TransactionalIDAuthorizationFailed.Code
+	}
+
+	img := h.cluster.Image()
+	total := 0
+	for _, t := range req.Topics {
+		total += len(t.Partitions)
+	}
+	replies := make(chan actors.ProduceReply, total)
+	slots := make([]*kmsg.ProduceResponseTopicPartition, 0, total)
+	sent := 0
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for ti, rt := range req.Topics {
+		st := &resp.Topics[ti]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, known := topicName(img, rt.Topic, rt.TopicID)
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for pi, rp := range rt.Partitions {
+			sp := &st.Partitions[pi]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition, sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = rp.Partition, -1, -1, -1
+			switch {
+			case refuseAll != 0:
+				sp.ErrorCode = refuseAll
+			case !known:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case req.Version < 3:
+				sp.ErrorCode = kerr.UnsupportedForMessageFormat.Code
+				sp.ErrorMessage = errMessage(sp.ErrorCode, "message format v0/v1 is not supported; use Produce v3+ (record batches)")
+			default:
+				slots = append(slots, sp)
+				h.cluster.Produce(actors.TopicPartition{Topic: name, Partition: rp.Partition},
+					&actors.ProduceRequest{Records: rp.Records, Acks: req.Acks, Index: sent, Reply: replies})
+				sent++
+			}
+		}
+	}
+
+	failed := refuseAll != 0
+	timeout := time.Duration(req.TimeoutMillis)*time.Millisecond + 5*time.Second
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for received := 0; received < sent; received++ {
+		select {
+		case rep := <-replies:
+			sp := slots[rep.Index]
+			sp.ErrorCode, sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = rep.Code, rep.BaseOffset, rep.LogAppendTime, rep.LogStartOffset
+			if rep.Code != 0 {
+				failed = true
+				if req.Version >= 8 {
+					sp.ErrorMessage = errMessage(rep.Code, rep.Message)
+				}
+			}
+		case <-timer.C:
+			// A partition actor that crashed mid-request never answers; its partitions
+			// time out rather than hang the connection.
+			for _, sp := range slots {
+				if sp.ErrorCode == 0 && sp.BaseOffset == -1 {
+					sp.ErrorCode = kerr.RequestTimedOut.Code
+				}
+			}
+			received = sent
+			failed = true
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if req.Acks == 0 {
+		if failed {
+			return nil, fmt.Errorf("acks=0 produce failed; closing the connection so the producer notices")
+		}
+		return nil, nil
+	}
+	return resp, nil
+}
