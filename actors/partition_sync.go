@@ -82,14 +82,14 @@ func loadProducerState(dir string, l *wal.Log, log zerolog.Logger) *producers.St
 			st, from = snap, max(off, l.StartOffset())
 		}
 	}
-	batches := 0
+	batches, now := 0, time.Now().UnixMilli()
 	err := l.ScanHeaders(from, func(h batch.Header) error {
 		if h.LastOffset() < from || h.ProducerID < 0 {
 			return nil
 		}
 		pb := producerBatch(h)
 		pb.BaseOffset, pb.LastOffset = h.BaseOffset, h.LastOffset()
-		st.Apply(pb, h.MaxTimestamp)
+		st.Apply(pb, now) // headers carry no append time; count idleness from the restart
 		batches++
 		return nil
 	})
@@ -97,6 +97,7 @@ func loadProducerState(dir string, l *wal.Log, log zerolog.Logger) *producers.St
 		log.Warn().Err(err).Msg("scan log for producer state")
 	}
 	st.RemoveBefore(l.StartOffset())
+	st.Expire(now, producerExpiry.Milliseconds())
 	if batches > 0 || st.Len() > 0 {
 		log.Info().Int("producers", st.Len()).Int("batches_scanned", batches).Int64("from", from).Dur("took", time.Since(start)).Msg("producer state rebuilt")
 	}
