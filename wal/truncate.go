@@ -53,10 +53,13 @@ func (l *Log) TruncateTo(offset int64) error {
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 	}
-	// The sealed indexes of seg no longer match its data; it is the active segment again
-	// and gets fresh ones when it is next sealed.
-	if err := removeIfExists(seg.indexPath()); err == nil {
-		err = removeIfExists(seg.timeIndexPath())
+	// The sealed indexes of seg no longer match its data. As the active segment it is
+	// rescanned by Open and gets fresh index files when next sealed, so stale ones would
+	// only mislead a reader of the directory.
+	for _, p := range []string{seg.indexPath(), seg.timeIndexPath()} {
+		if err := removeIfExists(p); err != nil {
+			l.logger.Warn().Err(err).Str("file", p).Msg("wal: cannot remove stale index")
+		}
 	}
 	if err := syncDir(l.dir); err != nil {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
