@@ -168,15 +168,29 @@ func segmentFiles(t testing.TB, dir, suffix string) []string {
 
 // faultFS opens real files whose writes fail on demand, standing in for a full disk.
 type faultFS struct {
-	mu        sync.Mutex
-	writeErr  error // WriteAt writes half its bytes, then fails with this
-	createErr error // creating a file fails with this
+	mu          sync.Mutex
+	writeErr    error // WriteAt writes half its bytes, then fails with this
+	createErr   error // creating a file fails with this
+	truncateErr error // Truncate fails with this
+	syncErr     error // Datasync fails with this
 }
 
 func (fs *faultFS) set(writeErr, createErr error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.writeErr, fs.createErr = writeErr, createErr
+}
+
+func (fs *faultFS) setTruncateSync(truncateErr, syncErr error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.truncateErr, fs.syncErr = truncateErr, syncErr
+}
+
+func (fs *faultFS) errs() (write, truncate, sync error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.writeErr, fs.truncateErr, fs.syncErr
 }
 
 func (fs *faultFS) open(path string, flag int) (segmentFile, error) {
@@ -199,14 +213,25 @@ type faultFile struct {
 }
 
 func (f *faultFile) WriteAt(b []byte, off int64) (int, error) {
-	f.fs.mu.Lock()
-	err := f.fs.writeErr
-	f.fs.mu.Unlock()
-	if err != nil {
+	if err, _, _ := f.fs.errs(); err != nil {
 		n, _ := f.segmentFile.WriteAt(b[:len(b)/2], off)
 		return n, &os.PathError{Op: "write", Path: "segment", Err: err}
 	}
 	return f.segmentFile.WriteAt(b, off)
+}
+
+func (f *faultFile) Truncate(size int64) error {
+	if _, err, _ := f.fs.errs(); err != nil {
+		return err
+	}
+	return f.segmentFile.Truncate(size)
+}
+
+func (f *faultFile) Datasync() error {
+	if _, _, err := f.fs.errs(); err != nil {
+		return err
+	}
+	return f.segmentFile.Datasync()
 }
 
 func fileSize(t testing.TB, path string) int64 {

@@ -185,7 +185,9 @@ func (l *Log) write(seg *segment, data []byte, hs []batch.Header, now time.Time)
 	pos := seg.size
 	if _, err := seg.file.WriteAt(data, pos); err != nil {
 		if terr := seg.file.Truncate(pos); terr != nil {
-			// Later writes overwrite the garbage (they go to pos); recovery would cut it.
+			// Later writes overwrite the garbage from pos on; roll retries the cut before
+			// the segment is sealed, and recovery would cut it after a crash.
+			seg.garbageTail = true
 			l.logger.Error().Err(terr).Str("file", seg.logPath()).Int64("position", pos).Msg("wal: cannot cut a failed write")
 		}
 		return fmt.Errorf("%w: write %d bytes to %s at %d: %w", ErrStorage, len(data), seg.logPath(), pos, err)
@@ -206,13 +208,21 @@ func (l *Log) write(seg *segment, data []byte, hs []batch.Header, now time.Time)
 // roll seals the active segment and starts a new one at the log end offset. The sealed
 // segment's files are flushed, and its indexes written, by the next Sync.
 func (l *Log) roll(now time.Time) error {
+	old := l.active()
+	if old.garbageTail {
+		// A sealed segment's file size is its data size (Open trusts it), so the bytes of
+		// a failed write must go first.
+		if err := old.file.Truncate(old.size); err != nil {
+			return fmt.Errorf("%w: cut failed write from %s: %w", ErrStorage, old.logPath(), err)
+		}
+		old.garbageTail = false
+	}
 	stem := segmentStem(l.dir, l.leo)
 	f, err := l.openFile(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return fmt.Errorf("%w: roll segment: %w", ErrStorage, err)
 	}
 	seg := newSegment(l.leo, stem, f)
-	old := l.active()
 	l.mu.Lock()
 	old.appendTimeEntry() // the last time entry of a sealed segment holds its max timestamp
 	l.segments = append(l.segments, seg)

@@ -32,21 +32,16 @@ func (l *Log) Read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 		l.mu.RUnlock()
 		return nil, nil
 	}
-	i := l.segmentIndex(offset)
-	segs := l.segments[i:]
-	seg, limit, pos := segs[0], segs[0].size, segs[0].startPosition(offset)
+	seg := l.segments[l.segmentIndex(offset)]
+	limit, pos := seg.size, seg.startPosition(offset)
 	l.mu.RUnlock()
 
+	// Offsets are contiguous, so the segment holding offset has a batch holding it.
 	h, pos, found, err := seg.findBatch(offset, pos, limit)
-	for err == nil && !found && len(segs) > 1 {
-		// Only reachable if a segment ends before the next one's base; move on.
-		segs = segs[1:]
-		l.mu.RLock()
-		seg, limit = segs[0], segs[0].size
-		l.mu.RUnlock()
-		h, pos, found, err = seg.findBatch(offset, 0, limit)
+	if err == nil && !found {
+		err = fmt.Errorf("%w: %s ends before offset %d", ErrStorage, seg.logPath(), offset)
 	}
-	if err != nil || !found || h.BaseOffset >= maxOffset {
+	if err != nil || h.BaseOffset >= maxOffset {
 		return nil, err
 	}
 
@@ -160,8 +155,12 @@ func (l *Log) ScanHeaders(from int64, fn func(h batch.Header) error) error {
 		l.fileMu.RLock()
 		l.mu.RLock()
 		if l.closed || l.changes != changes {
+			closed := l.closed
 			l.mu.RUnlock()
 			l.fileMu.RUnlock()
+			if closed {
+				return ErrClosed
+			}
 			return fmt.Errorf("scan headers at %d: %w: the log changed during the scan", from, ErrOffsetOutOfRange)
 		}
 		seg := l.segments[l.segmentIndex(from)]

@@ -62,8 +62,9 @@ type segment struct {
 	maxTSOff  int64 // last offset of the batch holding maxTS; -1 if none
 
 	// Owner-only bookkeeping.
-	sinceIndex int       // bytes appended since the last offset index entry
-	rollBase   time.Time // when the segment's age for SegmentMs started
+	sinceIndex  int       // bytes appended since the last offset index entry
+	rollBase    time.Time // when the segment's age for SegmentMs started
+	garbageTail bool      // a failed write left bytes past size that could not be cut
 
 	syncedSize int64 // bytes known durable; guarded by Log.syncMu
 }
@@ -140,13 +141,20 @@ func (s *segment) removeFiles() error {
 	return nil
 }
 
-// writeIndexFiles stores both indexes of a sealed segment and flushes them.
+// writeIndexFiles stores both indexes of a sealed segment and flushes them. Each file is
+// replaced whole (temporary file, rename), so a crash never leaves a shortened index that
+// still looks consistent; the caller flushes the directory.
 func (s *segment) writeIndexFiles() error {
-	if err := writeFileSync(s.indexPath(), s.index.encode()); err != nil {
-		return fmt.Errorf("write %s: %w", s.indexPath(), err)
-	}
-	if err := writeFileSync(s.timeIndexPath(), s.timeIndex.encode()); err != nil {
-		return fmt.Errorf("write %s: %w", s.timeIndexPath(), err)
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{s.indexPath(), s.index.encode()}, {s.timeIndexPath(), s.timeIndex.encode()}} {
+		if err := writeFileSync(f.path+tmpSuffix, f.data); err != nil {
+			return fmt.Errorf("write %s: %w", f.path, err)
+		}
+		if err := os.Rename(f.path+tmpSuffix, f.path); err != nil {
+			return fmt.Errorf("replace %s: %w", f.path, err)
+		}
 	}
 	return nil
 }

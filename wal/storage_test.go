@@ -2,6 +2,7 @@ package wal
 
 import (
 	"math/rand/v2"
+	"os"
 	"syscall"
 	"testing"
 
@@ -70,6 +71,86 @@ func TestStorageErrorWhileRolling(t *testing.T) {
 		t.Fatalf("%d segments after recovering from the failed roll, want 3", len(l.segments))
 	}
 	checkContent(t, l, &want)
+}
+
+// TestFailedWriteThatCannotBeCut: the partial bytes stay in the file for a while, but never
+// become part of the log: later appends overwrite them, and a segment is cut to its data
+// before it is sealed.
+func TestFailedWriteThatCannotBeCut(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{}
+	cfg := testConfig()
+	l, err := open(dir, cfg, zerolog.Nop(), fs.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want stored
+	small := makeBatch(1, 10, t0.UnixMilli())
+	if _, err := l.Append(small, 0, t0); err != nil {
+		t.Fatal(err)
+	}
+	want.add(t, small)
+
+	fs.set(syscall.EIO, nil)
+	fs.setTruncateSync(syscall.EIO, nil)
+	_, err = l.Append(makeBatch(4, 1000, t0.UnixMilli()), 0, t0)
+	mustErrIs(t, err, ErrStorage)
+	if fileSize(t, l.active().logPath()) <= int64(len(small)) {
+		t.Fatal("the fault did not leave partial bytes behind; the test exercises nothing")
+	}
+	checkContent(t, l, &want)
+
+	fs.set(nil, nil)
+	big := makeBatch(20, 1000, t0.UnixMilli()) // larger than a segment: needs a roll
+	_, err = l.Append(big, 0, t0)
+	mustErrIs(t, err, ErrStorage) // sealing needs the cut, which still fails
+	fs.setTruncateSync(nil, nil)
+	if _, err := l.Append(big, 0, t0); err != nil {
+		t.Fatal(err)
+	}
+	want.add(t, big)
+	if got := fileSize(t, segmentStem(dir, 0)+logSuffix); got != int64(len(small)) {
+		t.Fatalf("sealed segment file is %d bytes, its data %d", got, len(small))
+	}
+	checkContent(t, l, &want)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	defer l.Close()
+	checkContent(t, l, &want)
+}
+
+// TestFailedSyncIsRetried: sealed segments whose flush failed stay queued, and the recovery
+// point does not move past them until a Sync succeeds.
+func TestFailedSyncIsRetried(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{}
+	l, err := open(dir, oneBatchSegments(), zerolog.Nop(), fs.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var want stored
+	appendSegments(t, l, &want, t0, t0, t0)
+
+	fs.setTruncateSync(nil, syscall.EIO)
+	mustErrIs(t, l.Sync(), ErrStorage)
+	if l.recoveryPoint != 0 || len(l.unsynced) != 2 {
+		t.Fatalf("after a failed Sync: recovery point %d, %d segments queued", l.recoveryPoint, len(l.unsynced))
+	}
+	fs.setTruncateSync(nil, nil)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if l.recoveryPoint != l.active().base || len(l.unsynced) != 0 {
+		t.Fatalf("after Sync: recovery point %d (active %d), %d segments queued", l.recoveryPoint, l.active().base, len(l.unsynced))
+	}
+	for _, s := range l.segments[:2] {
+		if _, err := os.Stat(s.indexPath()); err != nil {
+			t.Fatalf("synced sealed segment has no index file: %v", err)
+		}
+	}
 }
 
 // makeBatchAt builds a batch already carrying its offset and epoch, as a leader sends it.

@@ -31,7 +31,7 @@ func (l *Log) TruncateTo(offset int64) error {
 
 	i := l.segmentIndex(offset)
 	seg := l.segments[i]
-	h, pos, found, err := seg.findBatch(offset, seg.startPosition(offset), seg.size)
+	_, pos, found, err := seg.findBatch(offset, seg.startPosition(offset), seg.size)
 	if err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
@@ -77,8 +77,8 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.logStart = min(l.logStart, l.leo)
 	l.changes++
 	l.mu.Unlock()
-	l.logger.Warn().Int64("offset", offset).Int64("log_end", l.leo).Int("segments_removed", len(cut)).
-		Int64("cut_batch", h.BaseOffset).Msg("wal: truncated log")
+	l.logger.Warn().Int64("offset", offset).Int64("log_end", l.leo).Str("file", seg.logPath()).
+		Int64("position", pos).Int("segments_removed", len(cut)).Msg("wal: truncated log")
 
 	l.setEpochs(l.epochs.truncateFromEnd(l.leo))
 	if l.leo < l.recoveryPoint {
@@ -131,6 +131,11 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	l.mu.Unlock()
 	l.logger.Warn().Int64("offset", offset).Int("segments_removed", len(old)).Msg("wal: truncated log fully")
 
-	l.setEpochs(nil)
+	l.mu.Lock()
+	l.epochs = nil
+	l.mu.Unlock()
+	if err := writeCheckpoint(l.dir, epochCheckpoint, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
 	return l.setRecoveryPoint(offset)
 }
