@@ -287,3 +287,68 @@ func wantLogged(t *testing.T, sink *logSink, parts ...string) {
 		}
 	}
 }
+
+// saveFiles keeps the content of files, returning a function that puts them back: a crash
+// can undo removals whose directory update never reached the disk.
+func saveFiles(t *testing.T, paths []string) (restore func()) {
+	t.Helper()
+	saved := map[string][]byte{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved[p] = data
+	}
+	return func() {
+		for p, data := range saved {
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestRecoveryWhenTruncationRemovalsAreUndone(t *testing.T) {
+	dir := t.TempDir()
+	l, all := epochLog(t, dir)
+	if err := l.Sync(); err != nil { // a recovery point past several segments
+		t.Fatal(err)
+	}
+	keep := 20
+	var later []string
+	for _, s := range l.segments[l.segmentIndex(all.headers[keep].BaseOffset)+1:] {
+		later = append(later, s.logPath(), s.indexPath(), s.timeIndexPath())
+	}
+	restore := saveFiles(t, later[:len(later)-2]) // the active segment has no index files
+	if err := l.TruncateTo(all.headers[keep].BaseOffset); err != nil {
+		t.Fatal(err)
+	}
+	l.closeFiles() // crash
+	restore()
+	l = openTest(t, dir, testConfig())
+	defer l.Close()
+	checkContent(t, l, all.prefix(keep))
+}
+
+func TestRecoveryWhenRetentionRemovalsAreUndone(t *testing.T) {
+	dir := t.TempDir()
+	cfg := oneBatchSegments()
+	l := openTest(t, dir, cfg)
+	var want stored
+	appendSegments(t, l, &want, t0, t0, t0, t0)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	restore := saveFiles(t, []string{l.segments[0].logPath(), l.segments[0].indexPath(), l.segments[0].timeIndexPath()})
+	cfg.RetentionBytes = 0
+	l.SetConfig(cfg)
+	if deleted, err := l.EnforceRetention(t0); err != nil || deleted != 3 {
+		t.Fatalf("deleted %d: %v", deleted, err)
+	}
+	l.closeFiles() // crash
+	restore()      // segment 0 comes back, segments 1 and 2 stay gone
+	l = openTest(t, dir, cfg)
+	defer l.Close()
+	checkContent(t, l, &stored{batches: want.batches[3:], headers: want.headers[3:]})
+}

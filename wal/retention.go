@@ -41,9 +41,6 @@ func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 	for n < inactive && segs[n+1].base <= l.logStart {
 		n++
 	}
-	if n == 0 {
-		return 0, nil
-	}
 	return n, l.deleteOldestSegments(n, "retention")
 }
 
@@ -58,6 +55,19 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	if offset > l.leo {
 		return fmt.Errorf("delete records before %d: %w: log end is %d", offset, ErrOffsetOutOfRange, l.leo)
 	}
+	if err := l.moveLogStart(offset); err != nil {
+		return err
+	}
+	n := 0
+	for n < len(l.segments)-1 && l.segments[n+1].base <= offset {
+		n++
+	}
+	return l.deleteOldestSegments(n, "log start offset")
+}
+
+// moveLogStart persists a higher log start offset, then publishes it and trims the epoch
+// cache to it. A lower one changes nothing.
+func (l *Log) moveLogStart(offset int64) error {
 	if offset <= l.logStart {
 		return nil
 	}
@@ -68,28 +78,28 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	l.logStart = offset
 	l.mu.Unlock()
 	l.setEpochs(l.epochs.truncateFromStart(offset))
+	return nil
+}
 
-	n := 0
-	for n < len(l.segments)-1 && l.segments[n+1].base <= offset {
-		n++
-	}
+// deleteOldestSegments removes the first n segments (never the active one) and their files.
+// The log start offset moves to the first remaining segment, durably and first: should a
+// crash undo some of the removals, Open finds the leftovers below the log start and drops
+// them, instead of a segment that seems to run up to a later one.
+func (l *Log) deleteOldestSegments(n int, reason string) error {
 	if n == 0 {
 		return nil
 	}
-	return l.deleteOldestSegments(n, "log start offset")
-}
-
-// deleteOldestSegments removes the first n segments (never the active one) and their files,
-// and moves the log start offset to the first remaining segment if it was below it.
-func (l *Log) deleteOldestSegments(n int, reason string) error {
+	if err := l.moveLogStart(l.segments[n].base); err != nil {
+		return err
+	}
 	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
 	victims := l.segments[:n]
 	l.mu.Lock()
 	l.segments = append([]*segment(nil), l.segments[n:]...)
 	l.unsynced = without(l.unsynced, victims)
-	startMoved := l.logStart < l.segments[0].base
-	l.logStart = max(l.logStart, l.segments[0].base)
 	l.dirDirty = true
 	l.changes++
 	l.mu.Unlock()
@@ -104,15 +114,6 @@ func (l *Log) deleteOldestSegments(n int, reason string) error {
 			firstErr = fmt.Errorf("%w: delete segment %s: %w", ErrStorage, s.logPath(), err)
 		}
 		l.logger.Info().Str("file", s.logPath()).Int64("bytes", s.size).Str("reason", reason).Msg("wal: deleted segment")
-	}
-	l.fileMu.Unlock()
-	l.syncMu.Unlock()
-
-	if startMoved {
-		if err := writeOffsetCheckpoint(l.dir, logStartCheckpoint, l.logStart); err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("%w: %w", ErrStorage, err)
-		}
-		l.setEpochs(l.epochs.truncateFromStart(l.logStart))
 	}
 	return firstErr
 }

@@ -35,6 +35,13 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
+	// First make Open rescan seg and everything after it, so a crash halfway through the
+	// changes below leaves a log that recovery cuts back consistently.
+	if l.recoveryPoint > seg.base {
+		if err := l.setRecoveryPoint(seg.base); err != nil {
+			return err
+		}
+	}
 	if !found { // offset lies past the segment's last batch: keep the segment whole
 		pos = seg.size
 	}
@@ -81,9 +88,6 @@ func (l *Log) TruncateTo(offset int64) error {
 		Int64("position", pos).Int("segments_removed", len(cut)).Msg("wal: truncated log")
 
 	l.setEpochs(l.epochs.truncateFromEnd(l.leo))
-	if l.leo < l.recoveryPoint {
-		return l.setRecoveryPoint(l.leo)
-	}
 	return nil
 }
 
@@ -102,6 +106,11 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	l.fileMu.Lock()
 	defer l.fileMu.Unlock()
 
+	// Until the new start is recorded, a crash must leave whatever survives of the old
+	// segments to a full rescan.
+	if err := l.setRecoveryPoint(0); err != nil {
+		return err
+	}
 	for _, s := range l.segments {
 		if err := s.file.Close(); err != nil {
 			l.logger.Warn().Err(err).Str("file", s.logPath()).Msg("wal: close truncated segment")
