@@ -160,3 +160,29 @@ func makeBatchAt(base int64, epoch int32) []byte {
 	batch.SetPartitionLeaderEpoch(b, epoch)
 	return b
 }
+
+// TestFailedTruncationClosesTheLog: once the files have changed under a failed truncation,
+// the Log refuses further use, and reopening it recovers a consistent log.
+func TestFailedTruncationClosesTheLog(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{}
+	l, err := open(dir, testConfig(), zerolog.Nop(), fs.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want stored
+	appendRandom(t, l, &want, rand.New(rand.NewPCG(2, 3)), 60, 0)
+	fs.setTruncateSync(nil, syscall.EIO)
+	mustErrIs(t, l.TruncateTo(want.headers[30].BaseOffset), ErrStorage)
+	_, err = l.Append(makeBatch(1, 1, 0), 0, t0)
+	mustErrIs(t, err, ErrClosed)
+	_, err = l.Read(0, 10, 100)
+	mustErrIs(t, err, ErrClosed)
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close of a failed log: %v", err)
+	}
+
+	l = openTest(t, dir, testConfig())
+	defer l.Close()
+	checkContent(t, l, want.prefix(30))
+}

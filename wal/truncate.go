@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -48,35 +49,17 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := seg.file.Truncate(pos); err != nil {
 		return fmt.Errorf("%w: truncate %s to %d: %w", ErrStorage, seg.logPath(), pos, err)
 	}
-	if err := seg.file.Datasync(); err != nil {
-		return fmt.Errorf("%w: sync %s: %w", ErrStorage, seg.logPath(), err)
-	}
-	cut := l.segments[i+1:]
-	for _, s := range cut {
-		if err := s.file.Close(); err != nil {
-			l.logger.Warn().Err(err).Str("file", s.logPath()).Msg("wal: close truncated segment")
-		}
-		if err := s.removeFiles(); err != nil {
-			return fmt.Errorf("%w: %w", ErrStorage, err)
-		}
-	}
-	// The sealed indexes of seg no longer match its data. As the active segment it is
-	// rescanned by Open and gets fresh index files when next sealed, so stale ones would
-	// only mislead a reader of the directory.
-	for _, p := range []string{seg.indexPath(), seg.timeIndexPath()} {
-		if err := removeIfExists(p); err != nil {
-			l.logger.Warn().Err(err).Str("file", p).Msg("wal: cannot remove stale index")
-		}
-	}
-	if err := syncDir(l.dir); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
-	}
-
+	// From here on the file no longer matches the in-memory state: a failure closes the
+	// log, and reopening it recovers from what is on disk.
 	rebuilt := newSegment(seg.base, seg.stem, seg.file)
 	if err := rebuilt.rescanHeaders(pos, l.cfg.IndexIntervalBytes); err != nil {
-		return fmt.Errorf("truncate to %d: %w", offset, err)
+		return l.fail(fmt.Errorf("truncate to %d: %w", offset, err))
+	}
+	if err := seg.file.Datasync(); err != nil {
+		return l.fail(fmt.Errorf("%w: sync %s: %w", ErrStorage, seg.logPath(), err))
 	}
 	rebuilt.rollBase, rebuilt.syncedSize = seg.rollBase, pos
+	cut := l.segments[i+1:]
 	l.mu.Lock()
 	l.segments = append(l.segments[:i:i], rebuilt)
 	l.unsynced = without(l.unsynced, append(cut, seg))
@@ -86,8 +69,21 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.mu.Unlock()
 	l.logger.Warn().Int64("offset", offset).Int64("log_end", l.leo).Str("file", seg.logPath()).
 		Int64("position", pos).Int("segments_removed", len(cut)).Msg("wal: truncated log")
-
 	l.setEpochs(l.epochs.truncateFromEnd(l.leo))
+
+	// The sealed indexes of seg no longer match its data. As the active segment it is
+	// rescanned by Open and gets fresh index files when next sealed, so stale ones would
+	// only mislead. Files left behind by a failure here are cleaned up by Open.
+	err = errors.Join(removeIfExists(seg.indexPath()), removeIfExists(seg.timeIndexPath()))
+	for _, s := range cut {
+		err = errors.Join(err, s.file.Close(), s.removeFiles())
+	}
+	if err == nil {
+		err = syncDir(l.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: truncate to %d: %w", ErrStorage, offset, err)
+	}
 	return nil
 }
 
@@ -111,40 +107,43 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	if err := l.setRecoveryPoint(0); err != nil {
 		return err
 	}
-	for _, s := range l.segments {
-		if err := s.file.Close(); err != nil {
-			l.logger.Warn().Err(err).Str("file", s.logPath()).Msg("wal: close truncated segment")
-		}
-		if err := s.removeFiles(); err != nil {
-			return fmt.Errorf("%w: %w", ErrStorage, err)
+	old := l.segments
+	for _, s := range old {
+		if err := errors.Join(s.file.Close(), s.removeFiles()); err != nil {
+			return l.fail(fmt.Errorf("%w: truncate fully: %w", ErrStorage, err))
 		}
 	}
-	old := l.segments
 	stem := segmentStem(l.dir, offset)
 	f, err := l.openFile(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
-		// The log has no segment left; the owner must reopen it.
-		l.mu.Lock()
-		l.closed = true
-		l.mu.Unlock()
-		return fmt.Errorf("%w: create segment at %d: %w", ErrStorage, offset, err)
-	}
-	if err := writeOffsetCheckpoint(l.dir, logStartCheckpoint, offset); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
+		return l.fail(fmt.Errorf("%w: create segment at %d: %w", ErrStorage, offset, err))
 	}
 	l.mu.Lock()
 	l.segments = []*segment{newSegment(offset, stem, f)}
 	l.unsynced, l.dirDirty = nil, true
 	l.leo, l.logStart = offset, offset
+	l.epochs = nil
 	l.changes++
 	l.mu.Unlock()
 	l.logger.Warn().Int64("offset", offset).Int("segments_removed", len(old)).Msg("wal: truncated log fully")
 
-	l.mu.Lock()
-	l.epochs = nil
-	l.mu.Unlock()
-	if err := writeCheckpoint(l.dir, epochCheckpoint, nil); err != nil {
+	err = writeOffsetCheckpoint(l.dir, logStartCheckpoint, offset)
+	if err == nil {
+		err = writeCheckpoint(l.dir, epochCheckpoint, nil)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return l.setRecoveryPoint(offset)
+}
+
+// fail closes a log whose files no longer match its in-memory state after a failed
+// change; Open recovers it from the files. Callers hold syncMu and fileMu.
+func (l *Log) fail(err error) error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.closeFiles()
+	l.logger.Error().Err(err).Msg("wal: log closed after a failed change; reopen it to recover")
+	return fmt.Errorf("%w (log closed: reopen it to recover)", err)
 }
