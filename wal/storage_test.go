@@ -13,18 +13,14 @@ import (
 
 func TestStorageErrorLeavesNoPartialBatch(t *testing.T) {
 	dir := t.TempDir()
-	fs := &faultFS{}
-	l, err := open(dir, testConfig(), zerolog.Nop(), fs.open)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, fs := openFaulty(t, dir, testConfig())
 	var want stored
 	rng := rand.New(rand.NewPCG(8, 8))
 	appendRandom(t, l, &want, rng, 5, 0)
 	sizeBefore := fileSize(t, l.active().logPath())
 
 	fs.set(syscall.ENOSPC, nil)
-	_, err = l.Append(makeBatch(3, 100, t0.UnixMilli()), 0, t0)
+	_, err := l.Append(makeBatch(3, 100, t0.UnixMilli()), 0, t0)
 	mustErrIs(t, err, ErrStorage)
 	mustErrIs(t, err, syscall.ENOSPC)
 	if got := fileSize(t, l.active().logPath()); got != sizeBefore {
@@ -47,19 +43,15 @@ func TestStorageErrorLeavesNoPartialBatch(t *testing.T) {
 
 func TestStorageErrorWhileRolling(t *testing.T) {
 	dir := t.TempDir()
-	fs := &faultFS{}
 	cfg := oneBatchSegments()
-	l, err := open(dir, cfg, zerolog.Nop(), fs.open)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, fs := openFaulty(t, dir, cfg)
 	defer l.Close()
 	var want stored
 	appendSegments(t, l, &want, t0)
 
 	fs.set(nil, syscall.EMFILE)
 	b := makeBatch(4, 1000, t0.UnixMilli())
-	_, err = l.Append(b, 1, t0)
+	_, err := l.Append(b, 1, t0)
 	mustErrIs(t, err, ErrStorage)
 	if len(l.segments) != 1 || len(l.LeaderEpochs()) != 1 {
 		t.Fatalf("failed roll left %d segments and epochs %v", len(l.segments), l.LeaderEpochs())
@@ -78,12 +70,8 @@ func TestStorageErrorWhileRolling(t *testing.T) {
 // before it is sealed.
 func TestFailedWriteThatCannotBeCut(t *testing.T) {
 	dir := t.TempDir()
-	fs := &faultFS{}
 	cfg := testConfig()
-	l, err := open(dir, cfg, zerolog.Nop(), fs.open)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, fs := openFaulty(t, dir, cfg)
 	var want stored
 	small := makeBatch(1, 10, t0.UnixMilli())
 	if _, err := l.Append(small, 0, t0); err != nil {
@@ -93,7 +81,7 @@ func TestFailedWriteThatCannotBeCut(t *testing.T) {
 
 	fs.set(syscall.EIO, nil)
 	fs.setTruncateSync(syscall.EIO, nil)
-	_, err = l.Append(makeBatch(4, 1000, t0.UnixMilli()), 0, t0)
+	_, err := l.Append(makeBatch(4, 1000, t0.UnixMilli()), 0, t0)
 	mustErrIs(t, err, ErrStorage)
 	if fileSize(t, l.active().logPath()) <= int64(len(small)) {
 		t.Fatal("the fault did not leave partial bytes behind; the test exercises nothing")
@@ -125,11 +113,7 @@ func TestFailedWriteThatCannotBeCut(t *testing.T) {
 // point does not move past them until a Sync succeeds.
 func TestFailedSyncIsRetried(t *testing.T) {
 	dir := t.TempDir()
-	fs := &faultFS{}
-	l, err := open(dir, oneBatchSegments(), zerolog.Nop(), fs.open)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, fs := openFaulty(t, dir, oneBatchSegments())
 	defer l.Close()
 	var want stored
 	appendSegments(t, l, &want, t0, t0, t0)
@@ -153,6 +137,17 @@ func TestFailedSyncIsRetried(t *testing.T) {
 	}
 }
 
+// openFaulty opens a log whose segment files fail on demand.
+func openFaulty(t *testing.T, dir string, cfg Config) (*Log, *faultFS) {
+	t.Helper()
+	fs := &faultFS{}
+	l, err := open(dir, cfg, zerolog.Nop(), fs.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, fs
+}
+
 // makeBatchAt builds a batch already carrying its offset and epoch, as a leader sends it.
 func makeBatchAt(base int64, epoch int32) []byte {
 	b := makeBatch(2, 50, t0.UnixMilli())
@@ -165,16 +160,12 @@ func makeBatchAt(base int64, epoch int32) []byte {
 // the Log refuses further use, and reopening it recovers a consistent log.
 func TestFailedTruncationClosesTheLog(t *testing.T) {
 	dir := t.TempDir()
-	fs := &faultFS{}
-	l, err := open(dir, testConfig(), zerolog.Nop(), fs.open)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, fs := openFaulty(t, dir, testConfig())
 	var want stored
 	appendRandom(t, l, &want, rand.New(rand.NewPCG(2, 3)), 60, 0)
 	fs.setTruncateSync(nil, syscall.EIO)
 	mustErrIs(t, l.TruncateTo(want.headers[30].BaseOffset), ErrStorage)
-	_, err = l.Append(makeBatch(1, 1, 0), 0, t0)
+	_, err := l.Append(makeBatch(1, 1, 0), 0, t0)
 	mustErrIs(t, err, ErrClosed)
 	_, err = l.Read(0, 10, 100)
 	mustErrIs(t, err, ErrClosed)
