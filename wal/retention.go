@@ -1,0 +1,134 @@
+package wal
+
+import (
+	"fmt"
+	"time"
+)
+
+// EnforceRetention rolls the active segment if SegmentMs says it is due, then deletes the
+// oldest inactive segments that retention no longer covers: those whose newest timestamp
+// is older than RetentionMs, then those the log can spare while still holding
+// RetentionBytes, then any wholly below the log start offset. The active segment is never
+// deleted. The log start offset moves to the first remaining segment.
+func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
+	if l.closed {
+		return 0, ErrClosed
+	}
+	if seg := l.active(); l.rollDue(seg, now) {
+		if err := l.roll(now); err != nil {
+			return 0, err
+		}
+	}
+	segs, cfg := l.segments, l.cfg
+	inactive := len(segs) - 1
+	n := 0
+	if cfg.RetentionMs >= 0 {
+		cutoff := now.Add(-cfg.RetentionMs).UnixMilli()
+		for n < inactive && segs[n].largestTimestamp() < cutoff {
+			n++
+		}
+	}
+	if cfg.RetentionBytes >= 0 {
+		remaining := l.sizeLocked()
+		for _, s := range segs[:n] {
+			remaining -= s.size
+		}
+		for n < inactive && remaining-segs[n].size >= cfg.RetentionBytes {
+			remaining -= segs[n].size
+			n++
+		}
+	}
+	for n < inactive && segs[n+1].base <= l.logStart {
+		n++
+	}
+	return n, l.deleteOldestSegments(n, "retention")
+}
+
+// DeleteRecordsBefore moves the log start offset up to offset (Kafka's DeleteRecords) and
+// deletes the segments wholly below it. The new start offset is persisted before anything
+// is deleted, so it holds after a restart. An offset beyond the log end is
+// ErrOffsetOutOfRange; one at or below the current start changes nothing.
+func (l *Log) DeleteRecordsBefore(offset int64) error {
+	if l.closed {
+		return ErrClosed
+	}
+	if offset > l.leo {
+		return fmt.Errorf("delete records before %d: %w: log end is %d", offset, ErrOffsetOutOfRange, l.leo)
+	}
+	if err := l.moveLogStart(offset); err != nil {
+		return err
+	}
+	n := 0
+	for n < len(l.segments)-1 && l.segments[n+1].base <= offset {
+		n++
+	}
+	return l.deleteOldestSegments(n, "log start offset")
+}
+
+// moveLogStart persists a higher log start offset, then publishes it and trims the epoch
+// cache to it. A lower one changes nothing.
+func (l *Log) moveLogStart(offset int64) error {
+	if offset <= l.logStart {
+		return nil
+	}
+	if err := writeOffsetCheckpoint(l.dir, logStartCheckpoint, offset); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	l.mu.Lock()
+	l.logStart = offset
+	l.mu.Unlock()
+	l.setEpochs(l.epochs.truncateFromStart(offset))
+	return nil
+}
+
+// deleteOldestSegments removes the first n segments (never the active one) and their files.
+// The log start offset moves to the first remaining segment, durably and first: should a
+// crash undo some of the removals, Open finds the leftovers below the log start and drops
+// them, instead of a segment that seems to run up to a later one.
+func (l *Log) deleteOldestSegments(n int, reason string) error {
+	if n == 0 {
+		return nil
+	}
+	if err := l.moveLogStart(l.segments[n].base); err != nil {
+		return err
+	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	victims := l.segments[:n]
+	l.mu.Lock()
+	l.segments = append([]*segment(nil), l.segments[n:]...)
+	l.unsynced = without(l.unsynced, victims)
+	l.dirDirty = true
+	l.changes++
+	l.mu.Unlock()
+
+	var firstErr error
+	for _, s := range victims {
+		err := s.file.Close()
+		if rerr := s.removeFiles(); err == nil {
+			err = rerr
+		}
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("%w: delete segment %s: %w", ErrStorage, s.logPath(), err)
+		}
+		l.logger.Info().Str("file", s.logPath()).Int64("bytes", s.size).Str("reason", reason).Msg("wal: deleted segment")
+	}
+	return firstErr
+}
+
+// without returns segs minus the segments in drop.
+func without(segs, drop []*segment) []*segment {
+	var out []*segment
+	for _, s := range segs {
+		keep := true
+		for _, d := range drop {
+			keep = keep && s != d
+		}
+		if keep {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,174 @@
+package wal
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
+)
+
+// appendSegments appends batches with the given timestamps, one segment each: the segment
+// size fits exactly one of these batches.
+func appendSegments(t *testing.T, l *Log, want *stored, timestamps ...time.Time) {
+	t.Helper()
+	for _, ts := range timestamps {
+		b := makeBatch(4, 1000, ts.UnixMilli())
+		if _, err := l.Append(b, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+		want.add(t, b)
+	}
+}
+
+func oneBatchSegments() Config {
+	cfg := testConfig()
+	cfg.SegmentBytes = int64(len(makeBatch(4, 1000, 0)))
+	return cfg
+}
+
+func TestRetentionByTime(t *testing.T) {
+	dir := t.TempDir()
+	cfg := oneBatchSegments()
+	cfg.RetentionMs = time.Hour
+	l := openTest(t, dir, cfg)
+	defer l.Close()
+	var want stored
+	now := t0.Add(10 * time.Hour)
+	appendSegments(t, l, &want, t0, t0.Add(time.Minute), now.Add(-2*time.Hour), now.Add(-30*time.Minute), t0)
+
+	deleted, err := l.EnforceRetention(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first three segments are older than an hour; the fourth is not, so the fifth,
+	// old but active, stays as well (retention deletes a prefix, never the active segment).
+	if deleted != 3 {
+		t.Fatalf("deleted %d segments, want 3", deleted)
+	}
+	if l.StartOffset() != want.headers[3].BaseOffset {
+		t.Fatalf("StartOffset = %d, want %d", l.StartOffset(), want.headers[3].BaseOffset)
+	}
+	if n := len(segmentFiles(t, dir, logSuffix)); n != 2 {
+		t.Fatalf("%d segment files left, want 2", n)
+	}
+	_, err = l.Read(0, l.EndOffset(), 1000)
+	mustErrIs(t, err, ErrOffsetOutOfRange)
+	checkContent(t, l, &stored{batches: want.batches[3:], headers: want.headers[3:]})
+
+	if deleted, err := l.EnforceRetention(now); err != nil || deleted != 0 {
+		t.Fatalf("second pass deleted %d, %v", deleted, err)
+	}
+	cfg.RetentionMs = -1
+	l.SetConfig(cfg)
+	if deleted, err := l.EnforceRetention(now.Add(1000 * time.Hour)); err != nil || deleted != 0 {
+		t.Fatalf("infinite retention deleted %d, %v", deleted, err)
+	}
+}
+
+func TestRetentionFallsBackToFileTimeWithoutTimestamps(t *testing.T) {
+	dir := t.TempDir()
+	cfg := oneBatchSegments()
+	cfg.RetentionMs = time.Hour
+	l := openTest(t, dir, cfg)
+	defer l.Close()
+	var want stored
+	for range 3 {
+		opts := batchtest.DefaultOptions(-1) // no timestamps at all
+		opts.MaxTimestamp = -1
+		b := batchtest.Build(opts, batchtest.Values(4, 1000))
+		if _, err := l.Append(b, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+		want.add(t, b)
+	}
+	if deleted, _ := l.EnforceRetention(time.Now()); deleted != 0 {
+		t.Fatalf("deleted %d freshly written segments without timestamps", deleted)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(l.segments[0].logPath(), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := l.EnforceRetention(time.Now()); err != nil || deleted != 1 {
+		t.Fatalf("deleted %d segments, want the one with an old file time: %v", deleted, err)
+	}
+}
+
+func TestRetentionByBytes(t *testing.T) {
+	cfg := oneBatchSegments()
+	l := openTest(t, t.TempDir(), cfg)
+	defer l.Close()
+	var want stored
+	for range 6 {
+		appendSegments(t, l, &want, t0)
+	}
+	segSize := cfg.SegmentBytes
+	cfg.RetentionBytes = 2*segSize + segSize/2
+	l.SetConfig(cfg)
+	deleted, err := l.EnforceRetention(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 6 segments; keeping at least 2.5 segments' worth leaves 3.
+	if deleted != 3 || l.Size() != 3*segSize {
+		t.Fatalf("deleted %d, size %d; want 3 deleted and %d bytes", deleted, l.Size(), 3*segSize)
+	}
+	if l.StartOffset() != want.headers[3].BaseOffset {
+		t.Fatalf("StartOffset = %d, want %d", l.StartOffset(), want.headers[3].BaseOffset)
+	}
+	cfg.RetentionBytes = 0
+	l.SetConfig(cfg)
+	if deleted, _ := l.EnforceRetention(t0); deleted != 2 || len(l.segments) != 1 {
+		t.Fatalf("retention 0 deleted %d, left %d segments; the active one must stay", deleted, len(l.segments))
+	}
+}
+
+func TestDeleteRecordsBeforePersists(t *testing.T) {
+	dir := t.TempDir()
+	cfg := oneBatchSegments()
+	l := openTest(t, dir, cfg)
+	var want stored
+	appendSegments(t, l, &want, t0, t0, t0, t0)
+	cut := want.headers[2].BaseOffset + 1 // inside the third batch
+
+	mustErrIs(t, l.DeleteRecordsBefore(want.end()+1), ErrOffsetOutOfRange)
+	if err := l.DeleteRecordsBefore(cut); err != nil {
+		t.Fatal(err)
+	}
+	check := func(l *Log) {
+		t.Helper()
+		if l.StartOffset() != cut {
+			t.Fatalf("StartOffset = %d, want %d", l.StartOffset(), cut)
+		}
+		_, err := l.Read(cut-1, l.EndOffset(), 1)
+		mustErrIs(t, err, ErrOffsetOutOfRange)
+		data, err := l.Read(cut, l.EndOffset(), 1)
+		if err != nil || string(data) != string(want.batches[2]) {
+			t.Fatalf("Read at the new start did not return the batch holding it: %v", err)
+		}
+		if n := len(segmentFiles(t, dir, logSuffix)); n != 2 {
+			t.Fatalf("%d segment files, want 2", n)
+		}
+	}
+	check(l)
+	if err := l.DeleteRecordsBefore(cut - 1); err != nil || l.StartOffset() != cut {
+		t.Fatalf("moving the start backwards: %v, start %d", err, l.StartOffset())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	defer l.Close()
+	check(l)
+
+	// Up to the log end: nothing readable, appends continue.
+	if err := l.DeleteRecordsBefore(l.EndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := l.Read(l.EndOffset(), l.EndOffset(), 100); err != nil || len(data) != 0 {
+		t.Fatalf("read at the end: %d bytes, %v", len(data), err)
+	}
+	if base, err := l.Append(makeBatch(1, 1, t0.UnixMilli()), 0, t0); err != nil || base != want.end() {
+		t.Fatalf("append after deleting everything: base %d, %v", base, err)
+	}
+}

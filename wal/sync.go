@@ -1,0 +1,75 @@
+package wal
+
+import "fmt"
+
+// Sync makes everything appended before the call durable: it flushes the segments sealed
+// since the last Sync (data, then their index files), the directory if files were created
+// or removed, and the active segment. It is safe to call from a goroutine other than the
+// owner's, concurrently with appends, which is how group commit works: while one Sync runs,
+// appends pile up, and the next Sync makes them all durable with one fdatasync.
+//
+// After a failed Sync, the data of the failed flush may or may not be on disk; the sealed
+// segments stay queued for the next Sync.
+func (l *Log) Sync() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	sealed, dirDirty := l.unsynced, l.dirDirty
+	l.unsynced, l.dirDirty = nil, false
+	active := l.active()
+	target := active.size
+	l.mu.Unlock()
+
+	if err := l.syncSealed(sealed, dirDirty, active.base); err != nil {
+		l.mu.Lock()
+		l.unsynced = append(sealed, l.unsynced...)
+		l.dirDirty = true
+		l.mu.Unlock()
+		return err
+	}
+	if target > active.syncedSize {
+		if err := active.file.Datasync(); err != nil {
+			return fmt.Errorf("%w: sync %s: %w", ErrStorage, active.logPath(), err)
+		}
+		active.syncedSize = target
+	}
+	return nil
+}
+
+// syncSealed flushes sealed segments with their indexes and the directory, then moves the
+// recovery point to the active segment so that Open trusts them without a rescan.
+func (l *Log) syncSealed(sealed []*segment, dirDirty bool, activeBase int64) error {
+	for _, s := range sealed {
+		if err := s.file.Datasync(); err != nil {
+			return fmt.Errorf("%w: sync %s: %w", ErrStorage, s.logPath(), err)
+		}
+		s.syncedSize = s.size
+		if err := s.writeIndexFiles(); err != nil {
+			return fmt.Errorf("%w: %w", ErrStorage, err)
+		}
+	}
+	if len(sealed) > 0 {
+		// Writing the checkpoint flushes the directory too.
+		return l.setRecoveryPoint(activeBase)
+	}
+	if dirDirty {
+		if err := syncDir(l.dir); err != nil {
+			return fmt.Errorf("%w: %w", ErrStorage, err)
+		}
+	}
+	return nil
+}
+
+// setRecoveryPoint persists a new recovery point. Callers hold syncMu.
+func (l *Log) setRecoveryPoint(off int64) error {
+	if err := writeOffsetCheckpoint(l.dir, recoveryPointCheckpoint, off); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	l.recoveryPoint = off
+	return nil
+}
