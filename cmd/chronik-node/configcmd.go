@@ -9,8 +9,13 @@ import (
 	"github.com/chronik/chronik-node/cmd/chronik-node/config"
 )
 
-// configCommand implements `chronik-node config check FILE`.
+// configCommand implements `chronik-node config check FILE` and `config reference` (the
+// README's key table).
 func configCommand(args []string) int {
+	if len(args) == 1 && args[0] == "reference" {
+		fmt.Print(config.Markdown())
+		return 0
+	}
 	if len(args) != 2 || args[0] != "check" {
 		fmt.Fprintln(os.Stderr, "usage: chronik-node config check FILE")
 		return 2

@@ -391,3 +391,20 @@ func (c *Config) render(k Key) string {
 	}
 	return text
 }
+
+// Markdown renders the key table for the README's config reference.
+func Markdown() string {
+	var sb strings.Builder
+	sb.WriteString("| key | default | meaning |\n|---|---|---|\n")
+	for _, k := range keyTable {
+		def := k.Default
+		if k.Kind == kindString || k.Kind == kindDuration {
+			def = strconv.Quote(def)
+		}
+		if k.Kind == kindStrings {
+			def = "[]"
+		}
+		fmt.Fprintf(&sb, "| `%s` | `%s` | %s |\n", k.Name, def, strings.ReplaceAll(k.Doc, "|", "\\|"))
+	}
+	return sb.String()
+}

@@ -155,3 +155,14 @@ func TestValuesMarkExplicitKeys(t *testing.T) {
 		t.Fatalf("explicit keys %v", set)
 	}
 }
+
+// The README's config reference is generated from the key table; this keeps it current.
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), Markdown()) {
+		t.Fatal("README.md's config reference is out of date: paste the output of `go run ./cmd/chronik-node config reference` into it")
+	}
+}
