@@ -86,7 +86,7 @@ func (n *Node) InjectPanic(id string) bool {
 	return true
 }
 
-// DebugHandler serves /debug/actors, /debug/raft and /healthz. With faults set it also
+// DebugHandler serves /debug/actors, /debug/raft, /debug/partitions and /healthz. With faults set it also
 // serves POST /debug/panic?actor=ID, which makes that actor panic.
 func (n *Node) DebugHandler(faults bool) http.Handler {
 	mux := http.NewServeMux()
@@ -95,6 +95,9 @@ func (n *Node) DebugHandler(faults bool) http.Handler {
 	})
 	mux.HandleFunc("GET /debug/raft", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, n.RaftStatus())
+	})
+	mux.HandleFunc("GET /debug/partitions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"time": time.Now(), "partitions": n.Partitions()})
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !n.Ready() {

@@ -63,6 +63,7 @@ type Node struct {
 	bootstrap       BootstrapReport
 	metrics         nodeMetrics
 	router          partitionRouter
+	statuses        partitionStatuses
 	pidBlock        producerIDs
 
 	changeMu sync.Mutex

@@ -49,6 +49,7 @@ type partitionActor struct {
 	watchers    []*WatchRequest
 	lastSnap    time.Time
 	snapDirty   bool
+	status      *partitionStatus
 }
 
 // pendingAck is a produce reply held until the log is durable up to end.
@@ -134,9 +135,28 @@ func (a *partitionActor) open(ctx actor.Context) {
 	a.producers = loadProducerState(a.dir, l, a.log)
 	a.lastSnap = time.Now()
 	a.sync = startSyncer(l, a.n.root, ctx.Self())
+	a.status = a.n.statuses.open(a.tp)
+	a.publish()
+}
+
+// publish makes the partition's offsets visible to other goroutines.
+func (a *partitionActor) publish() {
+	if a.status == nil || a.wal == nil {
+		return
+	}
+	a.status.logStart.Store(a.wal.StartOffset())
+	a.status.highWatermark.Store(a.hw)
+	a.status.logEnd.Store(a.wal.EndOffset())
+	a.status.sizeBytes.Store(a.wal.Size())
+	a.status.leaderEpoch.Store(a.leaderEpoch)
+	a.status.leader.Store(a.leader)
 }
 
 func (a *partitionActor) close() {
+	if a.status != nil {
+		a.n.statuses.remove(a.tp)
+		a.status = nil
+	}
 	if a.sync != nil {
 		a.sync.stop()
 		a.sync = nil
@@ -243,6 +263,7 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		return
 	}
 	a.advanceHW(end)
+	a.publish()
 	m.Reply <- reply
 }
 
@@ -314,6 +335,7 @@ func (a *partitionActor) synced(m *syncDone) {
 	if len(a.pendingAcks) > 0 {
 		a.sync.request()
 	}
+	a.publish()
 }
 
 // advanceHW moves the high watermark and wakes parked fetches it satisfies.
@@ -418,6 +440,7 @@ func (a *partitionActor) deleteRecords(m *DeleteRecordsRequest) DeleteRecordsRep
 		a.snapDirty = true
 	}
 	r.LowWatermark = a.wal.StartOffset()
+	a.publish()
 	return r
 }
 
@@ -455,6 +478,7 @@ func (a *partitionActor) tick(m *partitionTick) {
 	if a.snapDirty && now.Sub(a.lastSnap) >= producerSnapshotInterval {
 		a.saveProducerSnapshot()
 	}
+	a.publish()
 }
 
 func (a *partitionActor) enforceRetention(now time.Time) {
@@ -481,6 +505,7 @@ func (a *partitionActor) refresh(img *metastore.Image) {
 	if a.wal != nil {
 		a.wal.SetConfig(a.cfg.wal)
 	}
+	a.publish()
 }
 
 // preparePartitionDir creates the directory and records which topic id it belongs to; a
