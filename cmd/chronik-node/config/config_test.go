@@ -166,3 +166,15 @@ func TestReadmeDocumentsEveryKey(t *testing.T) {
 		t.Fatal("README.md's config reference is out of date: paste the output of `go run ./cmd/chronik-node config reference` into it")
 	}
 }
+
+func TestExamplesLoad(t *testing.T) {
+	files, err := filepath.Glob("../../../examples/*.toml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configs found: %v", err)
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
