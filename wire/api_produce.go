@@ -19,7 +19,11 @@ import (
 // to their partition actors, one message per partition, concurrently; the response waits
 // for all of them. v13 names topics by id. With acks=0 nothing is answered, and a failure
 // closes the connection, as Kafka does, so the producer notices.
-func (h *Handlers) handleProduce(ctx context.Context, r *Request) (kmsg.Response, error) {
+//
+// Produce is an ordered API (see API.Begin): the messages to partition actors are sent on
+// the connection's reader goroutine, so a producer's pipelined requests reach each
+// partition in the order it sent them, which idempotent sequence numbers depend on.
+func (h *Handlers) beginProduce(ctx context.Context, r *Request) func() (kmsg.Response, error) {
 	req := r.Body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 
@@ -67,7 +71,14 @@ func (h *Handlers) handleProduce(ctx context.Context, r *Request) (kmsg.Response
 		}
 	}
 
-	failed := refuseAll != 0
+	return func() (kmsg.Response, error) {
+		return h.finishProduce(ctx, req, resp, replies, slots, sent, refuseAll != 0)
+	}
+}
+
+// finishProduce collects the partitions' replies into the response.
+func (h *Handlers) finishProduce(ctx context.Context, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse,
+	replies chan actors.ProduceReply, slots []*kmsg.ProduceResponseTopicPartition, sent int, failed bool) (kmsg.Response, error) {
 	timeout := time.Duration(req.TimeoutMillis)*time.Millisecond + 5*time.Second
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

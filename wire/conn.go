@@ -151,8 +151,26 @@ func (c *conn) readLoop() {
 		}
 		c.queue <- p // never blocks: the queue holds at most as many as sem admits
 		c.handlers.Add(1)
-		go c.handle(p, d)
+		finish := c.begin(p, d)
+		go c.handle(p, d, finish)
 	}
+}
+
+// begin runs an ordered API's Begin on the reader goroutine (see API.Begin). A panic is
+// contained like a handler panic: the request fails and closes the connection in order.
+func (c *conn) begin(p *pending, d decodedRequest) (finish func() (kmsg.Response, error)) {
+	if d.dispatch != dispatchServe || d.api.Begin == nil {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error().Str("api", kmsg.NameForKey(p.req.Key)).Int16("version", p.req.Version).
+				Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).
+				Msg("request handler panicked; closing connection")
+			finish = func() (kmsg.Response, error) { panic(r) }
+		}
+	}()
+	return d.api.Begin(c.ctx, &p.req)
 }
 
 // keepReadingAfter classifies a read error: true to read on (an idle deadline passed
@@ -190,7 +208,7 @@ func (c *conn) keepReadingAfter(err error, started bool) bool {
 // parallel too and a response that panics while encoding is contained like a handler
 // panic: logged with its stack, turned into an error that closes only this connection
 // once the writer reaches p (earlier responses are still written).
-func (c *conn) handle(p *pending, d decodedRequest) {
+func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response, error)) {
 	defer c.handlers.Done()
 	defer close(p.done)
 	defer func() {
@@ -207,7 +225,11 @@ func (c *conn) handle(p *pending, d decodedRequest) {
 	var resp kmsg.Response
 	switch d.dispatch {
 	case dispatchServe:
-		resp, p.err = d.api.Handle(c.ctx, &p.req)
+		if finish != nil {
+			resp, p.err = finish()
+		} else {
+			resp, p.err = d.api.Handle(c.ctx, &p.req)
+		}
 		if p.err != nil || resp == nil {
 			return
 		}

@@ -61,7 +61,7 @@ func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
 // APIs lists every API served with its version range; ApiVersions is derived from it.
 func (h *Handlers) APIs() []API {
 	return []API{
-		{Key: 0, MinVersion: 0, MaxVersion: 13, Handle: h.handleProduce},
+		{Key: 0, MinVersion: 0, MaxVersion: 13, Begin: h.beginProduce},
 		{Key: 1, MinVersion: 4, MaxVersion: 17, Handle: h.handleFetch},
 		{Key: 2, MinVersion: 0, MaxVersion: 10, Handle: h.handleListOffsets},
 		{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: h.handleMetadata},

@@ -45,6 +45,13 @@ type API struct {
 	MinVersion int16
 	MaxVersion int16
 	Handle     Handler
+	// Begin, when set, replaces Handle: it is called on the connection's reader goroutine,
+	// in request order and before the next request is read, and returns the function that
+	// completes the request on its own goroutine. Requests run concurrently, so this is
+	// how an API keeps a connection's requests ordered where Kafka promises it: a
+	// producer's batches must reach a partition in the order they were sent. Begin must
+	// only start work (send messages), never wait for it.
+	Begin func(ctx context.Context, req *Request) func() (kmsg.Response, error)
 	// Error builds this API's response to req carrying code everywhere a client looks
 	// (top-level and per topic/partition), used when the node cannot serve the request.
 	// Optional: when nil the generic builder ErrorResponse is used.
@@ -129,8 +136,8 @@ func (r *Registry) Add(api API) error {
 var errDuplicateAPI = errors.New("already registered (ApiVersions is built in)")
 
 func validateAPI(api API) error {
-	if api.Handle == nil {
-		return errors.New("nil Handle")
+	if api.Handle == nil && api.Begin == nil {
+		return errors.New("neither Handle nor Begin")
 	}
 	kreq := kmsg.RequestForKey(api.Key)
 	if kreq == nil {

@@ -23,7 +23,7 @@ func TestNewRegistryRejectsBadAPIs(t *testing.T) {
 		"beyond kmsg":            {[]API{{Key: 3, MaxVersion: 99, Handle: noopHandler}}, "beyond kmsg"},
 		"inverted range":         {[]API{{Key: 3, MinVersion: 5, MaxVersion: 4, Handle: noopHandler}}, "version range"},
 		"negative min":           {[]API{{Key: 3, MinVersion: -1, MaxVersion: 4, Handle: noopHandler}}, "version range"},
-		"nil handler":            {[]API{{Key: 3, MaxVersion: 4}}, "nil Handle"},
+		"nil handler":            {[]API{{Key: 3, MaxVersion: 4}}, "neither Handle nor Begin"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewRegistry(tc.apis...)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -616,5 +617,56 @@ func TestObserverSeesSizes(t *testing.T) {
 	want := appendResponse(nil, 9, resp)
 	if r.key != 18 || r.version != 3 || r.reqBytes != len(frame) || r.respSize != len(want) || r.errCode != 0 {
 		t.Fatalf("observer got %+v, want key 18 v3 %d/%d bytes", r, len(frame), len(want))
+	}
+}
+
+// An ordered API's Begin runs in request order even though the requests then complete
+// concurrently and out of order.
+func TestBeginRunsInRequestOrder(t *testing.T) {
+	const n = 16
+	g := newGate()
+	var mu sync.Mutex
+	var begun []int32
+	api := API{Key: 3, MinVersion: 0, MaxVersion: 12, Begin: func(ctx context.Context, req *Request) func() (kmsg.Response, error) {
+		mu.Lock()
+		begun = append(begun, req.CorrelationID)
+		mu.Unlock()
+		return func() (kmsg.Response, error) {
+			if err := g.wait(ctx, req.CorrelationID); err != nil {
+				return nil, err
+			}
+			return req.Body.(*kmsg.MetadataRequest).ResponseKind(), nil
+		}
+	}}
+	ts := startServer(t, ServerConfig{MaxInFlightPerConn: n}, api)
+	c := dialRaw(t, ts.addr)
+	var burst []byte
+	for i := int32(0); i < n; i++ {
+		burst = appendRequest(burst, i, nil, metadataRequest(12))
+	}
+	c.sendRaw(burst)
+	for range n {
+		select {
+		case <-g.started:
+		case <-time.After(testDeadline):
+			t.Fatal("requests did not all start")
+		}
+	}
+	for i := int32(n - 1); i >= 0; i-- {
+		g.open(i)
+	}
+	for want := int32(0); want < n; want++ {
+		resp := kmsg.NewPtrMetadataResponse()
+		resp.Version = 12
+		if corr := c.recv(resp); corr != want {
+			t.Fatalf("response %d has correlation id %d", want, corr)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, corr := range begun {
+		if corr != int32(i) {
+			t.Fatalf("Begin ran in order %v", begun)
+		}
 	}
 }
