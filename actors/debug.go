@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -86,7 +87,8 @@ func (n *Node) InjectPanic(id string) bool {
 	return true
 }
 
-// DebugHandler serves /debug/actors, /debug/raft, /debug/partitions and /healthz. With faults set it also
+// DebugHandler serves /debug/actors, /debug/raft, /debug/partitions, /debug/pprof/ and
+// /healthz. With faults set it also
 // serves POST /debug/panic?actor=ID, which makes that actor panic.
 func (n *Node) DebugHandler(faults bool) http.Handler {
 	mux := http.NewServeMux()
@@ -106,6 +108,11 @@ func (n *Node) DebugHandler(faults bool) http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	if faults {
 		mux.HandleFunc("POST /debug/panic", func(w http.ResponseWriter, r *http.Request) {
 			id := r.URL.Query().Get("actor")
