@@ -41,7 +41,9 @@ type partitionActor struct {
 	hw          int64
 	leaderEpoch int32
 	leader      bool
-	broken      error // the log could not be opened; every request gets KAFKA_STORAGE_ERROR
+	broken      error // the log could not be opened; requests get KAFKA_STORAGE_ERROR
+	lastOpenLog time.Time // when an open failure was last logged
+	self        *actor.PID
 
 	sync        *syncer
 	pendingAcks []pendingAck // waiting for an fsync (log.flush.policy = always)
@@ -79,9 +81,13 @@ func newPartitionActor(n *Node, tp TopicPartition) actor.Producer {
 }
 
 func (a *partitionActor) Receive(ctx actor.Context) {
+	if a.broken != nil {
+		a.open() // serve again as soon as the cause (a full disk, say) is gone
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.open(ctx)
+		a.self = ctx.Self()
+		a.open()
 	case *actor.Stopping, *actor.Restarting:
 		a.close()
 	case *ProduceRequest:
@@ -107,7 +113,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 
 // open (re)builds the partition from disk: the WAL with its recovery, the producer state
 // from its snapshot plus the batches after it, and the high watermark.
-func (a *partitionActor) open(ctx actor.Context) {
+func (a *partitionActor) open() {
 	img := a.n.Image()
 	t := img.Topics[a.tp.Topic]
 	if t == nil || int(a.tp.Partition) >= len(t.Partitions) {
@@ -118,15 +124,23 @@ func (a *partitionActor) open(ctx actor.Context) {
 	a.cfg = resolvePartitionConfig(a.n, img, t)
 	a.setLeadership(t.Partitions[a.tp.Partition])
 	a.dir = filepath.Join(a.n.opts.Data.Dir, a.tp.String())
+	logFailure := time.Since(a.lastOpenLog) >= 10*time.Second
+	if logFailure {
+		a.lastOpenLog = time.Now()
+	}
 	if err := preparePartitionDir(a.dir, t.ID, a.log); err != nil {
 		a.broken = err
-		a.log.Error().Err(err).Msg("prepare partition directory")
+		if logFailure {
+			a.log.Error().Err(err).Msg("prepare partition directory; the partition answers KAFKA_STORAGE_ERROR until it opens")
+		}
 		return
 	}
 	l, err := wal.Open(a.dir, a.cfg.wal, a.log)
 	if err != nil {
 		a.broken = err
-		a.log.Error().Err(err).Msg("open partition log")
+		if logFailure {
+			a.log.Error().Err(err).Msg("open partition log; the partition answers KAFKA_STORAGE_ERROR until it opens")
+		}
 		return
 	}
 	a.wal = l
@@ -134,7 +148,7 @@ func (a *partitionActor) open(ctx actor.Context) {
 	a.hw = l.EndOffset()
 	a.producers = loadProducerState(a.dir, l, a.log)
 	a.lastSnap = time.Now()
-	a.sync = startSyncer(l, a.n.root, ctx.Self())
+	a.sync = startSyncer(l, a.n.root, a.self)
 	a.status = a.n.statuses.open(a.tp)
 	a.publish()
 }

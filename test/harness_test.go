@@ -75,7 +75,16 @@ type nodeConfig string
 // until it is ready.
 func startNode(t *testing.T, extra nodeConfig) *node {
 	t.Helper()
+	return startNodeAt(t, "", extra)
+}
+
+// startNodeAt is startNode with the data directory at dataDir ("" for a temp dir).
+func startNodeAt(t *testing.T, dataDir string, extra nodeConfig) *node {
+	t.Helper()
 	n := &node{t: t, dir: t.TempDir(), kafkaAddr: freeAddr(t), debugAddr: freeAddr(t)}
+	if dataDir == "" {
+		dataDir = filepath.Join(n.dir, "data")
+	}
 	n.config = filepath.Join(n.dir, "node.toml")
 	cfg := fmt.Sprintf(`listeners = %q
 debug.listener = %q
@@ -84,7 +93,7 @@ debug.fault_injection = true
 raft.tick_interval = "20ms"
 group.initial.rebalance.delay.ms = 0
 %s
-`, n.kafkaAddr, n.debugAddr, filepath.Join(n.dir, "data"), extra)
+`, n.kafkaAddr, n.debugAddr, dataDir, extra)
 	if err := os.WriteFile(n.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

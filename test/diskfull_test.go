@@ -1,0 +1,69 @@
+package test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestDiskFullAnswersStorageErrorAndRecovers puts the data directory on a small tmpfs,
+// fills it, and checks that produce answers KAFKA_STORAGE_ERROR while the node keeps
+// serving, and that the partition takes writes again once space is freed.
+func TestDiskFullAnswersStorageErrorAndRecovers(t *testing.T) {
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+
+	n := startNodeAt(t, filepath.Join(mnt, "data"), "")
+	ctx := testContext(t)
+	if _, err := n.admin().CreateTopic(ctx, 2, 1, nil, "full"); err != nil {
+		t.Fatal(err)
+	}
+	prod := n.client(kgo.DefaultProduceTopic("full"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordRetries(0), kgo.RequestRetries(0), kgo.DisableIdempotentWrite())
+	produceAll(t, prod, []*kgo.Record{{Partition: 0, Value: []byte("before")}})
+
+	// Take every free byte.
+	filler := filepath.Join(mnt, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+
+	value := make([]byte, 200<<10)
+	err = prod.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: value}).FirstErr()
+	if !errors.Is(err, kerr.KafkaStorageError) {
+		t.Fatalf("produce on a full disk: %v, want KAFKA_STORAGE_ERROR", err)
+	}
+	// The node keeps serving: metadata and reads still work.
+	if names := n.topicNames(ctx); len(names) != 1 {
+		t.Fatalf("metadata on a full disk: %v", names)
+	}
+	got := consumeN(t, n, "full", 1)
+	if string(got[0].Value) != "before" {
+		t.Fatalf("read back %q", got[0].Value)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	// Partition 1 was never opened while the disk was full: it opens now, on first use.
+	produceAll(t, prod, []*kgo.Record{{Partition: 0, Value: value}, {Partition: 1, Value: value}})
+	recs := consumeN(t, n, "full", 3)
+	if len(recs) != 3 {
+		t.Fatalf("%d records after space was freed, want 3 (the failed write left nothing behind)", len(recs))
+	}
+}
