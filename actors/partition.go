@@ -41,7 +41,7 @@ type partitionActor struct {
 	hw          int64
 	leaderEpoch int32
 	leader      bool
-	broken      error // the log could not be opened; requests get KAFKA_STORAGE_ERROR
+	broken      error     // the log could not be opened; requests get KAFKA_STORAGE_ERROR
 	lastOpenLog time.Time // when an open failure was last logged
 	self        *actor.PID
 
