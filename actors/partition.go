@@ -164,6 +164,7 @@ func (a *partitionActor) publish() {
 	a.status.sizeBytes.Store(a.wal.Size())
 	a.status.leaderEpoch.Store(a.leaderEpoch)
 	a.status.leader.Store(a.leader)
+	a.status.parked.Store(int64(len(a.watchers)))
 }
 
 func (a *partitionActor) close() {
@@ -382,7 +383,22 @@ func (a *partitionActor) watch(m *WatchRequest) {
 		notify(m.Notify) // answerable now (with data or an error)
 		return
 	}
+	a.pruneWatchers(time.Now())
 	a.watchers = append(a.watchers, m)
+	a.publish()
+}
+
+// pruneWatchers forgets parked fetches whose wait is over: their handlers have answered
+// already, and idle partitions would otherwise collect one per long poll forever.
+func (a *partitionActor) pruneWatchers(now time.Time) {
+	kept := a.watchers[:0]
+	for _, w := range a.watchers {
+		if now.Before(w.Deadline) {
+			kept = append(kept, w)
+		}
+	}
+	clear(a.watchers[len(kept):])
+	a.watchers = kept
 }
 
 func (a *partitionActor) fetch(m *FetchRequest) FetchReply {
@@ -483,6 +499,7 @@ func (a *partitionActor) tick(m *partitionTick) {
 	if m.retention {
 		a.enforceRetention(now)
 	}
+	a.pruneWatchers(now)
 	if a.unsynced && !a.n.opts.Data.FlushAlways && now.Sub(a.sync.lastRequest) >= a.n.opts.Data.FlushInterval {
 		a.sync.request()
 	}

@@ -9,8 +9,8 @@ import (
 // partitionStatus is what a partition actor publishes about itself for readers on other
 // goroutines (consumer lag, the debug endpoint, metrics) without a message round trip.
 type partitionStatus struct {
-	logStart, highWatermark, logEnd, sizeBytes atomic.Int64
-	leaderEpoch                                atomic.Int32
+	logStart, highWatermark, logEnd, sizeBytes, parked atomic.Int64
+	leaderEpoch                                        atomic.Int32
 	leader                                     atomic.Bool
 }
 
@@ -24,6 +24,7 @@ type PartitionInfo struct {
 	HighWatermark  int64  `json:"high_watermark"`
 	LogEndOffset   int64  `json:"log_end_offset"`
 	SizeBytes      int64  `json:"size_bytes"`
+	ParkedFetches  int64  `json:"parked_fetches"`
 }
 
 // partitionStatuses holds the status of every open partition replica.
@@ -66,6 +67,6 @@ func (st *partitionStatus) info(tp TopicPartition) PartitionInfo {
 	return PartitionInfo{
 		Topic: tp.Topic, Partition: tp.Partition, Leader: st.leader.Load(), LeaderEpoch: st.leaderEpoch.Load(),
 		LogStartOffset: st.logStart.Load(), HighWatermark: st.highWatermark.Load(),
-		LogEndOffset: st.logEnd.Load(), SizeBytes: st.sizeBytes.Load(),
+		LogEndOffset: st.logEnd.Load(), SizeBytes: st.sizeBytes.Load(), ParkedFetches: st.parked.Load(),
 	}
 }
