@@ -11,7 +11,7 @@ import (
 type partitionStatus struct {
 	logStart, highWatermark, logEnd, sizeBytes, parked atomic.Int64
 	leaderEpoch                                        atomic.Int32
-	leader                                     atomic.Bool
+	leader                                             atomic.Bool
 }
 
 // PartitionInfo is a snapshot of one local partition replica.
