@@ -110,8 +110,9 @@ func (bn *benchNode) close(b *testing.B) {
 // BenchmarkProposeThroughput drives small commands (AllocateProducerIDs{Count: 1}, the
 // smallest real change) through Node.Propose from many goroutines at once: proposer
 // batching, Raft, the Raft log write and the metadata store commit, all fsynced. One op
-// is one command; cmds/s is the throughput, p50/p99 the latency one caller sees, and
-// cmds/raft-save and cmds/meta-commit how many commands share one fsync round.
+// is one command; cmds/s is the throughput, p50/p99 the latency one caller sees,
+// cmds/entry how many commands the proposer packed into one Raft entry, and
+// cmds/raft-save and cmds/meta-commit how many commands share one fsync.
 func BenchmarkProposeThroughput(b *testing.B) {
 	cmd := fsm.Command{AllocateProducerIDs: &fsm.AllocateProducerIDs{Count: 1}}
 	for _, mode := range []string{storage.ModeBolt, storage.ModeMemory} {
@@ -166,7 +167,7 @@ func benchTopicConfigs(b *testing.B, dir, mode string, proposers int) {
 
 // benchProposers proposes b.N commands, cmdFor(0..b.N-1), from that many goroutines.
 func benchProposers(b *testing.B, n *benchNode, proposers int, cmdFor func(i int64) fsm.Command) {
-	saves0, commits0 := n.rs.saves.Load(), n.metrics.applyBatches.Load()
+	saves0, commits0, index0 := n.rs.saves.Load(), n.metrics.applyBatches.Load(), n.Image().Index
 	var (
 		next      atomic.Int64
 		wg        sync.WaitGroup
@@ -201,6 +202,7 @@ func benchProposers(b *testing.B, n *benchNode, proposers int, cmdFor func(i int
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmds/s")
 	b.ReportMetric(micros(percentile(all, 0.50)), "p50-µs")
 	b.ReportMetric(micros(percentile(all, 0.99)), "p99-µs")
+	b.ReportMetric(float64(b.N)/float64(max(n.Image().Index-index0, 1)), "cmds/entry")
 	b.ReportMetric(float64(b.N)/float64(max(n.rs.saves.Load()-saves0, 1)), "cmds/raft-save")
 	b.ReportMetric(float64(b.N)/float64(max(n.metrics.applyBatches.Load()-commits0, 1)), "cmds/meta-commit")
 	b.ReportMetric(0, "ns/op") // ns/op of a concurrent run is 1/throughput, already in cmds/s

@@ -24,10 +24,19 @@ trap 'rm -rf "$WORK"' EXIT
 
 header() { printf '\n== %s ==\n' "$*"; }
 
+# show prints a command so that it can be pasted back into a shell.
+show() {
+	local a out='$'
+	for a in "$@"; do
+		if [[ $a =~ ^[A-Za-z0-9_./=:,-]+$ ]]; then out+=" $a"; else out+=" '$a'"; fi
+	done
+	printf '%s\n' "$out"
+}
+
 # run prints the command, runs it, and prints its result lines (go test's Benchmark
 # lines, chronik-bench's E2E lines). On failure it prints the whole output and stops.
 run() {
-	printf '$ %s\n' "$*"
+	show "$@"
 	local out="$WORK/out"
 	if ! "$@" >"$out" 2>&1; then
 		cat "$out"
