@@ -366,8 +366,10 @@ func buildFixture(b *testing.B, dir, mode string) {
 	if mode == storage.ModeBolt && !eventually(time.Minute, func() bool { return n.rs.Stats().SnapshotIndex >= applied }) {
 		b.Fatalf("fixture raft log has no snapshot at %d: %+v", applied, n.rs.Stats())
 	}
+	st := n.RaftStatus()
 	n.close(b)
-	b.Logf("fixture: %d topics × %d partitions built in %s (%s raft log)", fixtureTopics, fixturePartitions, time.Since(t).Round(time.Millisecond), mode)
+	b.Logf("fixture: %d topics × %d partitions built in %s (%s raft log, snapshot %d bytes at index %d)",
+		fixtureTopics, fixturePartitions, time.Since(t).Round(time.Millisecond), mode, st.SnapshotBytes, st.SnapshotIndex)
 }
 
 // restartLoop times b.N restarts (open the stores, Start, WaitReady) of the fixture in
