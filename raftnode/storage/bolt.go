@@ -150,7 +150,7 @@ func loadState(tx *bolt.Tx, st *boltState) error {
 	}
 	st.snapMeta = raftpb.EnsureSnapshotMetadata(meta)
 	st.bounds.snapIndex = meta.GetIndex()
-	st.snapBytes = int64(len(state.Get(keySnapData)))
+	st.snapBytes = int64(len(tx.Bucket(bucketSnapshot).Get(keySnapData)))
 	// Compact never passes the snapshot and a saved snapshot resets the log to it.
 	if b := st.bounds; b.compacted > b.snapIndex {
 		return fmt.Errorf("compacted through %d beyond snapshot %d: %w", b.compacted, b.snapIndex, ErrCorrupt)

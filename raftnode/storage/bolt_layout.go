@@ -11,12 +11,17 @@ import (
 
 // schemaVersion is the on-disk layout version (see doc.go). Bump it on any change to
 // buckets, keys or value encodings; OpenBolt refuses files of another version.
-const schemaVersion uint32 = 1
+const schemaVersion uint32 = 2
 
 var (
 	bucketMeta    = []byte("meta")    // keySchema
-	bucketState   = []byte("state")   // keyHardState, keyCompacted, keySnapMeta, keySnapData
+	bucketState   = []byte("state")   // keyHardState, keyCompacted, keySnapMeta
 	bucketEntries = []byte("entries") // big-endian uint64 index -> protobuf raftpb.Entry
+	// bucketSnapshot holds only keySnapData. It must not share a bucket with the hard
+	// state: bbolt rewrites a whole leaf when one key in it changes, and the snapshot (the
+	// encoded metadata image, megabytes for a large cluster) would be rewritten by every
+	// Save (schema v1 did that).
+	bucketSnapshot = []byte("snapshot")
 
 	keySchema    = []byte("schema")        // big-endian uint32 schemaVersion
 	keyHardState = []byte("hardstate")     // protobuf raftpb.HardState; absent until first saved
@@ -86,7 +91,7 @@ func initOrCheckSchema(db *bolt.DB) error {
 		if got := binary.BigEndian.Uint32(v); got != schemaVersion {
 			return fmt.Errorf("file has schema version %d, this binary reads version %d: %w", got, schemaVersion, ErrSchemaMismatch)
 		}
-		if tx.Bucket(bucketState) == nil || tx.Bucket(bucketEntries) == nil {
+		if tx.Bucket(bucketState) == nil || tx.Bucket(bucketEntries) == nil || tx.Bucket(bucketSnapshot) == nil {
 			return fmt.Errorf("schema version %d but buckets missing: %w", schemaVersion, ErrCorrupt)
 		}
 		return nil
@@ -95,7 +100,7 @@ func initOrCheckSchema(db *bolt.DB) error {
 		return err
 	}
 	return db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketState, bucketEntries} {
+		for _, name := range [][]byte{bucketMeta, bucketState, bucketEntries, bucketSnapshot} {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -108,7 +108,7 @@ func (s *boltStorage) Snapshot() (*raftpb.Snapshot, error) {
 	var snap *raftpb.Snapshot
 	err := s.view(func(st *boltState, tx *bolt.Tx) error {
 		snap = &raftpb.Snapshot{Metadata: proto.Clone(st.snapMeta).(*raftpb.SnapshotMetadata)}
-		if v := tx.Bucket(bucketState).Get(keySnapData); len(v) > 0 {
+		if v := tx.Bucket(bucketSnapshot).Get(keySnapData); len(v) > 0 {
 			snap.Data = append([]byte(nil), v...) // v is only valid inside the transaction
 		}
 		return nil

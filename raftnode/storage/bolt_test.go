@@ -167,7 +167,7 @@ func TestBoltRefusesBadFiles(t *testing.T) {
 		message string
 	}{
 		{"newer schema", put(bucketMeta, keySchema, []byte{0, 0, 0, 99}), ErrSchemaMismatch,
-			"file has schema version 99, this binary reads version 1"},
+			"file has schema version 99, this binary reads version 2"},
 		{"schema key damaged", put(bucketMeta, keySchema, []byte{1}), ErrNotRaftLog, "schema key"},
 		{"entries bucket missing", func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketEntries) }, ErrCorrupt, "buckets missing"},
 		{"hole in the log", func(tx *bolt.Tx) error { return tx.Bucket(bucketEntries).Delete(indexKey(3)) }, ErrCorrupt,

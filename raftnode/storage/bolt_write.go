@@ -57,7 +57,7 @@ func (w *saveWrite) write(tx *bolt.Tx, p savePlan, last uint64) error {
 			return fmt.Errorf("recreate entries for snapshot: %w", err)
 		}
 		meta := p.snap.GetMetadata()
-		if err := putSnapshot(state, meta, p.snap.GetData()); err != nil {
+		if err := putSnapshot(tx, meta, p.snap.GetData()); err != nil {
 			return err
 		}
 		if err := state.Put(keyCompacted, encodeCompacted(meta.GetIndex(), meta.GetTerm())); err != nil {
@@ -174,7 +174,7 @@ func (s *boltStorage) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte
 	var txid int
 	err = s.update(func(tx *bolt.Tx) error {
 		txid = tx.ID()
-		return putSnapshot(tx.Bucket(bucketState), meta, data)
+		return putSnapshot(tx, meta, data)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot at %d: %w", i, err)
@@ -264,7 +264,8 @@ func (s *boltStorage) update(fn func(tx *bolt.Tx) error) error {
 	return nil
 }
 
-func putSnapshot(state *bolt.Bucket, meta *raftpb.SnapshotMetadata, data []byte) error {
+func putSnapshot(tx *bolt.Tx, meta *raftpb.SnapshotMetadata, data []byte) error {
+	state, snaps := tx.Bucket(bucketState), tx.Bucket(bucketSnapshot)
 	v, err := proto.Marshal(cloneSnapMeta(meta))
 	if err != nil {
 		return fmt.Errorf("encode snapshot metadata: %w", err)
@@ -273,12 +274,12 @@ func putSnapshot(state *bolt.Bucket, meta *raftpb.SnapshotMetadata, data []byte)
 		return fmt.Errorf("put snapshot metadata: %w", err)
 	}
 	if len(data) == 0 {
-		if err := state.Delete(keySnapData); err != nil {
+		if err := snaps.Delete(keySnapData); err != nil {
 			return fmt.Errorf("delete snapshot data: %w", err)
 		}
 		return nil
 	}
-	if err := state.Put(keySnapData, data); err != nil {
+	if err := snaps.Put(keySnapData, data); err != nil {
 		return fmt.Errorf("put snapshot data (%d bytes): %w", len(data), err)
 	}
 	return nil

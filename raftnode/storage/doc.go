@@ -25,7 +25,7 @@
 // would be lost to a lagging follower for good. Likewise Save refuses to rewrite entries
 // the latest snapshot covers (they are committed).
 //
-// # On-disk layout (bbolt backend, schema version 1)
+// # On-disk layout (bbolt backend, schema version 2)
 //
 //	bucket "meta"
 //	  "schema"        big-endian uint32 schema version, checked at open
@@ -34,7 +34,10 @@
 //	  "compacted"     big-endian uint64 index + uint64 term of the last discarded entry
 //	                  (FirstIndex-1); absent means 0, 0
 //	  "snapshot.meta" protobuf raftpb.SnapshotMetadata: index, term and the ConfState
-//	  "snapshot.data" the state machine's snapshot bytes (absent when empty)
+//	bucket "snapshot"
+//	  "snapshot.data" the state machine's snapshot bytes (absent when empty). A bucket of
+//	                  its own because bbolt rewrites a whole leaf when any key in it
+//	                  changes: beside "hardstate" (schema v1) every Save rewrote it.
 //	bucket "entries"
 //	  big-endian uint64 index -> protobuf raftpb.Entry
 //

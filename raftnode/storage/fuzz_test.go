@@ -17,7 +17,7 @@ var fuzzTargets = []struct{ bucket, key []byte }{
 	{bucketState, keyHardState},
 	{bucketState, keyCompacted},
 	{bucketState, keySnapMeta},
-	{bucketState, keySnapData},
+	{bucketSnapshot, keySnapData},
 	{bucketEntries, indexKey(3)},
 	{bucketEntries, indexKey(8)}, // the last entry
 	{bucketEntries, indexKey(9)}, // one past the end
