@@ -56,10 +56,22 @@ func (a *bootstrapActor) Receive(ctx actor.Context) {
 //     term 1, which every node of a new cluster does identically.
 //   - Raft storage holds a snapshot newer than the store (the store was lost): the store
 //     is restored from the snapshot.
+//   - Raft storage is older than the store, or disagrees with it about the term of the
+//     store's last entry (a bbolt log left from before the node ran in memory mode): the
+//     log is stale and is rebuilt from the store like an empty one. Appending to it
+//     instead would give new entries indexes the store has already applied, and they
+//     would be skipped.
 func bootstrapRaft(st storage.Storage, store *metastore.Store, voters []uint64, log zerolog.Logger) (BootstrapReport, error) {
 	start := time.Now()
 	if !st.Empty() {
-		return restoreStoreFromSnapshot(st, store, start, log)
+		stale, err := raftLogStale(st, store)
+		if err != nil {
+			return BootstrapReport{}, err
+		}
+		if !stale {
+			return restoreStoreFromSnapshot(st, store, start, log)
+		}
+		log.Warn().Msg("bootstrap: the raft log is older than the metadata store; rebuilding it from the store")
 	}
 	img, err := store.Load()
 	if err != nil {
@@ -90,13 +102,43 @@ func bootstrapRaft(st storage.Storage, store *metastore.Store, voters []uint64, 
 			ConfState: &raftpb.ConfState{Voters: img.ConfState.Voters, Learners: img.ConfState.Learners},
 		},
 	}
-	if err := st.Save(&raftpb.HardState{Term: &term, Commit: &index}, nil, snap); err != nil {
+	hs := &raftpb.HardState{Term: &term, Commit: &index}
+	if old, _, err := st.InitialState(); err == nil && old.GetTerm() >= term {
+		// A stale log may remember a later term (and a vote in it): never go back in time.
+		oldTerm, vote := old.GetTerm(), old.GetVote()
+		hs.Term, hs.Vote = &oldTerm, &vote
+	}
+	if err := st.Save(hs, nil, snap); err != nil {
 		return BootstrapReport{}, fmt.Errorf("bootstrap: save raft snapshot at %d: %w", index, err)
 	}
 	report := BootstrapReport{Mode: mode, Index: index, Term: term, Topics: len(img.Topics), Duration: time.Since(start)}
 	log.Info().Str("mode", mode).Uint64("index", index).Uint64("term", term).Int("topics", len(img.Topics)).
 		Int("partitions", img.PartitionCount()).Dur("took", report.Duration).Msg("bootstrap: raft rebuilt from the metadata store")
 	return report, nil
+}
+
+// raftLogStale reports whether a non-empty Raft log is behind the metadata store: its last
+// index is below the store's applied index, or its entry at that index has another term.
+func raftLogStale(st storage.Storage, store *metastore.Store) (bool, error) {
+	applied, appliedTerm, err := store.Applied()
+	if err != nil {
+		return false, fmt.Errorf("bootstrap: %w", err)
+	}
+	last, err := st.LastIndex()
+	if err != nil {
+		return false, fmt.Errorf("bootstrap: raft log: %w", err)
+	}
+	if applied == 0 {
+		return false, nil
+	}
+	if last < applied {
+		return true, nil
+	}
+	term, err := st.Term(applied)
+	if err != nil {
+		return false, nil // compacted past the store: the snapshot is newer (restore path)
+	}
+	return term != appliedTerm, nil
 }
 
 func restoreStoreFromSnapshot(st storage.Storage, store *metastore.Store, start time.Time, log zerolog.Logger) (BootstrapReport, error) {

@@ -236,3 +236,29 @@ func eventually(timeout time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// A bbolt Raft log left behind while the node ran in memory mode is older than the
+// metadata store; appending to it would reuse applied indexes. Bootstrap rebuilds it.
+func TestStaleRaftLogIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	n := startTestNode(t, dir, "bbolt", 1000)
+	createTopic(t, n.Node, "from-bbolt", 1)
+	n.stop(t)
+	n = startTestNode(t, dir, "memory", 1000)
+	for i := 0; i < 5; i++ {
+		createTopic(t, n.Node, fmt.Sprintf("from-memory-%d", i), 1)
+	}
+	n.stop(t)
+
+	n = startTestNode(t, dir, "bbolt", 1000)
+	defer n.stop(t)
+	if got := n.RaftStatus().Bootstrap.Mode; got != "metastore" {
+		t.Fatalf("bootstrap mode %q, want the stale log rebuilt from the metastore", got)
+	}
+	if r := createTopic(t, n.Node, "after", 1); !r.OK() {
+		t.Fatalf("create after switching back to bbolt: %+v", r)
+	}
+	if got := len(n.Image().Topics); got != 7 {
+		t.Fatalf("%d topics, want 7: %v", got, n.Image().SortedTopicNames())
+	}
+}

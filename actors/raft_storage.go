@@ -21,6 +21,10 @@ type raftStorageActor struct {
 	pending   []*storageAppend
 	scheduled bool
 	restarted bool
+	// deferred is a hard state that only moved the commit index: raft sends those with no
+	// responses, meaning it needs no durability (a lower commit index after a crash is
+	// recomputed). It rides along with the next write instead of costing an fsync.
+	deferred *raftpb.HardState
 }
 
 func (a *raftStorageActor) setRestarted() { a.restarted = true }
@@ -69,6 +73,17 @@ func (a *raftStorageActor) flush(ctx actor.Context) {
 		if from == upto {
 			return
 		}
+		if len(entries) == 0 && !anyResponses(pending[from:upto]) {
+			if hs != nil {
+				a.deferred = hs
+			}
+			hs, from = nil, upto
+			return
+		}
+		if hs == nil {
+			hs = a.deferred
+		}
+		a.deferred = nil
 		if err := a.n.opts.RaftStorage.Save(hs, entries, nil); err != nil {
 			// The log could not be made durable, so nothing may be acknowledged. Panic: the
 			// supervisor restarts us and the Raft loop rebuilds from what is on disk.
@@ -96,11 +111,21 @@ func (a *raftStorageActor) flush(ctx actor.Context) {
 	write(len(pending))
 }
 
+func anyResponses(pending []*storageAppend) bool {
+	for _, p := range pending {
+		if len(p.msg.GetResponses()) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // installSnapshot persists a leader's snapshot (and the entries and hard state that came
 // with it), then hands it to the applier, which answers Raft once the metadata store holds
 // the snapshot's state.
 func (a *raftStorageActor) installSnapshot(ctx actor.Context, p *storageAppend, snap *raftpb.Snapshot) {
 	m := p.msg
+	a.deferred = nil // the snapshot's own hard state is newer
 	if err := a.n.opts.RaftStorage.Save(hardStateOf(m), m.GetEntries(), snap); err != nil {
 		a.log.Error().Err(err).Uint64("index", snap.GetMetadata().GetIndex()).Msg("persist raft snapshot")
 		panic(err)
