@@ -25,6 +25,10 @@ type BootstrapReport struct {
 	// RestoredStore is set when the metadata store was behind the Raft snapshot and was
 	// restored from it.
 	RestoredStore bool `json:"restored_store,omitempty"`
+
+	// image is the metadata Bootstrap loaded (nil if it read none), so Start need not
+	// load the store a second time.
+	image *metastore.Image
 }
 
 // bootstrapActor makes Raft's durable state and the metadata store agree before the Raft
@@ -111,7 +115,7 @@ func bootstrapRaft(st storage.Storage, store *metastore.Store, voters []uint64, 
 	if err := st.Save(hs, nil, snap); err != nil {
 		return BootstrapReport{}, fmt.Errorf("bootstrap: save raft snapshot at %d: %w", index, err)
 	}
-	report := BootstrapReport{Mode: mode, Index: index, Term: term, Topics: len(img.Topics), Duration: time.Since(start)}
+	report := BootstrapReport{Mode: mode, Index: index, Term: term, Topics: len(img.Topics), Duration: time.Since(start), image: img}
 	log.Info().Str("mode", mode).Uint64("index", index).Uint64("term", term).Int("topics", len(img.Topics)).
 		Int("partitions", img.PartitionCount()).Dur("took", report.Duration).Msg("bootstrap: raft rebuilt from the metadata store")
 	return report, nil
@@ -165,6 +169,7 @@ func restoreStoreFromSnapshot(st storage.Storage, store *metastore.Store, start 
 		return report, fmt.Errorf("bootstrap: %w", err)
 	}
 	report.RestoredStore, report.Index, report.Term, report.Topics = true, img.Index, img.Term, len(img.Topics)
+	report.image = img
 	report.Duration = time.Since(start)
 	log.Warn().Uint64("store_index", applied).Uint64("snapshot_index", img.Index).
 		Msg("bootstrap: metadata store was behind the raft snapshot; restored it from the snapshot")

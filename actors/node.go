@@ -127,12 +127,15 @@ func Start(opts Options) (*Node, error) {
 	opts.Log.Info().Str("phase", "bootstrap").Str("mode", res.report.Mode).Dur("took", time.Since(phase)).Msg("startup phase done")
 
 	phase = time.Now()
-	img, err := opts.Store.Load()
-	if err != nil {
-		n.Stop()
-		return nil, err
+	img := res.report.image
+	if img == nil {
+		if img, err = opts.Store.Load(); err != nil {
+			n.Stop()
+			return nil, err
+		}
 	}
 	n.image.Store(img)
+	n.bootstrap.image = nil // published now; do not pin the first image forever
 	opts.Log.Info().Str("phase", "load metadata").Int("topics", len(img.Topics)).Int("partitions", img.PartitionCount()).
 		Uint64("applied_index", img.Index).Dur("took", time.Since(phase)).Msg("startup phase done")
 
