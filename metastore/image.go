@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // UUID is a Kafka topic id: 16 random bytes, printed like Kafka does (URL-safe base64
@@ -113,6 +114,10 @@ type Image struct {
 	Brokers  map[int32]Broker  `json:"brokers"`
 	Topics   map[string]*Topic `json:"topics"`
 	TopicIDs map[UUID]string   `json:"-"` // derived from Topics
+	// MetricNames maps the metric form of every topic name holding '.' or '_' (each '.'
+	// read as '_') to the topic: Kafka refuses a topic whose metric name another has.
+	// Derived from Topics.
+	MetricNames map[string]string `json:"-"`
 
 	// BrokerConfigs holds dynamic broker config overrides by resource name: "" is the
 	// cluster-wide default, a broker id (as Kafka names it, e.g. "1") one broker.
@@ -128,6 +133,7 @@ func NewImage() *Image {
 		Brokers:        map[int32]Broker{},
 		Topics:         map[string]*Topic{},
 		TopicIDs:       map[UUID]string{},
+		MetricNames:    map[string]string{},
 		BrokerConfigs:  map[string]map[string]string{},
 		NextProducerID: 1000,
 	}
@@ -163,7 +169,20 @@ func (img *Image) PartitionCount() int {
 
 func (img *Image) reindexTopicIDs() {
 	img.TopicIDs = make(map[UUID]string, len(img.Topics))
+	img.MetricNames = map[string]string{}
 	for name, t := range img.Topics {
 		img.TopicIDs[t.ID] = name
+		if m, ok := MetricName(name); ok {
+			img.MetricNames[m] = name
+		}
 	}
+}
+
+// MetricName is name with every '.' read as '_', and whether name holds '.' or '_' at
+// all (only such names can collide with another).
+func MetricName(name string) (string, bool) {
+	if !strings.ContainsAny(name, "._") {
+		return name, false
+	}
+	return strings.ReplaceAll(name, ".", "_"), true
 }

@@ -129,6 +129,9 @@ func (s *Store) Load() (*Image, error) {
 			}
 			img.Topics[t.Name] = t
 			img.TopicIDs[t.ID] = t.Name
+			if m, ok := MetricName(t.Name); ok {
+				img.MetricNames[m] = t.Name
+			}
 			return nil
 		}); err != nil {
 			return err

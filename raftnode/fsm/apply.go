@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -128,6 +127,7 @@ func (b *Batch) copyTopics() {
 	}
 	b.img.Topics = maps.Clone(b.img.Topics)
 	b.img.TopicIDs = maps.Clone(b.img.TopicIDs)
+	b.img.MetricNames = maps.Clone(b.img.MetricNames)
 	b.topicsCopied = true
 	if b.changes.Topics == nil {
 		b.changes.Topics = map[string]*metastore.Topic{}
@@ -179,6 +179,12 @@ func (b *Batch) createTopic(c *CreateTopic) Result {
 	b.copyTopics()
 	b.img.Topics[c.Name] = t
 	b.img.TopicIDs[c.ID] = c.Name
+	if m, ok := metastore.MetricName(c.Name); ok {
+		if b.img.MetricNames == nil {
+			b.img.MetricNames = map[string]string{}
+		}
+		b.img.MetricNames[m] = c.Name
+	}
 	b.topicCopied[c.Name] = true
 	b.changes.Topics[c.Name] = t
 	return Result{}
@@ -195,26 +201,10 @@ func newPartition(replicas []int32) metastore.Partition {
 // collidingTopic finds an existing topic whose name differs from name only by '.' vs '_',
 // which Kafka refuses because both map to the same metric name.
 func (b *Batch) collidingTopic(name string) string {
-	if !strings.ContainsAny(name, "._") {
-		return "" // only names holding '.' or '_' can collide with another name
-	}
-	norm := metricName(name)
-	for other := range b.img.Topics {
-		if metricName(other) == norm {
-			return other
-		}
+	if m, ok := metastore.MetricName(name); ok {
+		return b.img.MetricNames[m]
 	}
 	return ""
-}
-
-func metricName(s string) string {
-	out := []byte(s)
-	for i, c := range out {
-		if c == '.' {
-			out[i] = '_'
-		}
-	}
-	return string(out)
 }
 
 func validReplicas(replicas []int32) error {
@@ -250,6 +240,9 @@ func (b *Batch) deleteTopic(c *DeleteTopic) Result {
 	b.copyTopics()
 	delete(b.img.Topics, name)
 	delete(b.img.TopicIDs, t.ID)
+	if m, ok := metastore.MetricName(name); ok {
+		delete(b.img.MetricNames, m)
+	}
 	delete(b.topicCopied, name)
 	b.changes.Topics[name] = nil
 	return Result{}

@@ -69,6 +69,14 @@ func TestMetricNameCollision(t *testing.T) {
 	if res[0].Code != kerr.InvalidTopicException.Code {
 		t.Fatalf("a_b next to a.b: code %d, want INVALID_TOPIC_EXCEPTION", res[0].Code)
 	}
+	// Once a.b is gone its metric name is free again.
+	res, img, _ := applyAll(t, base, &Command{DeleteTopic: &DeleteTopic{Name: "a.b"}}, create("a_b", 2, []int32{1}))
+	if !res[1].OK() || img.MetricNames["a_b"] != "a_b" {
+		t.Fatalf("a_b after deleting a.b: %+v, metric names %v", res[1], img.MetricNames)
+	}
+	if base.MetricNames["a_b"] != "a.b" {
+		t.Fatal("a later batch changed the base image's index")
+	}
 }
 
 func TestCreateTopicSetsLeadersAndDoesNotTouchBase(t *testing.T) {
