@@ -1,10 +1,14 @@
 package test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -248,4 +252,66 @@ func mustPort(t *testing.T, addr string) int {
 		t.Fatalf("parse %s: %v (%s)", addr, err, host)
 	}
 	return port
+}
+
+// An API version the broker does not serve gets UNSUPPORTED_VERSION at the version it was
+// sent in, and the connection keeps serving.
+func TestUnsupportedVersionOverTheWire(t *testing.T) {
+	n := startNode(t, "")
+	c, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	send := func(corr int32, req kmsg.Request) {
+		body := req.AppendTo(nil)
+		hdr := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+		hdr = binary.BigEndian.AppendUint16(hdr, uint16(req.GetVersion()))
+		hdr = binary.BigEndian.AppendUint32(hdr, uint32(corr))
+		hdr = binary.BigEndian.AppendUint16(hdr, 0) // empty client id
+		if req.IsFlexible() {
+			hdr = append(hdr, 0)
+		}
+		frame := binary.BigEndian.AppendUint32(nil, uint32(len(hdr)+len(body)))
+		if _, err := c.Write(append(append(frame, hdr...), body...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv := func(resp kmsg.Response) int32 {
+		var size [4]byte
+		if _, err := io.ReadFull(c, size[:]); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+		corr := int32(binary.BigEndian.Uint32(buf))
+		buf = buf[4:]
+		if resp.IsFlexible() {
+			buf = buf[1:]
+		}
+		if err := resp.ReadFrom(buf); err != nil {
+			t.Fatal(err)
+		}
+		return corr
+	}
+
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.Version = 13 // above the 12 this broker serves
+	send(1, meta)
+	mresp := kmsg.NewPtrMetadataResponse()
+	mresp.Version = 13
+	if corr := recv(mresp); corr != 1 || mresp.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("Metadata v13: correlation %d, error code %d", corr, mresp.ErrorCode)
+	}
+	// The same connection still serves a supported version.
+	meta.Version = 12
+	send(2, meta)
+	mresp = kmsg.NewPtrMetadataResponse()
+	mresp.Version = 12
+	if corr := recv(mresp); corr != 2 || mresp.ErrorCode != 0 || len(mresp.Brokers) != 1 {
+		t.Fatalf("Metadata v12 after the refusal: correlation %d %+v", corr, mresp)
+	}
 }

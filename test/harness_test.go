@@ -25,22 +25,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// binary is the chronik-node executable under test: $CHRONIK_BIN (make test-e2e sets it)
+// chronikBin is the chronik-node executable under test: $CHRONIK_BIN (make test-e2e sets it)
 // or one built once by TestMain.
-var binary string
+var chronikBin string
 
 func TestMain(m *testing.M) {
-	binary = os.Getenv("CHRONIK_BIN")
+	chronikBin = os.Getenv("CHRONIK_BIN")
 	cleanup := func() {}
-	if binary == "" {
+	if chronikBin == "" {
 		dir, err := os.MkdirTemp("", "chronik-e2e-bin")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		cleanup = func() { os.RemoveAll(dir) }
-		binary = filepath.Join(dir, "chronik-node")
-		build := exec.Command("go", "build", "-o", binary, "../cmd/chronik-node")
+		chronikBin = filepath.Join(dir, "chronik-node")
+		build := exec.Command("go", "build", "-o", chronikBin, "../cmd/chronik-node")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build chronik-node:", err)
@@ -116,7 +116,7 @@ group.initial.rebalance.delay.ms = 0
 // start launches the process and waits for /healthz.
 func (n *node) start() {
 	n.t.Helper()
-	cmd := exec.Command(binary, "--config", n.config)
+	cmd := exec.Command(chronikBin, "--config", n.config)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		n.t.Fatal(err)

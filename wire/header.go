@@ -20,9 +20,14 @@ type requestHeader struct {
 var errTruncatedHeader = errors.New("request header truncated")
 
 // parseRequestHeader reads the fixed part of a request header from a frame (the bytes
-// after the size prefix) and returns the remaining bytes.
+// after the size prefix) and returns the remaining bytes. Request header v0 (no client
+// id) is used only by ControlledShutdown v0; every other request has v1 or v2.
 func parseRequestHeader(frame []byte) (requestHeader, []byte, error) {
-	const fixed = 2 + 2 + 4 + 2 // key, version, correlation id, client id length
+	const fixedV0 = 2 + 2 + 4 // key, version, correlation id
+	const fixed = fixedV0 + 2 // + client id length
+	if len(frame) >= fixedV0 && binary.BigEndian.Uint16(frame[0:]) == 7 && binary.BigEndian.Uint16(frame[2:]) == 0 {
+		return requestHeader{key: 7, correlationID: int32(binary.BigEndian.Uint32(frame[4:]))}, frame[fixedV0:], nil
+	}
 	if len(frame) < fixed {
 		return requestHeader{}, nil, errTruncatedHeader
 	}

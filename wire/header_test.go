@@ -140,3 +140,13 @@ func TestReadFrameSizes(t *testing.T) {
 		t.Fatal("truncated body read without error")
 	}
 }
+
+// ControlledShutdown v0 is the one request with header v0 (no client id); it is parsed as
+// such and, not being served, gets UNSUPPORTED_VERSION rather than being misread.
+func TestRequestHeaderV0(t *testing.T) {
+	frame := []byte{0, 7, 0, 0, 0, 0, 0, 42, 0, 0, 0, 1} // key 7, v0, corr 42, broker id 1
+	h, rest, err := parseRequestHeader(frame)
+	if err != nil || h.key != 7 || h.version != 0 || h.correlationID != 42 || h.clientID != "" || len(rest) != 4 {
+		t.Fatalf("header %+v rest %x err %v", h, rest, err)
+	}
+}
