@@ -80,6 +80,7 @@ func startBenchNode(b *testing.B, dir string, cfg benchNodeConfig) *benchNode {
 	n, err := Start(Options{
 		NodeID: 1, Advertise: metastore.Broker{Host: "127.0.0.1", Port: 9092},
 		Store: store, RaftStorage: bn.rs, Raft: cfg.raft, Log: zerolog.Nop(),
+		Data: DataOptions{Dir: filepath.Join(dir, "partitions")},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -89,6 +89,9 @@ type raftSnapshot struct {
 // store agree), then RaftStorage, the applier, the proposer, the Raft loop and its ticker.
 // It returns once they run; WaitReady waits for a leader and this broker's registration.
 func Start(opts Options) (*Node, error) {
+	if opts.Data.Dir == "" {
+		return nil, fmt.Errorf("start node: no data directory for partition logs")
+	}
 	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{})}
 	n.router.m = map[TopicPartition]*actor.PID{}
 	if n.opts.Data.RetentionCheckInterval <= 0 {

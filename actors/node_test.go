@@ -41,6 +41,7 @@ func startTestNode(t *testing.T, dir, mode string, snapshotEvery uint64) *testNo
 		NodeID: 1, Advertise: metastore.Broker{Host: "127.0.0.1", Port: 9092},
 		Store: store, RaftStorage: rs, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
 		Raft: RaftOptions{Tick: 10 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1, SnapshotEntries: snapshotEvery, ProposalTimeout: 5 * time.Second},
+		Data: DataOptions{Dir: filepath.Join(dir, "partitions"), FlushInterval: 50 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -49,5 +51,61 @@ func TestParkedFetchesWakeOnDataAndExpire(t *testing.T) {
 	n.Fetch(TopicPartition{Topic: "w", Partition: 9}, &FetchRequest{Reply: fr})
 	if r := <-fr; r.Code != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("fetch of a missing partition: code %d", r.Code)
+	}
+}
+
+func produceOne(t *testing.T, n *Node, tp TopicPartition, records []byte) ProduceReply {
+	t.Helper()
+	reply := make(chan ProduceReply, 1)
+	n.Produce(tp, &ProduceRequest{Records: records, Acks: -1, Reply: reply})
+	select {
+	case r := <-reply:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("no produce reply")
+		return ProduceReply{}
+	}
+}
+
+// Idempotent producer state is rebuilt after a restart: a retried batch still gets its
+// original offset and a gap is still refused.
+func TestProducerStateSurvivesRestart(t *testing.T) {
+	for _, snapshot := range []bool{true, false} {
+		t.Run(map[bool]string{true: "clean stop with snapshot", false: "rebuilt from the log"}[snapshot], func(t *testing.T) {
+			dir := t.TempDir()
+			n := startTestNode(t, dir, "bbolt", 1000)
+			if r := createTopic(t, n.Node, "idem", 1); !r.OK() {
+				t.Fatal(r.Message)
+			}
+			tp := TopicPartition{Topic: "idem", Partition: 0}
+			opts := batchtest.DefaultOptions(time.Now().UnixMilli())
+			opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = 77, 0, 0
+			first := batchtest.Build(opts, batchtest.Values(5, 10))
+			opts.BaseSequence = 5
+			second := batchtest.Build(opts, batchtest.Values(5, 10))
+			for i, b := range [][]byte{first, second} {
+				if r := produceOne(t, n.Node, tp, append([]byte(nil), b...)); r.Code != 0 || r.BaseOffset != int64(5*i) {
+					t.Fatalf("batch %d: %+v", i, r)
+				}
+			}
+			n.stop(t)
+			if !snapshot {
+				if err := os.Remove(filepath.Join(dir, "partitions", "idem-0", producerSnapshotFile)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n = startTestNode(t, dir, "bbolt", 1000)
+			defer n.stop(t)
+			if r := produceOne(t, n.Node, tp, append([]byte(nil), second...)); r.Code != 0 || r.BaseOffset != 5 {
+				t.Fatalf("retried batch after restart: %+v, want the original offset 5", r)
+			}
+			opts.BaseSequence = 20
+			if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(1, 10))); r.Code != kerr.OutOfOrderSequenceNumber.Code {
+				t.Fatalf("sequence gap after restart: code %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", r.Code)
+			}
+			if info, _ := n.PartitionInfo(tp); info.LogEndOffset != 10 {
+				t.Fatalf("log end %d, want 10: the duplicate was written again", info.LogEndOffset)
+			}
+		})
 	}
 }
