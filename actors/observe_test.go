@@ -120,15 +120,19 @@ func TestDebugPageShowsActorsRaftAndPartitions(t *testing.T) {
 
 func TestPartitionViewsCarryAssignment(t *testing.T) {
 	n := startDataNode(t)
-	createTopic(t, n, "events", 1)
+	createTopic(t, n, "events", 2)
 	produce(t, n, TopicPartition{"events", 0}, 4)
 	views := n.PartitionViews()
-	if len(views) != 1 {
+	if len(views) != 2 {
 		t.Fatalf("partition views %+v", views)
 	}
 	v := views[0]
-	if v.LeaderID != 1 || len(v.Replicas) != 1 || v.Replicas[0] != 1 || len(v.ISR) != 1 || v.HighWatermark != 4 || v.SizeBytes == 0 {
-		t.Fatalf("partition view %+v", v)
+	if !v.Open || v.LeaderID != 1 || len(v.Replicas) != 1 || v.Replicas[0] != 1 || len(v.ISR) != 1 || v.HighWatermark != 4 || v.SizeBytes == 0 {
+		t.Fatalf("partition view of events-0 %+v", v)
+	}
+	// events-1 never saw a request: listed from the metadata, offsets unknown.
+	if u := views[1]; u.Open || u.Partition != 1 || !u.Leader || u.LeaderID != 1 || u.HighWatermark != -1 {
+		t.Fatalf("partition view of the unopened events-1 %+v", u)
 	}
 	if under, offline := n.ReplicationHealth(); under != 0 || offline != 0 {
 		t.Fatalf("single node reports %d under-replicated, %d offline", under, offline)

@@ -2,28 +2,57 @@ package actors
 
 import "slices"
 
-// PartitionView is a local partition replica's offsets together with its assignment in
-// the metadata: what /debug/partitions and the debug page show.
+// PartitionView is a partition replica this node hosts, with its assignment from the
+// metadata and, once its actor runs, its offsets: what /debug/partitions, the debug page
+// and `chronik-node status` show.
 type PartitionView struct {
 	PartitionInfo
+	// Open is true while the partition's actor runs. Actors start on first use (or at
+	// start for partitions with data on disk); until then the offsets read -1.
+	Open     bool    `json:"open"`
 	LeaderID int32   `json:"leader_id"` // broker id of the leader, -1 for none
 	Replicas []int32 `json:"replicas"`
 	ISR      []int32 `json:"isr"`
 }
 
-// PartitionViews lists every open local partition replica with its assignment, sorted.
+// PartitionViews lists the partition replicas assigned to this node in the metadata,
+// plus any still open that the metadata no longer has (a topic being deleted), sorted.
 func (n *Node) PartitionViews() []PartitionView {
 	img := n.Image()
-	infos := n.Partitions()
-	out := make([]PartitionView, 0, len(infos))
-	for _, info := range infos {
-		v := PartitionView{PartitionInfo: info, LeaderID: -1}
-		if t := img.Topics[info.Topic]; t != nil && int(info.Partition) < len(t.Partitions) {
-			p := t.Partitions[info.Partition]
-			v.LeaderID, v.Replicas, v.ISR = p.Leader, slices.Clone(p.Replicas), slices.Clone(p.ISR)
-		}
-		out = append(out, v)
+	self := int32(n.opts.NodeID)
+	open := map[TopicPartition]PartitionInfo{}
+	for _, info := range n.Partitions() {
+		open[TopicPartition{info.Topic, info.Partition}] = info
 	}
+	var out []PartitionView
+	for _, name := range img.SortedTopicNames() {
+		for i, p := range img.Topics[name].Partitions {
+			tp := TopicPartition{name, int32(i)}
+			info, isOpen := open[tp]
+			if !isOpen && !slices.Contains(p.Replicas, self) {
+				continue
+			}
+			if !isOpen {
+				info = PartitionInfo{Topic: name, Partition: int32(i), Leader: p.Leader == self, LeaderEpoch: p.LeaderEpoch,
+					LogStartOffset: -1, HighWatermark: -1, LogEndOffset: -1}
+			}
+			delete(open, tp)
+			out = append(out, PartitionView{PartitionInfo: info, Open: isOpen, LeaderID: p.Leader,
+				Replicas: slices.Clone(p.Replicas), ISR: slices.Clone(p.ISR)})
+		}
+	}
+	for _, info := range open {
+		out = append(out, PartitionView{PartitionInfo: info, Open: true, LeaderID: -1})
+	}
+	slices.SortFunc(out, func(a, b PartitionView) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Partition - b.Partition)
+	})
 	return out
 }
 
