@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"slices"
 	"sort"
 	"sync/atomic"
 )
@@ -65,7 +66,7 @@ func (n *Node) GroupsView() []GroupView {
 	if p == nil {
 		return nil
 	}
-	out := (*p)()
+	out := slices.Clone((*p)()) // sorted here; the coordinator's slice is left alone
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
 	return out
 }

@@ -162,14 +162,21 @@ func (m *Metrics) RequestDone(key, version int16, d time.Duration, reqBytes, res
 }
 
 func (m *Metrics) forRequest(key, version int16) *requestMetrics {
-	id := int32(key)<<16 | int32(uint16(version))
-	if r, ok := m.perRequest.Load(id); ok {
-		return r.(*requestMetrics)
-	}
+	// Fold what the labels fold before caching, so odd keys and versions from a
+	// misbehaving client cannot grow the cache either.
 	api := apiName(key)
+	if api == "Unknown" {
+		key = -1
+	}
 	v := "other"
 	if version >= 0 && version <= maxVersionLabel {
 		v = strconv.Itoa(int(version))
+	} else {
+		version = -1
+	}
+	id := int32(key)<<16 | int32(uint16(version))
+	if r, ok := m.perRequest.Load(id); ok {
+		return r.(*requestMetrics)
 	}
 	r := &requestMetrics{
 		api:       api,

@@ -183,8 +183,19 @@ func TestRequestMetricsCount(t *testing.T) {
 	if got := testutil.ToFloat64(m.requestErrors.WithLabelValues("CreateTopics", "CODE_12345")); got != 1 {
 		t.Errorf("unknown error code: %v, want 1 under CODE_12345", got)
 	}
-	if got := testutil.CollectAndCount(m.latency); got != 4 {
-		t.Errorf("latency series: %d, want 4 (Produce v9, Produce other, Fetch v13, CreateTopics v7)", got)
+	for key := int16(100); key < 200; key++ {
+		m.RequestDone(key, key, time.Millisecond, 10, 10, 0)
+	}
+	cached := 0
+	m.perRequest.Range(func(any, any) bool { cached++; return true })
+	if cached != 5 {
+		t.Errorf("%d cached label sets after 100 unknown keys, want 5 (they fold into one)", cached)
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("Unknown", "other")); got != 100 {
+		t.Errorf("unknown API keys: %v requests under Unknown/other, want 100", got)
+	}
+	if got := testutil.CollectAndCount(m.latency); got != 5 {
+		t.Errorf("latency series: %d, want 5 (Produce v9, Produce other, Fetch v13, CreateTopics v7, Unknown other)", got)
 	}
 	m.ConnOpened()
 	m.ConnOpened()
