@@ -34,6 +34,10 @@ type RaftStatus struct {
 	// store commits they took.
 	CommandsApplied uint64 `json:"entries_applied"`
 	ApplyBatches    uint64 `json:"apply_batches"`
+	// LeaderChanges counts leaders this node has seen elected since start;
+	// ProposalsPending the metadata changes waiting for Raft to apply them.
+	LeaderChanges    uint64 `json:"leader_changes"`
+	ProposalsPending int64  `json:"proposals_pending"`
 }
 
 // RaftStatus reports the Raft group as this node sees it.
@@ -46,6 +50,7 @@ func (n *Node) RaftStatus() RaftStatus {
 		FirstIndex: st.FirstIndex, LastIndex: st.LastIndex, LogEntries: st.Entries, LogBytes: st.LogBytes,
 		SnapshotBytes: st.SnapshotBytes, Bootstrap: n.bootstrap,
 		CommandsApplied: n.metrics.commandsApplied.Load(), ApplyBatches: n.metrics.applyBatches.Load(),
+		LeaderChanges: n.metrics.leaderChanges.Load(), ProposalsPending: n.metrics.proposalsPending.Load(),
 	}
 	if rs := n.raftState.Load(); rs != nil {
 		s.Term, s.Leader, s.CommitIndex, s.State = rs.term, rs.lead, rs.commit, rs.state.String()
@@ -57,6 +62,13 @@ func (n *Node) RaftStatus() RaftStatus {
 
 // Actors lists every live actor with its mailbox counters.
 func (n *Node) Actors() []ActorStat { return n.reg.snapshot() }
+
+// ActorKinds sums the actors by kind; message and restart totals include stopped actors.
+func (n *Node) ActorKinds() []KindStat { return n.reg.kinds() }
+
+// CommitLatency is the distribution of the time from Propose to the applied result, over
+// the proposals that were applied.
+func (n *Node) CommitLatency() LatencySnapshot { return n.metrics.commitLatency.snapshot() }
 
 // Controller is the broker id of the metadata Raft leader, or -1 when there is none:
 // Kafka clients send admin requests to the controller.
@@ -87,11 +99,13 @@ func (n *Node) InjectPanic(id string) bool {
 	return true
 }
 
-// DebugHandler serves /debug/actors, /debug/raft, /debug/partitions, /debug/pprof/ and
-// /healthz. With faults set it also
-// serves POST /debug/panic?actor=ID, which makes that actor panic.
+// DebugHandler serves the debug page (/debug/), /debug/actors, /debug/raft,
+// /debug/partitions, /debug/pprof/ and /healthz. With faults set it also serves
+// POST /debug/panic?actor=ID, which makes that actor panic.
 func (n *Node) DebugHandler(faults bool) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /debug/{$}", n.debugPage())
+	mux.Handle("GET /{$}", http.RedirectHandler("/debug/", http.StatusFound))
 	mux.HandleFunc("GET /debug/actors", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"time": time.Now(), "actors": n.Actors()})
 	})
@@ -99,7 +113,7 @@ func (n *Node) DebugHandler(faults bool) http.Handler {
 		writeJSON(w, n.RaftStatus())
 	})
 	mux.HandleFunc("GET /debug/partitions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"time": time.Now(), "partitions": n.Partitions()})
+		writeJSON(w, map[string]any{"time": time.Now(), "partitions": n.PartitionViews()})
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !n.Ready() {

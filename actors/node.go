@@ -62,6 +62,8 @@ type Node struct {
 	raftState       atomic.Pointer[raftSnapshot]
 	bootstrap       BootstrapReport
 	metrics         nodeMetrics
+	groups          groupsHook
+	stopSampler     func()
 	router          partitionRouter
 	statuses        partitionStatuses
 	pidBlock        producerIDs
@@ -93,6 +95,8 @@ func Start(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("start node: no data directory for partition logs")
 	}
 	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{})}
+	n.metrics.commitLatency = newLatencyHistogram(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
+	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]*actor.PID{}
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute
@@ -201,6 +205,7 @@ func (n *Node) Stop() {
 		n.log.Warn().Err(err).Msg("stop actors")
 	}
 	n.system.Shutdown()
+	n.stopSampler()
 }
 
 // Image is the latest applied metadata. It must not be modified.
@@ -227,8 +232,13 @@ func (n *Node) publishImage(img *metastore.Image, changedTopics []string) {
 func (n *Node) publishRaftStatus(rn *raft.RawNode) {
 	st := rn.BasicStatus()
 	next := &raftSnapshot{term: st.GetTerm(), lead: st.Lead, commit: st.GetCommit(), state: st.RaftState}
-	if cur := n.raftState.Load(); cur != nil && *cur == *next {
+	cur := n.raftState.Load()
+	if cur != nil && *cur == *next {
 		return
+	}
+	// A leader elected (a new id, or the same one in a new term) is one leader change.
+	if next.lead != 0 && (cur == nil || cur.lead != next.lead || cur.term != next.term) {
+		n.metrics.leaderChanges.Add(1)
 	}
 	n.raftState.Store(next)
 	n.signalChange()
@@ -302,11 +312,15 @@ func (n *Node) Propose(ctx context.Context, cmds ...fsm.Command) ([]fsm.Result, 
 		deadline = d
 	}
 	reply := make(chan proposeResult, 1)
+	start := time.Now()
 	n.root.Send(n.pids.proposer, &proposeRequest{cmds: cmds, deadline: deadline, reply: reply})
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case r := <-reply:
+		if r.err == nil {
+			n.metrics.commitLatency.observe(time.Since(start))
+		}
 		return r.results, r.err
 	case <-timer.C:
 		return nil, ErrTimeout
@@ -372,11 +386,14 @@ func (n *Node) scheduleRepeatedly(interval time.Duration, pid *actor.PID, msg an
 	return func() { once.Do(func() { close(stop) }) }
 }
 
-// nodeMetrics counts metadata apply work.
+// nodeMetrics counts metadata apply work and Raft activity for /debug/raft and /metrics.
 type nodeMetrics struct {
-	commandsApplied atomic.Uint64
-	applyBatches    atomic.Uint64
-	applyNanos      atomic.Uint64
+	commandsApplied  atomic.Uint64
+	applyBatches     atomic.Uint64
+	applyNanos       atomic.Uint64
+	leaderChanges    atomic.Uint64
+	proposalsPending atomic.Int64      // callers of Propose the proposer has not answered
+	commitLatency    *latencyHistogram // Propose to applied result, successful proposals
 }
 
 func (m *nodeMetrics) applied(entries int, d time.Duration) {

@@ -85,6 +85,17 @@ func (a *proposer) Receive(ctx actor.Context) {
 	case *sweepProposals:
 		a.sweep(time.Now())
 	}
+	a.n.metrics.proposalsPending.Store(int64(a.pending()))
+}
+
+// pending counts the callers waiting for an answer (a restarted proposer starts at 0:
+// the callers of the old one time out on their own).
+func (a *proposer) pending() int {
+	n := len(a.buffer)
+	for _, batch := range a.inflight {
+		n += len(batch)
+	}
+	return n
 }
 
 // flush packs buffered requests into entries of at most maxCommandsPerEntry commands.

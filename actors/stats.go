@@ -62,24 +62,33 @@ func (s *actorStats) recordFailure(reason any) time.Duration {
 
 // ActorStat is a snapshot of one actor for the debug endpoint.
 type ActorStat struct {
-	ID           string    `json:"id"`
-	Kind         string    `json:"kind"`
-	MailboxDepth int       `json:"mailbox_depth"`
-	Posted       uint64    `json:"messages_posted"`
-	Processed    uint64    `json:"messages_processed"`
-	Restarts     uint64    `json:"restarts"`
-	LastPanic    string    `json:"last_panic,omitempty"`
-	LastPanicAt  time.Time `json:"last_panic_at,omitzero"`
-	Started      time.Time `json:"started"`
+	ID           string `json:"id"`
+	Kind         string `json:"kind"`
+	MailboxDepth int    `json:"mailbox_depth"`
+	Posted       uint64 `json:"messages_posted"`
+	Processed    uint64 `json:"messages_processed"`
+	// MessagesPerSecond is the rate of processed messages over the last one to two
+	// seconds (see rateSampler); 0 during the node's first second.
+	MessagesPerSecond float64   `json:"messages_per_second"`
+	Restarts          uint64    `json:"restarts"`
+	LastPanic         string    `json:"last_panic,omitempty"`
+	LastPanicAt       time.Time `json:"last_panic_at,omitzero"`
+	Started           time.Time `json:"started"`
 }
 
-// registry knows every live actor's counters, by PID id.
+// registry knows every live actor's counters, by PID id, and keeps the counters of
+// stopped actors summed by kind, so per-kind totals never go backwards when a partition
+// actor stops (metrics counters must only grow).
 type registry struct {
-	mu     sync.RWMutex
-	actors map[string]*actorStats
+	mu      sync.RWMutex
+	actors  map[string]*actorStats
+	retired map[string]*KindStat
+	rates   rateSampler
 }
 
-func newRegistry() *registry { return &registry{actors: map[string]*actorStats{}} }
+func newRegistry() *registry {
+	return &registry{actors: map[string]*actorStats{}, retired: map[string]*KindStat{}}
+}
 
 // mailboxFor returns a mailbox producer that counts into s and remembers the mailbox.
 func (r *registry) mailboxFor(s *actorStats) actor.MailboxProducer {
@@ -97,10 +106,23 @@ func (r *registry) add(s *actorStats) {
 	r.mu.Unlock()
 }
 
-func (r *registry) remove(id string) {
+// remove forgets s. It compares the pointer, not just the id, so a late Stopped of an
+// actor does not remove a newer actor that took the same name.
+func (r *registry) remove(s *actorStats) {
 	r.mu.Lock()
-	delete(r.actors, id)
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if r.actors[s.id] != s {
+		return
+	}
+	delete(r.actors, s.id)
+	k := r.retired[s.kind]
+	if k == nil {
+		k = &KindStat{Kind: s.kind}
+		r.retired[s.kind] = k
+	}
+	k.Posted += s.posted.Load()
+	k.Processed += s.processed.Load()
+	k.Restarts += s.restarts.Load()
 }
 
 func (r *registry) get(id string) *actorStats {
@@ -111,19 +133,75 @@ func (r *registry) get(id string) *actorStats {
 
 // snapshot lists every actor, sorted by id.
 func (r *registry) snapshot() []ActorStat {
+	now := time.Now()
+	base := r.rates.baseline(now)
 	r.mu.RLock()
 	out := make([]ActorStat, 0, len(r.actors))
 	for _, s := range r.actors {
 		s.mu.Lock()
 		lp, at := s.lastPanic, s.panicAt
 		s.mu.Unlock()
-		out = append(out, ActorStat{
+		st := ActorStat{
 			ID: s.id, Kind: s.kind, MailboxDepth: s.depth(),
 			Posted: s.posted.Load(), Processed: s.processed.Load(), Restarts: s.restarts.Load(),
 			LastPanic: lp, LastPanicAt: at, Started: s.started,
-		})
+		}
+		st.MessagesPerSecond = base.rate(s.id, st.Processed, now)
+		out = append(out, st)
 	}
 	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// KindStat sums the actors of one kind. Posted, Processed and Restarts include actors
+// that have stopped, so they only grow; Actors and MailboxDepth are the live ones'.
+type KindStat struct {
+	Kind         string `json:"kind"`
+	Actors       int    `json:"actors"`
+	MailboxDepth int    `json:"mailbox_depth"`
+	Posted       uint64 `json:"messages_posted"`
+	Processed    uint64 `json:"messages_processed"`
+	Restarts     uint64 `json:"restarts"`
+}
+
+// kinds sums the registry by actor kind, sorted by kind.
+func (r *registry) kinds() []KindStat {
+	r.mu.RLock()
+	byKind := make(map[string]*KindStat, len(r.retired)+8)
+	for kind, k := range r.retired {
+		c := *k
+		c.Actors, c.MailboxDepth = 0, 0
+		byKind[kind] = &c
+	}
+	for _, s := range r.actors {
+		k := byKind[s.kind]
+		if k == nil {
+			k = &KindStat{Kind: s.kind}
+			byKind[s.kind] = k
+		}
+		k.Actors++
+		k.MailboxDepth += s.depth()
+		k.Posted += s.posted.Load()
+		k.Processed += s.processed.Load()
+		k.Restarts += s.restarts.Load()
+	}
+	r.mu.RUnlock()
+	out := make([]KindStat, 0, len(byKind))
+	for _, k := range byKind {
+		out = append(out, *k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
+	return out
+}
+
+// processedByID is the input of the rate sampler.
+func (r *registry) processedByID() map[string]uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := make(map[string]uint64, len(r.actors))
+	for id, s := range r.actors {
+		m[id] = s.processed.Load()
+	}
+	return m
 }

@@ -64,7 +64,7 @@ func (sp *spawner) props(st *actorStats, producer actor.Producer) *actor.Props {
 				panicOnInjection(env)
 				next(ctx, env)
 				if _, ok := env.Message.(*actor.Stopped); ok {
-					sp.reg.remove(st.id)
+					sp.reg.remove(st)
 				}
 			}
 		}),
@@ -83,7 +83,7 @@ func (sp *spawner) spawn(parent actor.SpawnerContext, kind, name string, produce
 	sp.reg.add(st)
 	pid, err := parent.SpawnNamed(sp.props(st, producer), name)
 	if err != nil {
-		sp.reg.remove(id)
+		sp.reg.remove(st)
 		return nil, fmt.Errorf("spawn %s actor %q: %w", kind, name, err)
 	}
 	return pid, nil

@@ -116,6 +116,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		s.sp.RecordBatches = d.Records
 		used += len(d.Records)
 	}
+	h.observeFetch(req, resp)
 	return resp, nil
 }
 

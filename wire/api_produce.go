@@ -107,6 +107,7 @@ func (h *Handlers) finishProduce(ctx context.Context, req *kmsg.ProduceRequest, 
 			return nil, ctx.Err()
 		}
 	}
+	h.observeProduce(req, resp)
 	if req.Acks == 0 {
 		if failed {
 			return nil, fmt.Errorf("acks=0 produce failed; closing the connection so the producer notices")

@@ -51,11 +51,12 @@ type Handlers struct {
 	cluster Cluster
 	cfg     BrokerConfig
 	log     zerolog.Logger
+	data    DataObserver // see ObserveData
 }
 
 // NewHandlers builds the handlers over a cluster.
 func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
-	return &Handlers{cluster: c, cfg: cfg, log: log}
+	return &Handlers{cluster: c, cfg: cfg, log: log, data: nopDataObserver{}}
 }
 
 // APIs lists every API served with its version range; ApiVersions is derived from it.

@@ -23,6 +23,8 @@ func run(args []string) int {
 			return 0
 		case "config":
 			return configCommand(args[1:])
+		case "status":
+			return statusCommand(args[1:], os.Stdout, os.Stderr)
 		case "help", "-h", "--help":
 			usage()
 			return 0
@@ -35,6 +37,8 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   chronik-node [--config FILE] [flags]   run a node (embedded defaults without --config)
   chronik-node config check FILE         validate FILE and print the effective configuration
+  chronik-node status [--addr HOST:PORT]  one-screen summary of a running node (default
+                                         address 127.0.0.1:9644; or --config FILE)
   chronik-node version                   print the version
 
 run "chronik-node --help-flags" for the node's flags.

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chronik/chronik-node/actors"
+	"github.com/chronik/chronik-node/actors/metrics"
 	"github.com/chronik/chronik-node/cmd/chronik-node/config"
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/raftnode/storage"
@@ -79,6 +80,7 @@ type runningNode struct {
 	kafka   *wire.Server
 	debug   *http.Server
 	node    *actors.Node
+	metrics *metrics.Metrics
 	store   *metastore.Store
 	raftLog storage.Storage
 	served  chan error
@@ -157,6 +159,9 @@ func (r *runningNode) listen(cfg *config.Config) error {
 		NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, ReplicationFactor: cfg.DefaultReplicationFactor,
 		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set,
 	}, r.log.With().Str("component", "handlers").Logger())
+	r.metrics = metrics.New(r.node, version, r.log.With().Str("component", "metrics").Logger())
+	r.node.OnImage(r.metrics.TopicsChanged)
+	handlers.ObserveData(r.metrics)
 	reg, err := wire.NewRegistry(handlers.APIs()...)
 	if err != nil {
 		return fmt.Errorf("build API registry: %w", err)
@@ -167,7 +172,7 @@ func (r *runningNode) listen(cfg *config.Config) error {
 	}
 	r.kafka = wire.NewServer(wire.ServerConfig{
 		MaxRequestBytes: cfg.MaxRequestBytes, MaxInFlightPerConn: cfg.MaxInFlightPerConn, IdleTimeout: cfg.ConnMaxIdle,
-	}, reg, nil, r.log.With().Str("component", "kafka").Logger())
+	}, reg, r.metrics, r.log.With().Str("component", "kafka").Logger())
 	go func() { r.served <- r.kafka.Serve(ln) }()
 
 	if cfg.DebugListener == "" {
@@ -177,7 +182,10 @@ func (r *runningNode) listen(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("debug listener %s: %w", cfg.DebugListener, err)
 	}
-	r.debug = &http.Server{Handler: r.node.DebugHandler(cfg.FaultInjection), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", r.metrics.Handler())
+	mux.Handle("/", r.node.DebugHandler(cfg.FaultInjection))
+	r.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := r.debug.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
 			r.served <- err

@@ -21,7 +21,7 @@ var keyTable = []Key{
 	intKey("max.inflight.requests.per.connection", "64", "Requests handled concurrently on one connection (answered in order).", 1, 4096, func(c *Config) *int { return &c.MaxInFlightPerConn }),
 	msKey("connections.max.idle.ms", "600000", "Close connections idle this long.", false, func(c *Config) *time.Duration { return &c.ConnMaxIdle }),
 
-	stringKey("debug.listener", "127.0.0.1:9644", "Debug HTTP listener (/debug/actors, /debug/raft, /healthz); empty disables it.", optionalHostPort, func(c *Config) *string { return &c.DebugListener }),
+	stringKey("debug.listener", "127.0.0.1:9644", "Debug HTTP listener: the /debug/ page, /debug/* JSON, /metrics, /healthz, pprof; empty disables it.", optionalHostPort, func(c *Config) *string { return &c.DebugListener }),
 
 	boolKey("debug.fault_injection", "false", "Serve POST /debug/panic?actor=ID, which makes that actor panic (for drills and tests; never in production).", func(c *Config) *bool { return &c.FaultInjection }),
 
