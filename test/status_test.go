@@ -15,7 +15,7 @@ import (
 // code.
 func runStatus(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"status"}, args...)...)
+	cmd := exec.Command(chronikBin, append([]string{"status"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
