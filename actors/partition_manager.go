@@ -259,22 +259,28 @@ func (n *Node) partitionPID(tp TopicPartition) (*actor.PID, int16) {
 	}
 }
 
+// route sends msg to the partition's actor, or answers at once with the error a request
+// for that partition gets (unknown partition, not hosted here).
+func route[R any](n *Node, tp TopicPartition, msg any, reply chan<- R, failed func(code int16) R) {
+	if pid, code := n.partitionPID(tp); code != 0 {
+		reply <- failed(code)
+	} else {
+		n.root.Send(pid, msg)
+	}
+}
+
 // Produce routes a produce request to its partition; the reply arrives on r.Reply.
 func (n *Node) Produce(tp TopicPartition, r *ProduceRequest) {
-	if pid, code := n.partitionPID(tp); code != 0 {
-		r.Reply <- ProduceReply{Index: r.Index, Code: code, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
-	} else {
-		n.root.Send(pid, r)
-	}
+	route(n, tp, r, r.Reply, func(code int16) ProduceReply {
+		return ProduceReply{Index: r.Index, Code: code, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	})
 }
 
 // Fetch routes a fetch to its partition; the reply arrives on r.Reply.
 func (n *Node) Fetch(tp TopicPartition, r *FetchRequest) {
-	if pid, code := n.partitionPID(tp); code != 0 {
-		r.Reply <- FetchReply{Index: r.Index, Code: code, HighWatermark: -1, LogStartOffset: -1, LeaderEpoch: -1}
-	} else {
-		n.root.Send(pid, r)
-	}
+	route(n, tp, r, r.Reply, func(code int16) FetchReply {
+		return FetchReply{Index: r.Index, Code: code, HighWatermark: -1, LogStartOffset: -1, LeaderEpoch: -1}
+	})
 }
 
 // Watch parks a long-polling fetch on a partition until its high watermark passes
@@ -289,29 +295,23 @@ func (n *Node) Watch(tp TopicPartition, r *WatchRequest) {
 
 // ListOffsets routes an offset lookup to its partition.
 func (n *Node) ListOffsets(tp TopicPartition, r *ListOffsetsRequest) {
-	if pid, code := n.partitionPID(tp); code != 0 {
-		r.Reply <- ListOffsetsReply{Index: r.Index, Code: code, Offset: -1, Timestamp: -1, LeaderEpoch: -1}
-	} else {
-		n.root.Send(pid, r)
-	}
+	route(n, tp, r, r.Reply, func(code int16) ListOffsetsReply {
+		return ListOffsetsReply{Index: r.Index, Code: code, Offset: -1, Timestamp: -1, LeaderEpoch: -1}
+	})
 }
 
 // DeleteRecords routes a DeleteRecords request to its partition.
 func (n *Node) DeleteRecords(tp TopicPartition, r *DeleteRecordsRequest) {
-	if pid, code := n.partitionPID(tp); code != 0 {
-		r.Reply <- DeleteRecordsReply{Index: r.Index, Code: code, LowWatermark: -1}
-	} else {
-		n.root.Send(pid, r)
-	}
+	route(n, tp, r, r.Reply, func(code int16) DeleteRecordsReply {
+		return DeleteRecordsReply{Index: r.Index, Code: code, LowWatermark: -1}
+	})
 }
 
 // EpochEnd routes an OffsetForLeaderEpoch lookup to its partition.
 func (n *Node) EpochEnd(tp TopicPartition, r *EpochEndRequest) {
-	if pid, code := n.partitionPID(tp); code != 0 {
-		r.Reply <- EpochEndReply{Index: r.Index, Code: code, LeaderEpoch: -1, EndOffset: -1}
-	} else {
-		n.root.Send(pid, r)
-	}
+	route(n, tp, r, r.Reply, func(code int16) EpochEndReply {
+		return EpochEndReply{Index: r.Index, Code: code, LeaderEpoch: -1, EndOffset: -1}
+	})
 }
 
 // producerIDs hands out producer ids from blocks allocated through Raft, so an

@@ -37,17 +37,9 @@ func (h *Handlers) handleDeleteRecords(ctx context.Context, r *Request) (kmsg.Re
 			i++
 		}
 	}
-	timer := time.NewTimer(time.Duration(req.TimeoutMillis)*time.Millisecond + 5*time.Second)
-	defer timer.Stop()
-	for range slots {
-		select {
-		case rep := <-replies:
-			slots[rep.Index].ErrorCode, slots[rep.Index].LowWatermark = rep.Code, rep.LowWatermark
-		case <-timer.C:
-			return nil, context.DeadlineExceeded
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return resp, nil
+	timeout := time.Duration(req.TimeoutMillis)*time.Millisecond + 5*time.Second
+	err := collect(ctx, replies, len(slots), timeout, func(rep actors.DeleteRecordsReply) {
+		slots[rep.Index].ErrorCode, slots[rep.Index].LowWatermark = rep.Code, rep.LowWatermark
+	})
+	return resp, err
 }

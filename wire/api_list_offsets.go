@@ -46,23 +46,14 @@ func (h *Handlers) handleListOffsets(ctx context.Context, r *Request) (kmsg.Resp
 			slots = append(slots, sp)
 		}
 	}
-	timer := time.NewTimer(30 * time.Second)
-	defer timer.Stop()
-	for range slots {
-		select {
-		case rep := <-replies:
-			sp := slots[rep.Index]
-			sp.ErrorCode, sp.Offset, sp.Timestamp, sp.LeaderEpoch = rep.Code, rep.Offset, rep.Timestamp, rep.LeaderEpoch
-			if req.Version == 0 && rep.Code == 0 {
-				sp.OldStyleOffsets = []int64{rep.Offset}
-			}
-		case <-timer.C:
-			return nil, context.DeadlineExceeded
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	err := collect(ctx, replies, len(slots), 30*time.Second, func(rep actors.ListOffsetsReply) {
+		sp := slots[rep.Index]
+		sp.ErrorCode, sp.Offset, sp.Timestamp, sp.LeaderEpoch = rep.Code, rep.Offset, rep.Timestamp, rep.LeaderEpoch
+		if req.Version == 0 && rep.Code == 0 {
+			sp.OldStyleOffsets = []int64{rep.Offset}
 		}
-	}
-	return resp, nil
+	})
+	return resp, err
 }
 
 // timestampSupported applies the version each special timestamp arrived in.

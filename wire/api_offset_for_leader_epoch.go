@@ -53,18 +53,9 @@ func (h *Handlers) handleOffsetForLeaderEpoch(ctx context.Context, r *Request) (
 		t.r.Reply = replies
 		h.cluster.EpochEnd(t.tp, t.r)
 	}
-	timer := time.NewTimer(30 * time.Second)
-	defer timer.Stop()
-	for range slots {
-		select {
-		case rep := <-replies:
-			sp := slots[rep.Index]
-			sp.ErrorCode, sp.LeaderEpoch, sp.EndOffset = rep.Code, rep.LeaderEpoch, rep.EndOffset
-		case <-timer.C:
-			return nil, context.DeadlineExceeded
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return resp, nil
+	err := collect(ctx, replies, len(slots), 30*time.Second, func(rep actors.EpochEndReply) {
+		sp := slots[rep.Index]
+		sp.ErrorCode, sp.LeaderEpoch, sp.EndOffset = rep.Code, rep.LeaderEpoch, rep.EndOffset
+	})
+	return resp, err
 }

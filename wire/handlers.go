@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -173,4 +174,21 @@ func topicName(img *metastore.Image, name string, id [16]byte) (string, bool) {
 		return t.Name, true
 	}
 	return name, true
+}
+
+// collect waits for n partition replies, handing each to apply, for at most timeout.
+func collect[R any](ctx context.Context, replies <-chan R, n int, timeout time.Duration, apply func(R)) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for range n {
+		select {
+		case r := <-replies:
+			apply(r)
+		case <-timer.C:
+			return context.DeadlineExceeded
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
