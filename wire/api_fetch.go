@@ -82,7 +82,9 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		return total
 	}
 
-	if total := read(); total < int(req.MinBytes) && req.MaxWaitMillis > 0 && !anyFetchError(slots, func(s *slot) int16 { return s.data.Code }) {
+	// With no partition to read (every topic unknown) there is nothing to wait for: answer
+	// at once, as Kafka does, rather than after MaxWaitMillis.
+	if total := read(); total < int(req.MinBytes) && req.MaxWaitMillis > 0 && len(slots) > 0 && !anyFetchError(slots, func(s *slot) int16 { return s.data.Code }) {
 		deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 		wake := make(chan struct{}, 1)
 		for _, s := range slots {
@@ -97,9 +99,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			return nil, ctx.Err()
 		}
 		timer.Stop()
-		if len(slots) > 0 {
-			read()
-		}
+		read()
 	}
 
 	used := 0

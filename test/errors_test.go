@@ -1,0 +1,226 @@
+package test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/wal/batch"
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
+)
+
+func TestUnknownTopicWithAutoCreateOff(t *testing.T) {
+	n := startNode(t, "auto.create.topics.enable = false")
+	createTopic(t, n, "exists", 2, nil)
+	ctx := testContext(t)
+	cl := n.rawClient()
+
+	// Metadata asking for creation gets UNKNOWN_TOPIC_OR_PARTITION and creates nothing.
+	meta := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("missing")
+	meta.Topics = append(meta.Topics, mt)
+	meta.AllowAutoTopicCreation = true
+	mresp, err := meta.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mresp.Topics) != 1 || mresp.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("metadata for a missing topic: %+v", mresp.Topics)
+	}
+
+	records := batchtest.Build(batchtest.DefaultOptions(time.Now().UnixMilli()), sameTimestamp(3, "r"))
+	if p := produceRaw(t, cl, "missing", 0, records); p.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("produce to a missing topic: error %d", p.ErrorCode)
+	}
+	if p := produceRaw(t, cl, "exists", 2, records); p.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("produce to partition 2 of a 2-partition topic: error %d", p.ErrorCode)
+	}
+	if p := fetchRaw(t, cl, "missing", 0, 0); p.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("fetch from a missing topic: error %d", p.ErrorCode)
+	}
+
+	// A client producing to it gives up with that error once its retries are spent.
+	prod := n.client(kgo.DefaultProduceTopic("missing"), kgo.UnknownTopicRetries(1))
+	err = prod.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr()
+	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("kgo produce to a missing topic: %v", err)
+	}
+	if names := n.topicNames(ctx); !slices.Equal(names, []string{"exists"}) {
+		t.Fatalf("topics after asking for a missing one: %v", names)
+	}
+}
+
+func TestFetchOutOfRange(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "oor", 1, nil)
+	cl := n.rawClient()
+	produceBatch(t, cl, "oor", 0, batchtest.DefaultOptions(time.Now().UnixMilli()), sameTimestamp(10, "r"))
+
+	for _, off := range []int64{11, 1000, -5} {
+		p := fetchRaw(t, cl, "oor", 0, off)
+		if p.ErrorCode != kerr.OffsetOutOfRange.Code || len(p.RecordBatches) != 0 {
+			t.Fatalf("fetch at %d: error %d with %d bytes", off, p.ErrorCode, len(p.RecordBatches))
+		}
+		if p.HighWatermark != 10 || p.LogStartOffset != 0 {
+			t.Fatalf("fetch at %d: high watermark %d, log start %d", off, p.HighWatermark, p.LogStartOffset)
+		}
+	}
+	// The log end itself is in range: nothing yet, no error.
+	if p := fetchRaw(t, cl, "oor", 0, 10); p.ErrorCode != 0 || len(p.RecordBatches) != 0 || p.HighWatermark != 10 {
+		t.Fatalf("fetch at the log end: %+v", p)
+	}
+
+	// A consumer told to start past the end is reset by the out-of-range answer to its
+	// reset offset (the start here) and reads everything.
+	cons := n.client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"oor": {0: kgo.NewOffset().At(500)}}),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx := testContext(t)
+	var got []*kgo.Record
+	for len(got) < 10 {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumer reset from 500 read %d records", len(got))
+		}
+		got = append(got, fs.Records()...)
+	}
+	checkContiguous(t, "records after the reset", got, 0)
+}
+
+func TestOversizedBatch(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "small", 1, map[string]string{"max.message.bytes": "1024"})
+	cl := n.rawClient()
+
+	big := batchtest.Build(batchtest.DefaultOptions(time.Now().UnixMilli()), batchtest.Values(1, 2000))
+	p := produceRaw(t, cl, "small", 0, big)
+	if p.ErrorCode != kerr.MessageTooLarge.Code || p.ErrorMessage == nil || !bytes.Contains([]byte(*p.ErrorMessage), []byte("max.message.bytes")) {
+		t.Fatalf("produce of a %d-byte batch: error %d %v", len(big), p.ErrorCode, p.ErrorMessage)
+	}
+
+	// A real producer gets MESSAGE_TOO_LARGE for the record (incompressible, so the
+	// batch stays over the limit) and can go on with smaller ones.
+	prod := n.client(kgo.DefaultProduceTopic("small"))
+	value := make([]byte, 4000)
+	rand.Read(value)
+	if err := prod.ProduceSync(testContext(t), &kgo.Record{Value: value}).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
+		t.Fatalf("kgo produce of 4000 random bytes: %v", err)
+	}
+	small := &kgo.Record{Value: []byte("fits")}
+	produceAll(t, n.client(kgo.DefaultProduceTopic("small")), []*kgo.Record{small})
+	if small.Offset != 0 {
+		t.Fatalf("first accepted record at offset %d: a refused batch took offsets", small.Offset)
+	}
+	got := readPartition(t, n, "small", 0, 0, 1)
+	if string(got[0].Value) != "fits" {
+		t.Fatalf("partition holds %q", got[0].Value)
+	}
+}
+
+func TestCorruptBatchRefused(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "crc", 1, nil)
+	cl := n.rawClient()
+	now := time.Now().UnixMilli()
+
+	gz := batchtest.DefaultOptions(now)
+	gz.Codec = batch.CodecGzip
+	for name, b := range map[string][]byte{
+		"flipped value byte":      flipByte(batchtest.Build(batchtest.DefaultOptions(now), sameTimestamp(5, "r")), -3),
+		"flipped compressed byte": flipByte(batchtest.Build(gz, sameTimestamp(5, "r")), -10),
+		"flipped crc":             flipByte(batchtest.Build(batchtest.DefaultOptions(now), sameTimestamp(5, "r")), 18),
+		"truncated":               batchtest.Build(batchtest.DefaultOptions(now), sameTimestamp(5, "r"))[:70],
+	} {
+		p := produceRaw(t, cl, "crc", 0, b)
+		if p.ErrorCode != kerr.CorruptMessage.Code {
+			t.Errorf("%s: error %d, want CORRUPT_MESSAGE", name, p.ErrorCode)
+		}
+	}
+	// A good batch in the same request as a corrupt one: the request is all or nothing
+	// for the partition.
+	good := batchtest.Build(batchtest.DefaultOptions(now), sameTimestamp(5, "good"))
+	bad := flipByte(batchtest.Build(batchtest.DefaultOptions(now), sameTimestamp(5, "bad")), -3)
+	if p := produceRaw(t, cl, "crc", 0, append(append([]byte{}, good...), bad...)); p.ErrorCode != kerr.CorruptMessage.Code {
+		t.Fatalf("good then corrupt batch: error %d", p.ErrorCode)
+	}
+	if l := offsetOf(t, cl, "crc", 0, -1); l != 0 {
+		t.Fatalf("corrupt batches were appended: latest offset %d", l)
+	}
+	if base := produceBatch(t, cl, "crc", 0, batchtest.DefaultOptions(now), sameTimestamp(5, "good")); base != 0 {
+		t.Fatalf("good batch after corrupt ones at %d", base)
+	}
+	got := readPartition(t, n, "crc", 0, 0, 5)
+	if string(got[0].Value) != "good-0" || string(got[4].Value) != "good-4" {
+		t.Fatalf("partition holds %q..%q", got[0].Value, got[4].Value)
+	}
+}
+
+// flipByte inverts one byte of b, counting from the end when at is negative.
+func flipByte(b []byte, at int) []byte {
+	if at < 0 {
+		at += len(b)
+	}
+	b[at] ^= 0xff
+	return b
+}
+
+func TestProducerSequences(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "seq", 1, nil)
+	cl := n.rawClient()
+	ctx := testContext(t)
+
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionTimeoutMillis = 60000
+	iresp, err := init.RequestWith(ctx, cl)
+	if err != nil || iresp.ErrorCode != 0 || iresp.ProducerID < 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, iresp)
+	}
+	idem := func(seq int32, prefix string) []byte {
+		o := batchtest.DefaultOptions(time.Now().UnixMilli())
+		o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, seq
+		return batchtest.Build(o, sameTimestamp(5, prefix))
+	}
+	expect := func(what string, records []byte, code int16, base int64) {
+		t.Helper()
+		p := produceRaw(t, n.rawClient(), "seq", 0, records)
+		if p.ErrorCode != code || (code == 0 && p.BaseOffset != base) {
+			t.Fatalf("%s: error %d base %d, want error %d base %d", what, p.ErrorCode, p.BaseOffset, code, base)
+		}
+	}
+
+	first, second := idem(0, "first"), idem(5, "second")
+	expect("sequence 0", first, 0, 0)
+	expect("sequence 0 again (a retry)", first, 0, 0)
+	expect("sequence 5", second, 0, 5)
+	expect("sequence 0 once more", first, 0, 0)
+	expect("sequence 5 again", second, 0, 5)
+	expect("sequence 20 (a gap)", idem(20, "gap"), kerr.OutOfOrderSequenceNumber.Code, -1)
+	expect("sequence 7 (overlaps)", idem(7, "overlap"), kerr.OutOfOrderSequenceNumber.Code, -1)
+
+	// Retries are still recognised after kill -9: producer state is rebuilt from disk.
+	n.restart()
+	expect("sequence 5 after a restart", second, 0, 5)
+	expect("sequence 10 after a restart", idem(10, "third"), 0, 10)
+	expect("sequence 30 after a restart", idem(30, "gap"), kerr.OutOfOrderSequenceNumber.Code, -1)
+
+	got := readPartition(t, n, "seq", 0, 0, 15)
+	checkContiguous(t, "seq", got, 0)
+	for i, prefix := range []string{"first", "second", "third"} {
+		for j := 0; j < 5; j++ {
+			if r := got[i*5+j]; string(r.Value) != prefix+"-"+string(rune('0'+j)) {
+				t.Fatalf("offset %d holds %q", r.Offset, r.Value)
+			}
+		}
+	}
+	if l := offsetOf(t, n.rawClient(), "seq", 0, -1); l != 15 {
+		t.Fatalf("latest offset %d after 3 distinct batches of 5", l)
+	}
+}

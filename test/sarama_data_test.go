@@ -1,0 +1,122 @@
+package test
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// TestSaramaProduceConsume: Sarama's idempotent SyncProducer (one message at a time and
+// in batches, compressed) and its partition consumers round-trip every message, in
+// order, at the offsets the producer was given.
+func TestSaramaProduceConsume(t *testing.T) {
+	n := startNode(t, "")
+	const topic, partitions = "sarama-data", 4
+	createTopic(t, n, topic, partitions, nil)
+
+	cfg := saramaConfig()
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1 // Sarama's requirement for idempotence
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Retry.Max = 5
+	cfg.Producer.Compression = sarama.CompressionZSTD
+	prod, err := sarama.NewSyncProducer([]string{n.kafkaAddr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+
+	message := func(i int) *sarama.ProducerMessage {
+		return &sarama.ProducerMessage{
+			Topic:   topic,
+			Key:     sarama.StringEncoder(fmt.Sprintf("key-%d", i%13)),
+			Value:   sarama.StringEncoder(fmt.Sprintf("sarama-%d", i)),
+			Headers: []sarama.RecordHeader{{Key: []byte("i"), Value: []byte(fmt.Sprint(i))}},
+		}
+	}
+	var sent []*sarama.ProducerMessage
+	for i := 0; i < 300; i++ {
+		m := message(i)
+		if _, _, err := prod.SendMessage(m); err != nil {
+			t.Fatalf("SendMessage %d: %v", i, err)
+		}
+		sent = append(sent, m)
+	}
+	// Sent one after another, so each partition's offsets follow the order of sending.
+	last := map[int32]int64{}
+	for _, m := range sent {
+		if prev, ok := last[m.Partition]; (ok && m.Offset != prev+1) || (!ok && m.Offset != 0) {
+			t.Fatalf("message %v at %d/%d after offset %d", m.Value, m.Partition, m.Offset, prev)
+		}
+		last[m.Partition] = m.Offset
+	}
+	var batchMsgs []*sarama.ProducerMessage
+	for i := 300; i < 2300; i++ {
+		batchMsgs = append(batchMsgs, message(i))
+	}
+	if err := prod.SendMessages(batchMsgs); err != nil {
+		t.Fatalf("SendMessages: %v", err)
+	}
+	sent = append(sent, batchMsgs...)
+
+	byPartition := map[int32][]*sarama.ProducerMessage{}
+	for _, m := range sent {
+		byPartition[m.Partition] = append(byPartition[m.Partition], m)
+	}
+	if len(byPartition) != partitions {
+		t.Fatalf("keys spread over %d partitions", len(byPartition))
+	}
+
+	consumerCfg := saramaConfig()
+	consumerCfg.Consumer.MaxWaitTime = 50 * time.Millisecond // Close waits out a parked fetch
+	client, err := sarama.NewClient([]string{n.kafkaAddr}, consumerCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	for p, want := range byPartition {
+		slices.SortFunc(want, func(a, b *sarama.ProducerMessage) int { return cmp.Compare(a.Offset, b.Offset) })
+		if oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest); err != nil || oldest != 0 {
+			t.Fatalf("partition %d oldest offset %d, %v", p, oldest, err)
+		}
+		if newest, err := client.GetOffset(topic, p, sarama.OffsetNewest); err != nil || newest != int64(len(want)) {
+			t.Fatalf("partition %d newest offset %d (%v), sent %d", p, newest, err, len(want))
+		}
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want {
+			select {
+			case m := <-pc.Messages():
+				if m.Offset != int64(i) || w.Offset != m.Offset {
+					t.Fatalf("partition %d: message %d at offset %d, sent to %d", p, i, m.Offset, w.Offset)
+				}
+				key, _ := w.Key.Encode()
+				value, _ := w.Value.Encode()
+				if string(m.Key) != string(key) || string(m.Value) != string(value) ||
+					len(m.Headers) != 1 || string(m.Headers[0].Value) != string(w.Headers[0].Value) {
+					t.Fatalf("partition %d offset %d: got %q=%q %v, sent %q=%q", p, m.Offset, m.Key, m.Value, m.Headers, key, value)
+				}
+			case err := <-pc.Errors():
+				t.Fatalf("consume partition %d: %v", p, err)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("partition %d: %d of %d messages consumed", p, i, len(want))
+			}
+		}
+		if hw := pc.HighWaterMarkOffset(); hw != int64(len(want)) {
+			t.Fatalf("partition %d high watermark %d", p, hw)
+		}
+		pc.Close()
+	}
+}
