@@ -16,6 +16,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -65,6 +66,7 @@ type Node struct {
 	groups          groupsHook
 	stopSampler     func()
 	router          partitionRouter
+	decompressor    kgo.Decompressor // timestamp lookups inside compressed batches
 	statuses        partitionStatuses
 	pidBlock        producerIDs
 
@@ -98,6 +100,7 @@ func Start(opts Options) (*Node, error) {
 	n.metrics.commitLatency = newLatencyHistogram(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]*actor.PID{}
+	n.decompressor = kgo.DefaultDecompressor()
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute
 	}

@@ -430,9 +430,12 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 		r.Offset = a.hw
 	case -2, -4: // earliest, earliest local: there is no remote tier
 		r.Offset = a.wal.StartOffset()
-	case -3: // the batch with the largest timestamp
+	case -3: // the record with the largest timestamp
 		if ts, off := a.wal.MaxTimestamp(); off >= 0 && off < a.hw {
 			r.Offset, r.Timestamp = off, ts
+			if o, t, ok := a.recordAt(off, func(t int64) bool { return t == ts }); ok {
+				r.Offset, r.Timestamp = o, t
+			}
 		}
 	case -5: // latest tiered: nothing is tiered
 	default:
@@ -441,7 +444,11 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 			return r
 		}
 		if off, ts, ok := a.wal.OffsetForTimestamp(m.Timestamp); ok && off < a.hw {
+			// The log answers with the batch; Kafka with the first record at or after.
 			r.Offset, r.Timestamp = off, ts
+			if o, t, ok := a.recordAt(off, func(t int64) bool { return t >= m.Timestamp }); ok {
+				r.Offset, r.Timestamp = o, t
+			}
 		}
 	}
 	return r

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
@@ -107,5 +109,36 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 				t.Fatalf("log end %d, want 10: the duplicate was written again", info.LogEndOffset)
 			}
 		})
+	}
+}
+
+// Timestamp lookups answer with the record, as Kafka does, not the batch holding it, also
+// inside compressed batches.
+func TestListOffsetsFindsTheRecordInsideABatch(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	defer n.stop(t)
+	for _, codec := range []int8{batch.CodecNone, batch.CodecGzip, batch.CodecZstd} {
+		topic := fmt.Sprintf("ts-%d", codec)
+		if r := createTopic(t, n.Node, topic, 1); !r.OK() {
+			t.Fatal(r.Message)
+		}
+		tp := TopicPartition{Topic: topic, Partition: 0}
+		opts := batchtest.DefaultOptions(1000)
+		opts.Codec = codec
+		recs := []batchtest.Record{{Value: []byte("a"), TimestampDelta: 0}, {Value: []byte("b"), TimestampDelta: 10},
+			{Value: []byte("c"), TimestampDelta: 20}, {Value: []byte("d"), TimestampDelta: 5}}
+		if r := produceOne(t, n.Node, tp, batchtest.Build(opts, recs)); r.Code != 0 {
+			t.Fatalf("produce: %+v", r)
+		}
+		for _, c := range []struct{ ts, wantOffset, wantTs int64 }{
+			{1008, 1, 1010}, {1000, 0, 1000}, {1020, 2, 1020}, {-3, 2, 1020}, {1021, -1, -1},
+		} {
+			reply := make(chan ListOffsetsReply, 1)
+			n.ListOffsets(tp, &ListOffsetsRequest{Timestamp: c.ts, CurrentLeaderEpoch: -1, Reply: reply})
+			r := <-reply
+			if r.Code != 0 || r.Offset != c.wantOffset || r.Timestamp != c.wantTs {
+				t.Errorf("codec %d, timestamp %d: offset %d at %d (code %d), want %d at %d", codec, c.ts, r.Offset, r.Timestamp, r.Code, c.wantOffset, c.wantTs)
+			}
+		}
 	}
 }
