@@ -142,3 +142,21 @@ func TestListOffsetsFindsTheRecordInsideABatch(t *testing.T) {
 		}
 	}
 }
+
+func TestTimestampLookupSkipsDeletedRecords(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	defer n.stop(t)
+	createTopic(t, n.Node, "cut", 1)
+	tp := TopicPartition{Topic: "cut", Partition: 0}
+	produceOne(t, n.Node, tp, batchtest.Build(batchtest.DefaultOptions(1000), batchtest.Values(10, 5)))
+	dr := make(chan DeleteRecordsReply, 1)
+	n.DeleteRecords(tp, &DeleteRecordsRequest{Offset: 4, Reply: dr})
+	if r := <-dr; r.Code != 0 || r.LowWatermark != 4 {
+		t.Fatalf("delete records: %+v", r)
+	}
+	reply := make(chan ListOffsetsReply, 1)
+	n.ListOffsets(tp, &ListOffsetsRequest{Timestamp: 0, CurrentLeaderEpoch: -1, Reply: reply})
+	if r := <-reply; r.Offset != 4 {
+		t.Fatalf("timestamp lookup below the log start answered offset %d, want 4", r.Offset)
+	}
+}

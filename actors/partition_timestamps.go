@@ -21,7 +21,7 @@ func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int6
 	}
 	if h.LogAppendTime() {
 		// Every record of a LogAppendTime batch carries the batch's timestamp.
-		return h.BaseOffset, h.MaxTimestamp, match(h.MaxTimestamp)
+		return max(h.BaseOffset, a.wal.StartOffset()), h.MaxTimestamp, match(h.MaxTimestamp)
 	}
 	recs := data[batch.HeaderSize:h.Size()]
 	if h.Compression() != batch.CodecNone {
@@ -32,7 +32,11 @@ func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int6
 	}
 	var found bool
 	var off, ts int64
+	start := a.wal.StartOffset() // DeleteRecords may have cut into this batch
 	err = batch.RecordTimes(recs, func(offsetDelta int32, tsDelta int64) bool {
+		if h.BaseOffset+int64(offsetDelta) < start {
+			return true
+		}
 		if t := h.FirstTimestamp + tsDelta; match(t) {
 			found, off, ts = true, h.BaseOffset+int64(offsetDelta), t
 			return false
