@@ -49,6 +49,9 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			*sp = kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			// Empty, never null: librdkafka refuses a null record set ("invalid
+			// MessageSetSize -1") where Kafka always sends a length.
+			sp.RecordBatches = []byte{}
 			if !known {
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 				continue
