@@ -43,6 +43,7 @@ type Options struct {
 	RaftStorage storage.Storage
 	Raft        RaftOptions
 	Data        DataOptions
+	Groups      GroupOptions
 	Log         zerolog.Logger
 }
 
@@ -65,6 +66,8 @@ type Node struct {
 	router          partitionRouter
 	statuses        partitionStatuses
 	pidBlock        producerIDs
+	groupOpts       GroupOptions
+	groupDir        groupDirectory
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes
@@ -76,7 +79,7 @@ type Node struct {
 // nodePIDs are computed before any actor starts (protoactor names are deterministic), so
 // actors can address each other from their first message without racing the spawner.
 type nodePIDs struct {
-	supervisor, raftStorage, applier, proposer, raftLoop, raftTicker, partitions *actor.PID
+	supervisor, raftStorage, applier, proposer, raftLoop, raftTicker, partitions, groups *actor.PID
 }
 
 // raftSnapshot is the Raft status the loop publishes for readers on other goroutines.
@@ -91,6 +94,7 @@ type raftSnapshot struct {
 func Start(opts Options) (*Node, error) {
 	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{})}
 	n.router.m = map[TopicPartition]*actor.PID{}
+	n.groupOpts = opts.Groups.withDefaults()
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute
 	}
@@ -109,7 +113,7 @@ func Start(opts Options) (*Node, error) {
 	n.pids = nodePIDs{
 		supervisor: sup, raftStorage: child("raft-storage"), applier: child("applier"),
 		proposer: child("proposer"), raftLoop: child("raft-loop"), raftTicker: child("raft-ticker"),
-		partitions: child("partitions"),
+		partitions: child("partitions"), groups: child("groups"),
 	}
 
 	phase := time.Now()
@@ -149,6 +153,7 @@ func Start(opts Options) (*Node, error) {
 		{"applier", n.pids.applier, restartAware(newApplier(n))},
 		{"proposer", n.pids.proposer, newProposer(n)},
 		{"partitions", n.pids.partitions, newPartitionManager(n)},
+		{"groups", n.pids.groups, newGroupManager(n)},
 		{"raft-loop", n.pids.raftLoop, newRaftLoop(n)},
 		{"raft-ticker", n.pids.raftTicker, newRaftTicker(n)},
 	} {
