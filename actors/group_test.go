@@ -278,3 +278,48 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestGroupRequestsNeedTheRaftLeader: the metadata Raft leader coordinates every group;
+// another node answers NOT_COORDINATOR (the client looks the coordinator up again), and
+// with no leader at all the answer is COORDINATOR_NOT_AVAILABLE.
+func TestGroupRequestsNeedTheRaftLeader(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		lead uint64
+		want int16
+	}{{2, kerr.NotCoordinator.Code}, {0, kerr.CoordinatorNotAvailable.Code}} {
+		n := &Node{opts: Options{NodeID: 1}}
+		n.raftState.Store(&raftSnapshot{lead: tc.lead})
+		if r := n.JoinGroup(ctx, "g", consumerJoin("", nil)); r.Code != tc.want {
+			t.Fatalf("leader %d: join %d", tc.lead, r.Code)
+		}
+		if r := n.SyncGroup(ctx, "g", &groups.SyncRequest{MemberID: "m"}); r.Code != tc.want {
+			t.Fatalf("leader %d: sync %d", tc.lead, r.Code)
+		}
+		if code := n.Heartbeat(ctx, "g", groups.MemberRef{MemberID: "m"}); code != tc.want {
+			t.Fatalf("leader %d: heartbeat %d", tc.lead, code)
+		}
+		if _, code := n.LeaveGroup(ctx, "g", []groups.MemberRef{{MemberID: "m"}}); code != tc.want {
+			t.Fatalf("leader %d: leave %d", tc.lead, code)
+		}
+		codes := n.CommitOffsets(ctx, &OffsetCommitRequest{Group: "g", Member: groups.MemberRef{Generation: -1}, Offsets: []OffsetCommitEntry{{Topic: "t"}}})
+		if codes[0] != tc.want {
+			t.Fatalf("leader %d: commit %v", tc.lead, codes)
+		}
+		if _, code := n.FetchOffsets(ctx, "g"); code != tc.want {
+			t.Fatalf("leader %d: fetch %d", tc.lead, code)
+		}
+		if _, code := n.DescribeGroup(ctx, "g"); code != tc.want {
+			t.Fatalf("leader %d: describe %d", tc.lead, code)
+		}
+		if _, code := n.ListGroups(); code != tc.want {
+			t.Fatalf("leader %d: list %d", tc.lead, code)
+		}
+		if code := n.DeleteGroup(ctx, "g"); code != tc.want {
+			t.Fatalf("leader %d: delete %d", tc.lead, code)
+		}
+		if _, code := n.DeleteOffsets(ctx, "g", nil); code != tc.want {
+			t.Fatalf("leader %d: offset delete %d", tc.lead, code)
+		}
+	}
+}

@@ -66,7 +66,6 @@ func firstOffsets(recs []*kgo.Record) map[int32]int64 {
 // consumer, and again after the broker is killed with SIGKILL right after a commit was
 // acknowledged.
 func TestCommittedOffsetsResume(t *testing.T) {
-	t.Parallel()
 	n := startNode(t, groupConfig)
 	const topic, group = "ledger", "resumers"
 	adm := n.admin()
@@ -136,17 +135,23 @@ func TestCommittedOffsetsResume(t *testing.T) {
 // a kill -9 of the broker: the coordinator restores the stored generation, the members'
 // heartbeats are accepted again and no rebalance happens.
 func TestStaticMembersSurviveBrokerRestart(t *testing.T) {
-	t.Parallel()
 	n := startNode(t, groupConfig)
 	const topic, group = "steady", "statics"
 	if _, err := n.admin().CreateTopic(testContext(t), 4, 1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
 	l := newLedger()
+	var members []*groupMember
 	for _, name := range []string{"s1", "s2"} {
-		startGroupMember(t, n, group, topic, name, l, kgo.InstanceID(name), kgo.SessionTimeout(6*time.Second))
+		members = append(members, startGroupMember(t, n, group, topic, name, l, kgo.InstanceID(name), kgo.SessionTimeout(6*time.Second)))
 	}
 	eventually(t, 30*time.Second, "two static members sharing the partitions", func() bool { return n.stableWith(group, topic, 2, 4) })
+	// Both consume: they got their SyncGroup answers, which the coordinator sends only
+	// once the generation is stored.
+	produceNumbered(t, n, topic, 0, 40)
+	eventually(t, 20*time.Second, "both members consuming", func() bool {
+		return members[0].polled.Load() > 0 && members[1].polled.Load() > 0 && l.count() == 40
+	})
 	before, _ := n.group(group)
 
 	n.restart()
@@ -155,8 +160,8 @@ func TestStaticMembersSurviveBrokerRestart(t *testing.T) {
 		t.Fatalf("group after kill -9: %+v, before: %+v", restored, before)
 	}
 	// The members carry on: new records are consumed, still in the same generation.
-	produceNumbered(t, n, topic, 0, 40)
-	eventually(t, 20*time.Second, "records produced after the restart to be consumed", func() bool { return l.count() == 40 })
+	produceNumbered(t, n, topic, 40, 40)
+	eventually(t, 20*time.Second, "records produced after the restart to be consumed", func() bool { return l.count() == 80 })
 	after, _ := n.group(group)
 	if after.Generation != before.Generation || after.State != "Stable" {
 		t.Fatalf("a rebalance happened across the broker restart: generation %d -> %d (%s)", before.Generation, after.Generation, after.State)

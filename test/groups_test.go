@@ -21,7 +21,6 @@ func TestGroupConsumersShareAndRebalance(t *testing.T) {
 		{"cooperative-sticky", kgo.CooperativeStickyBalancer()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			n := startNode(t, groupConfig)
 			const topic, group, partitions = "orders", "workers", 12
 			if _, err := n.admin().CreateTopic(testContext(t), partitions, 1, nil, topic); err != nil {

@@ -41,7 +41,7 @@ func (h *Handlers) handleOffsetCommit(ctx context.Context, r *Request) (kmsg.Res
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		name, known := rt.Topic, true
 		if req.Version >= 10 {
-			name, known = topicName(img, "", rt.TopicID)
+			name, known = topicByID(img, rt.TopicID)
 		}
 		st.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(rt.Partitions))
 		for pi, rp := range rt.Partitions {

@@ -99,7 +99,7 @@ func (h *Handlers) fetchGroupOffsets(ctx context.Context, img *metastore.Image, 
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
 		name, known := rt.Topic, true
 		if version >= 10 {
-			name, known = topicName(img, "", rt.TopicID)
+			name, known = topicByID(img, rt.TopicID)
 		}
 		for _, p := range rt.Partitions {
 			if !known {

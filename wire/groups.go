@@ -45,6 +45,14 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
+// topicByID resolves a v10 OffsetCommit/OffsetFetch topic id; the zero id names nothing.
+func topicByID(img *metastore.Image, id [16]byte) (string, bool) {
+	if t := img.TopicByID(id); t != nil {
+		return t.Name, true
+	}
+	return "", false
+}
+
 // allGroupOperations is the authorized-operations bitfield for a group when nothing is
 // denied (no ACLs): READ, DELETE, DESCRIBE.
 const allGroupOperations = 1<<3 | 1<<6 | 1<<8
