@@ -143,3 +143,21 @@ func TestOffsetKeyCodec(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeOffsetKey: any bytes decode without panicking, and what decodes encodes to
+// a key that decodes to the same thing.
+func FuzzDecodeOffsetKey(f *testing.F) {
+	f.Add(encodeOffsetKey(OffsetKey{"group", "topic", 3}))
+	f.Add(encodeOffsetKey(OffsetKey{"", "", 0}))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, ok := decodeOffsetKey(b)
+		if !ok {
+			return
+		}
+		back, ok := decodeOffsetKey(encodeOffsetKey(k))
+		if !ok || back != k {
+			t.Fatalf("%x decoded to %+v, which re-encodes to %+v", b, k, back)
+		}
+	})
+}

@@ -16,7 +16,7 @@ import (
 // empty.
 func TestRandomOperationsAnswerEveryRequestOnce(t *testing.T) {
 	for seed := uint64(1); seed <= 200; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomRun(t, seed) })
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomRun(t, rand.New(rand.NewPCG(seed, seed*7919))) })
 	}
 }
 
@@ -27,8 +27,43 @@ type simClient struct {
 	leader     bool
 }
 
-func randomRun(t *testing.T, seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, seed*7919))
+// FuzzGroupOperations runs the same checks with the operations chosen by the fuzzer's
+// bytes.
+func FuzzGroupOperations(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte("join sync heartbeat leave commit advance"))
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		randomRun(t, rand.New(&byteSource{b: ops}))
+	})
+}
+
+// byteSource turns fuzz input into random numbers; once it runs out it continues with a
+// splitmix64 sequence (an all-zero source would make rand's rejection sampling loop
+// forever).
+type byteSource struct {
+	b     []byte
+	i     int
+	state uint64
+}
+
+func (s *byteSource) Uint64() uint64 {
+	if s.i+8 <= len(s.b) {
+		v := uint64(0)
+		for _, c := range s.b[s.i : s.i+8] {
+			v = v<<8 | uint64(c)
+		}
+		s.i += 8
+		s.state ^= v
+		return v
+	}
+	s.state += 0x9e3779b97f4a7c15
+	z := s.state
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+func randomRun(t *testing.T, rng *rand.Rand) {
 	h := newHarness(t, func(c *Config) { c.InitialRebalanceDelay = time.Duration(rng.IntN(3)) * time.Second })
 	clients := make([]*simClient, 5)
 	for i := range clients {

@@ -26,7 +26,7 @@ func (g *Group) maybeRebalance(now time.Time, reason string) Output {
 func (g *Group) prepareRebalance(now time.Time, reason string) Output {
 	out := Output{Events: []string{fmt.Sprintf("rebalance of generation %d started: %s", g.generation, reason)}}
 	if g.state == CompletingRebalance {
-		out.Replies = append(out.Replies, g.failParkedSyncs(kerr.RebalanceInProgress.Code)...)
+		out.Replies = append(out.Replies, g.failParkedSyncs(now, kerr.RebalanceInProgress.Code)...)
 	}
 	g.pendingSync, g.syncDeadline = nil, time.Time{}
 	initial := g.state == Empty
@@ -47,14 +47,16 @@ func (g *Group) prepareRebalance(now time.Time, reason string) Output {
 	return out
 }
 
-func (g *Group) failParkedSyncs(code int16) []Reply {
+// failParkedSyncs answers every parked SyncGroup with code. The members' sessions run
+// again from now: a member that never rejoins must still expire.
+func (g *Group) failParkedSyncs(now time.Time, code int16) []Reply {
 	var replies []Reply
 	for _, m := range g.sortedMembers() {
 		m.assignment = nil
 		if m.awaitingSync {
 			replies = append(replies, Reply{To: m.syncWaiter, Sync: &SyncResult{Code: code}})
 			m.awaitingSync, m.syncWaiter = false, nil
-			m.deadline = time.Time{} // rescheduled when it rejoins; it cannot heartbeat meanwhile
+			m.deadline = now.Add(m.sessionTimeout)
 		}
 	}
 	return replies
