@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"sync"
@@ -108,16 +109,19 @@ func (d *groupDirectory) list() map[string]groupSummary {
 	return out
 }
 
-// groupManager starts one actor per consumer group: on first use and, at start, for
-// every group the metadata store knows (so timers and expiry run for them). It stops an
-// actor once its group is deleted or turns out to hold nothing, and fans out the
-// periodic offset expiry check.
+// groupManager starts one actor per consumer group: on first use and, once this node
+// coordinates (leads the metadata Raft group), for every group the metadata store knows,
+// so timers and expiry run for them. It stops an actor once its group is deleted or
+// turns out to hold nothing, stops them all when this node stops coordinating, and fans
+// out the periodic offset expiry check.
 type groupManager struct {
 	n   *Node
 	log zerolog.Logger
 
-	cancelTick func()
-	deadLetter *eventstream.Subscription
+	cancelTick  func()
+	cancelCheck func()
+	deadLetter  *eventstream.Subscription
+	leading     bool // this node coordinates groups (leads the metadata Raft group)
 }
 
 type (
@@ -131,6 +135,8 @@ type (
 		pid  *actor.PID
 	}
 	groupsTick struct{}
+	// leadershipCheck makes the manager look whether this node still coordinates.
+	leadershipCheck struct{}
 )
 
 func newGroupManager(n *Node) actor.Producer {
@@ -153,6 +159,9 @@ func (m *groupManager) Receive(ctx actor.Context) {
 		if m.cancelTick != nil {
 			m.cancelTick()
 		}
+		if m.cancelCheck != nil {
+			m.cancelCheck()
+		}
 		if m.deadLetter != nil {
 			m.n.system.EventStream.Unsubscribe(m.deadLetter)
 		}
@@ -169,7 +178,68 @@ func (m *groupManager) Receive(ctx actor.Context) {
 		for _, pid := range ctx.Children() {
 			ctx.Send(pid, &expireOffsets{})
 		}
+	case *leadershipCheck:
+		m.checkLeadership(ctx)
 	}
+}
+
+// checkLeadership follows group coordination as it moves with the Raft leadership: a
+// node that becomes the coordinator starts every stored group from the store (the
+// previous coordinator's latest state); one that stops being it stops its group actors,
+// whose timers would otherwise act on groups another node now runs.
+func (m *groupManager) checkLeadership(ctx actor.Context) {
+	leading := m.n.coordinatorCode() == 0
+	switch {
+	case leading && !m.leading:
+		stored, err := m.n.opts.Store.LoadGroups()
+		if err != nil {
+			m.log.Error().Err(err).Msg("load groups")
+			return // try again at the next check
+		}
+		for _, rec := range stored {
+			m.ensure(ctx, rec.Name)
+		}
+		if len(stored) > 0 {
+			m.log.Info().Int("groups", len(stored)).Msg("coordinating the stored consumer groups")
+		}
+	case !leading && m.leading:
+		for _, pid := range ctx.Children() {
+			if name, ok := groupOfActor(pid); ok {
+				m.n.groupDir.set(name, nil)
+			}
+			ctx.Poison(pid)
+		}
+		m.log.Info().Msg("no longer the group coordinator; group actors stopped")
+	}
+	m.leading = leading
+}
+
+// watchLeadership sends leadershipCheck whenever this node gains or loses the Raft
+// leadership (the node signals every Raft status change), until the returned func is
+// called.
+func (m *groupManager) watchLeadership(self *actor.PID) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		leading := m.n.coordinatorCode() == 0
+		for {
+			if err := m.n.waitFor(ctx, func() bool { return (m.n.coordinatorCode() == 0) != leading }); err != nil {
+				return
+			}
+			leading = !leading
+			m.n.root.Send(self, &leadershipCheck{})
+		}
+	}()
+	return cancel
+}
+
+// groupOfActor is the group a child actor serves, from its name.
+func groupOfActor(pid *actor.PID) (string, bool) {
+	escaped, ok := strings.CutPrefix(pid.Id[strings.LastIndex(pid.Id, "/")+1:], groupActorPrefix)
+	if !ok {
+		return "", false
+	}
+	name, err := url.PathUnescape(escaped)
+	return name, err == nil
 }
 
 func (m *groupManager) start(ctx actor.Context) {
@@ -183,31 +253,14 @@ func (m *groupManager) start(ctx actor.Context) {
 		}
 	})
 	// A restarted manager finds its children still running: adopt them.
-	adopted := map[string]bool{}
 	for _, pid := range ctx.Children() {
-		escaped, ok := strings.CutPrefix(pid.Id[strings.LastIndex(pid.Id, "/")+1:], groupActorPrefix)
-		if !ok {
-			continue
-		}
-		if name, err := url.PathUnescape(escaped); err == nil {
-			adopted[name] = true
-			if m.n.groupDir.get(name) == nil {
-				m.n.groupDir.set(name, &groupEntry{pid: pid})
-			}
+		if name, ok := groupOfActor(pid); ok && m.n.groupDir.get(name) == nil {
+			m.n.groupDir.set(name, &groupEntry{pid: pid})
 		}
 	}
-	stored, err := m.n.opts.Store.LoadGroups()
-	if err != nil {
-		panic(err) // retried by the supervisor; the log says why
-	}
-	for _, rec := range stored {
-		if !adopted[rec.Name] {
-			m.ensure(ctx, rec.Name)
-		}
-	}
-	if len(stored) > 0 {
-		m.log.Info().Int("groups", len(stored)).Msg("group coordinators started from the metadata store")
-	}
+	m.leading = false
+	m.checkLeadership(ctx)
+	m.cancelCheck = m.watchLeadership(ctx.Self())
 	m.cancelTick = m.n.scheduleRepeatedly(m.n.groupOpts.RetentionCheckInterval, ctx.Self(), &groupsTick{})
 }
 
@@ -227,14 +280,16 @@ func (m *groupManager) ensure(ctx actor.Context, name string) *actor.PID {
 	return pid
 }
 
-// sendToGroup delivers msg to the group's actor; with create it starts one for a new
-// group. false means the group does not exist (or its actor could not be started).
+// sendToGroup delivers msg to the group's actor. With create it starts one for a new
+// group; without, only for a group the metadata store knows (a request can arrive before
+// the manager started the stored groups). false means the group does not exist (or its
+// actor could not be started).
 func (n *Node) sendToGroup(name string, create bool, msg any) bool {
 	for attempt := 0; attempt < 3; attempt++ {
 		if n.groupDir.send(n.root, name, msg) {
 			return true
 		}
-		if !create {
+		if !create && !n.groupStored(name) {
 			return false
 		}
 		reply := make(chan *actor.PID, 1)
@@ -249,4 +304,14 @@ func (n *Node) sendToGroup(name string, create bool, msg any) bool {
 		}
 	}
 	return false
+}
+
+// groupStored reports whether the metadata store holds a record or offsets of group.
+func (n *Node) groupStored(name string) bool {
+	rec, err := n.opts.Store.LoadGroup(name)
+	if err == nil && rec != nil {
+		return true
+	}
+	offsets, err := n.opts.Store.LoadOffsets(name)
+	return err == nil && len(offsets) > 0
 }

@@ -155,8 +155,13 @@ func TestStaticMembersSurviveBrokerRestart(t *testing.T) {
 	before, _ := n.group(group)
 
 	n.restart()
-	restored, ok := n.group(group)
-	if !ok || restored.State != "Stable" || restored.Generation != before.Generation || len(restored.Members) != 2 {
+	var restored debugGroup
+	eventually(t, 10*time.Second, "the coordinator to start the stored group", func() bool {
+		var ok bool
+		restored, ok = n.group(group)
+		return ok
+	})
+	if restored.State != "Stable" || restored.Generation != before.Generation || len(restored.Members) != 2 {
 		t.Fatalf("group after kill -9: %+v, before: %+v", restored, before)
 	}
 	// The members carry on: new records are consumed, still in the same generation.
