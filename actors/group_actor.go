@@ -70,6 +70,11 @@ func (a *groupActor) Receive(ctx actor.Context) {
 		if a.timer != nil {
 			a.timer.Stop()
 		}
+		if a.g != nil {
+			// The parked requests die with this instance: send their clients to find
+			// the coordinator again rather than leave them waiting.
+			deliver(a.g.AbandonParked(kerr.CoordinatorNotAvailable.Code).Replies)
+		}
 		return
 	case *joinGroupMsg:
 		a.apply(ctx, a.g.Join(time.Now(), m.req, m.reply))
@@ -155,8 +160,9 @@ func (a *groupActor) apply(ctx actor.Context, out groups.Output) {
 	applied := a.n.proposeAsync(fsm.Command{StoreGroup: &fsm.StoreGroup{Group: rec}})
 	self := ctx.Self()
 	replies := out.Replies
+	timeout := a.n.proposalWait()
 	go func() {
-		r := <-applied
+		r := waitProposal(applied, timeout)
 		err := r.err
 		if err == nil && len(r.results) > 0 && !r.results[0].OK() {
 			err = errors.New(r.results[0].Message)
@@ -254,8 +260,9 @@ func (a *groupActor) removeGroup(ctx actor.Context, reply chan int16) {
 	}
 	applied := a.n.proposeAsync(fsm.Command{DeleteGroup: &fsm.DeleteGroup{Group: a.name}})
 	self := ctx.Self()
+	timeout := a.n.proposalWait()
 	go func() {
-		r := <-applied
+		r := waitProposal(applied, timeout)
 		a.n.root.Send(self, &groupRemoved{err: r.err, reply: reply})
 	}()
 }
@@ -333,13 +340,32 @@ func (a *groupActor) expire(ctx actor.Context) {
 // send happens now, in the caller's order, so an actor's proposals apply in the order it
 // made them.
 func (n *Node) proposeAsync(cmds ...fsm.Command) <-chan proposeResult {
-	timeout := n.opts.Raft.ProposalTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
 	reply := make(chan proposeResult, 1)
-	n.root.Send(n.pids.proposer, &proposeRequest{cmds: cmds, deadline: time.Now().Add(timeout), reply: reply})
+	n.root.Send(n.pids.proposer, &proposeRequest{cmds: cmds, deadline: time.Now().Add(n.proposalTimeout()), reply: reply})
 	return reply
+}
+
+func (n *Node) proposalTimeout() time.Duration {
+	if t := n.opts.Raft.ProposalTimeout; t > 0 {
+		return t
+	}
+	return 10 * time.Second
+}
+
+// proposalWait bounds the wait for a proposal's outcome: the proposer answers by the
+// deadline, unless it restarted and forgot the proposal.
+func (n *Node) proposalWait() time.Duration { return n.proposalTimeout() + 2*time.Second }
+
+// waitProposal waits for a proposal's outcome for at most timeout (ErrTimeout then).
+func waitProposal(applied <-chan proposeResult, timeout time.Duration) proposeResult {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case r := <-applied:
+		return r
+	case <-timer.C:
+		return proposeResult{err: ErrTimeout}
+	}
 }
 
 // proposeErrorCode is the Kafka error a group request gets when its change could not be

@@ -278,11 +278,13 @@ func (n *Node) CommitOffsets(ctx context.Context, r *OffsetCommitRequest) []int1
 	if code != 0 {
 		return fill(missingAs(code, r.MissingGroupCode))
 	}
-	return fill(awaitApplied(ctx, started.applied))
+	return fill(n.awaitApplied(ctx, started.applied))
 }
 
 // awaitApplied waits for a proposal and maps its failure to a Kafka error code.
-func awaitApplied(ctx context.Context, applied <-chan proposeResult) int16 {
+func (n *Node) awaitApplied(ctx context.Context, applied <-chan proposeResult) int16 {
+	timer := time.NewTimer(n.proposalWait())
+	defer timer.Stop()
 	select {
 	case res := <-applied:
 		if res.err != nil {
@@ -292,6 +294,8 @@ func awaitApplied(ctx context.Context, applied <-chan proposeResult) int16 {
 			return res.results[0].Code
 		}
 		return 0
+	case <-timer.C:
+		return kerr.RequestTimedOut.Code
 	case <-ctx.Done():
 		return kerr.RequestTimedOut.Code
 	}
@@ -359,7 +363,7 @@ func (n *Node) DeleteGroup(ctx context.Context, group string) int16 {
 		return code
 	}
 	reply := make(chan int16, 1)
-	r, code := ask(ctx, n, group, false, &deleteGroupMsg{reply: reply}, reply, groupTimeout+n.opts.Raft.ProposalTimeout)
+	r, code := ask(ctx, n, group, false, &deleteGroupMsg{reply: reply}, reply, groupTimeout+n.proposalWait())
 	if code != 0 {
 		return missingAs(code, kerr.GroupIDNotFound.Code)
 	}
@@ -381,7 +385,7 @@ func (n *Node) DeleteOffsets(ctx context.Context, group string, partitions []Top
 		return nil, missingAs(code, kerr.GroupIDNotFound.Code)
 	}
 	if started.applied != nil {
-		if code := awaitApplied(ctx, started.applied); code != 0 {
+		if code := n.awaitApplied(ctx, started.applied); code != 0 {
 			return nil, code
 		}
 	}

@@ -266,6 +266,24 @@ func TestGroupActorPanicRebuildsFromStore(t *testing.T) {
 	if code := n.Heartbeat(context.Background(), "g", groups.MemberRef{MemberID: id, Generation: gen}); code != 0 {
 		t.Fatalf("heartbeat after the coordinator actor restarted: %d", code)
 	}
+
+	// A JoinGroup parked in a rebalance is answered when the actor dies under it.
+	first := n.JoinGroup(context.Background(), "g", consumerJoin("", nil))
+	parked := make(chan groups.JoinResult, 1)
+	go func() { parked <- n.JoinGroup(context.Background(), "g", consumerJoin(first.MemberID, nil)) }()
+	waitUntil(t, "the rebalance to start", func() bool {
+		d, _ := n.DescribeGroup(context.Background(), "g")
+		return d.State == groups.PreparingRebalance
+	})
+	n.InjectPanic(pid.Id)
+	select {
+	case r := <-parked:
+		if r.Code != kerr.CoordinatorNotAvailable.Code {
+			t.Fatalf("parked join after the actor panicked: %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a parked JoinGroup was never answered after its actor panicked")
+	}
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

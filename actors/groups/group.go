@@ -296,3 +296,21 @@ func (g *Group) computeSubscribed() map[string]bool {
 	}
 	return topics
 }
+
+// AbandonParked answers every parked JoinGroup and SyncGroup with code: the owner is
+// about to lose the group's state (it stops or restarts), and a client that is told to
+// retry rejoins the group as it is rebuilt from the store.
+func (g *Group) AbandonParked(code int16) Output {
+	var out Output
+	for _, m := range g.sortedMembers() {
+		if m.awaitingJoin {
+			out.Replies = append(out.Replies, Reply{To: m.joinWaiter, Join: &JoinResult{Code: code, Generation: -1, MemberID: m.id}})
+			m.awaitingJoin, m.joinWaiter = false, nil
+		}
+		if m.awaitingSync {
+			out.Replies = append(out.Replies, Reply{To: m.syncWaiter, Sync: &SyncResult{Code: code}})
+			m.awaitingSync, m.syncWaiter = false, nil
+		}
+	}
+	return out
+}

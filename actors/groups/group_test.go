@@ -504,3 +504,22 @@ func TestParseState(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestAbandonParkedAnswersEveryWaiter(t *testing.T) {
+	h := newHarness(t, nil)
+	ids, gen := h.stableGroup(2)
+	h.join("a", joinReq(ids[0])) // parks: waits for ids[1]
+	h.join("b", joinReq(ids[1])) // completes the join phase
+	h.sync("bs", SyncRequest{MemberID: ids[1], Generation: gen + 1})
+	h.joinNew("c") // parks in a new join phase... and fails bs with REBALANCE_IN_PROGRESS
+	h.join("a2", joinReq(ids[0]))
+	h.collect(h.g.AbandonParked(kerr.CoordinatorNotAvailable.Code))
+	for _, w := range []string{"c", "a2"} {
+		if r := h.joined(w); r.Code != kerr.CoordinatorNotAvailable.Code {
+			t.Fatalf("%s: %+v", w, r)
+		}
+	}
+	if _, ok := h.g.NextDeadline(); !ok {
+		t.Fatal("abandoning requests must not stop the group's timers")
+	}
+}
