@@ -115,6 +115,7 @@ func (n *Node) DebugHandler(faults bool) http.Handler {
 	mux.HandleFunc("GET /debug/partitions", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"time": time.Now(), "partitions": n.PartitionViews()})
 	})
+	mux.HandleFunc("GET /debug/groups", n.serveGroups)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !n.Ready() {
 			http.Error(w, "not ready: no raft leader or broker not registered", http.StatusServiceUnavailable)

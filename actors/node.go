@@ -44,6 +44,7 @@ type Options struct {
 	RaftStorage storage.Storage
 	Raft        RaftOptions
 	Data        DataOptions
+	Groups      GroupOptions
 	Log         zerolog.Logger
 }
 
@@ -69,6 +70,8 @@ type Node struct {
 	decompressor    kgo.Decompressor // timestamp lookups inside compressed batches
 	statuses        partitionStatuses
 	pidBlock        producerIDs
+	groupOpts       GroupOptions
+	groupDir        groupDirectory
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes
@@ -80,7 +83,7 @@ type Node struct {
 // nodePIDs are computed before any actor starts (protoactor names are deterministic), so
 // actors can address each other from their first message without racing the spawner.
 type nodePIDs struct {
-	supervisor, raftStorage, applier, proposer, raftLoop, raftTicker, partitions *actor.PID
+	supervisor, raftStorage, applier, proposer, raftLoop, raftTicker, partitions, groups *actor.PID
 }
 
 // raftSnapshot is the Raft status the loop publishes for readers on other goroutines.
@@ -101,6 +104,7 @@ func Start(opts Options) (*Node, error) {
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]*actor.PID{}
 	n.decompressor = kgo.DefaultDecompressor()
+	n.groupOpts = opts.Groups.withDefaults()
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute
 	}
@@ -119,7 +123,7 @@ func Start(opts Options) (*Node, error) {
 	n.pids = nodePIDs{
 		supervisor: sup, raftStorage: child("raft-storage"), applier: child("applier"),
 		proposer: child("proposer"), raftLoop: child("raft-loop"), raftTicker: child("raft-ticker"),
-		partitions: child("partitions"),
+		partitions: child("partitions"), groups: child("groups"),
 	}
 
 	phase := time.Now()
@@ -162,6 +166,7 @@ func Start(opts Options) (*Node, error) {
 		{"applier", n.pids.applier, restartAware(newApplier(n))},
 		{"proposer", n.pids.proposer, newProposer(n)},
 		{"partitions", n.pids.partitions, newPartitionManager(n)},
+		{"groups", n.pids.groups, newGroupManager(n)},
 		{"raft-loop", n.pids.raftLoop, newRaftLoop(n)},
 		{"raft-ticker", n.pids.raftTicker, newRaftTicker(n)},
 	} {
@@ -175,6 +180,13 @@ func Start(opts Options) (*Node, error) {
 			return nil, fmt.Errorf("actor %s started as %s, expected %s", c.kind, pid.Id, c.pid.Id)
 		}
 	}
+	// The debug page, /metrics and `status` show the groups this node coordinates. A
+	// slow coordinator must not stall a scrape: each look is bounded.
+	n.SetGroupsView(func() []GroupView {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return groupViews(n.GroupsInfo(ctx))
+	})
 	opts.Log.Info().Str("phase", "start actors").Dur("took", time.Since(phase)).Msg("startup phase done")
 	return n, nil
 }

@@ -22,7 +22,7 @@ type testNode struct {
 	rs    storage.Storage
 }
 
-func startTestNode(t *testing.T, dir, mode string, snapshotEvery uint64) *testNode {
+func startTestNode(t *testing.T, dir, mode string, snapshotEvery uint64, tweaks ...func(*Options)) *testNode {
 	t.Helper()
 	store, err := metastore.Open(filepath.Join(dir, "meta.db"), metastore.Options{NoSync: true})
 	if err != nil {
@@ -37,12 +37,16 @@ func startTestNode(t *testing.T, dir, mode string, snapshotEvery uint64) *testNo
 			t.Fatal(err)
 		}
 	}
-	n, err := Start(Options{
+	opts := Options{
 		NodeID: 1, Advertise: metastore.Broker{Host: "127.0.0.1", Port: 9092},
 		Store: store, RaftStorage: rs, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
 		Raft: RaftOptions{Tick: 10 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1, SnapshotEntries: snapshotEvery, ProposalTimeout: 5 * time.Second},
 		Data: DataOptions{Dir: filepath.Join(dir, "partitions"), FlushInterval: 50 * time.Millisecond},
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	n, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

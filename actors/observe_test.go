@@ -5,46 +5,22 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/raftnode/fsm"
-	"github.com/chronik/chronik-node/raftnode/storage"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
 // startDataNode is a single node with a data directory, for tests that produce.
 func startDataNode(t *testing.T) *Node {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := metastore.Open(filepath.Join(dir, "meta.db"), metastore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := Start(Options{
-		NodeID: 1, Advertise: metastore.Broker{Host: "127.0.0.1", Port: 9092},
-		Store: store, RaftStorage: storage.NewMemory(), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-		Raft: RaftOptions{Tick: 10 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1, SnapshotEntries: 1000, ProposalTimeout: 5 * time.Second},
-		Data: DataOptions{Dir: filepath.Join(dir, "partitions"), FlushInterval: 50 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		n.Stop()
-		store.Close()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	n := startTestNode(t, t.TempDir(), "memory", 1000, func(o *Options) { o.Log = o.Log.Level(zerolog.WarnLevel) })
+	t.Cleanup(func() { n.stop(t) })
+	return n.Node
 }
 
 // produce appends count records to tp and fails the test unless they are acknowledged.
@@ -92,7 +68,7 @@ func TestDebugPageShowsActorsRaftAndPartitions(t *testing.T) {
 		`<td class="num hw">5</td>`,  // orders-0's high watermark after 5 records
 		`<td class="num leo">3</td>`, // orders-1's log end
 		`StateLeader`,
-		`Consumer groups are not available on this node.`,
+		`No consumer groups.`, // coordinated here, none yet
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("debug page lacks %s", want)
@@ -141,9 +117,6 @@ func TestPartitionViewsCarryAssignment(t *testing.T) {
 
 func TestGroupsViewHook(t *testing.T) {
 	n := startDataNode(t)
-	if g := n.GroupsView(); g != nil {
-		t.Fatalf("groups before a coordinator is wired: %+v", g)
-	}
 	createTopic(t, n, "clicks", 1)
 	tp := TopicPartition{"clicks", 0}
 	produce(t, n, tp, 10)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func (s *Store) initSchema(tx *bolt.Tx) error {
-	for _, name := range allBuckets {
+	for _, name := range slices.Concat(allBuckets, groupBuckets) {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -160,6 +161,9 @@ type Changes struct {
 	Brokers        map[int32]*Broker
 	Topics         map[string]*Topic
 	BrokerConfigs  map[string]map[string]string
+	// Groups is consumer group state (committed offsets, group records); nil when the
+	// batch changed none.
+	Groups *GroupChanges
 }
 
 // Commit writes c and the applied index and term in one transaction.
@@ -210,10 +214,11 @@ func writeChanges(tx *bolt.Tx, c *Changes) error {
 			return err
 		}
 	}
-	return nil
+	return writeGroupChanges(tx, c.Groups)
 }
 
-// Replace overwrites the whole store with img (installing a Raft snapshot).
+// Replace overwrites the whole store with img (installing a Raft snapshot). Consumer
+// group state is kept: snapshots do not carry it (see groupBuckets).
 func (s *Store) Replace(img *Image) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets[1:] {

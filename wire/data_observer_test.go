@@ -17,8 +17,9 @@ import (
 // dataCluster is a Cluster whose partitions answer at once: partition 0 of every topic
 // succeeds (a fetch returns fetchBytes), any other partition fails with NOT_LEADER.
 type dataCluster struct {
-	img        *metastore.Image
-	fetchBytes []byte
+	GroupCoordinator // not exercised here
+	img              *metastore.Image
+	fetchBytes       []byte
 }
 
 func (c *dataCluster) Image() *metastore.Image { return c.img }

@@ -30,8 +30,9 @@ const fuzzTopic = "t"
 // produce runs the real record batch validation, fetch serves one stored batch of three
 // records, long polls are woken at once. Handlers run on it exactly as on a node.
 type fakeCluster struct {
-	img    *metastore.Image
-	stored []byte // offsets 0-2
+	GroupCoordinator // not exercised here
+	img              *metastore.Image
+	stored           []byte // offsets 0-2
 }
 
 func newFakeCluster() *fakeCluster {

@@ -32,6 +32,8 @@ type Cluster interface {
 	DeleteRecords(tp actors.TopicPartition, r *actors.DeleteRecordsRequest)
 	EpochEnd(tp actors.TopicPartition, r *actors.EpochEndRequest)
 	AllocateProducerID(ctx context.Context) (int64, error)
+
+	GroupCoordinator // consumer groups (groups.go)
 }
 
 // BrokerConfig is the static broker configuration the handlers apply.
@@ -77,6 +79,19 @@ func (h *Handlers) APIs() []API {
 		{Key: 37, MinVersion: 0, MaxVersion: 3, Handle: h.handleCreatePartitions},
 		{Key: 44, MinVersion: 0, MaxVersion: 1, Handle: h.handleIncrementalAlterConfigs},
 		{Key: 60, MinVersion: 0, MaxVersion: 2, Handle: h.handleDescribeCluster},
+
+		// Consumer groups.
+		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit},
+		{Key: 9, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetFetch},
+		{Key: 10, MinVersion: 0, MaxVersion: 6, Handle: h.handleFindCoordinator},
+		{Key: 11, MinVersion: 0, MaxVersion: 9, Handle: h.handleJoinGroup},
+		{Key: 12, MinVersion: 0, MaxVersion: 4, Handle: h.handleHeartbeat},
+		{Key: 13, MinVersion: 0, MaxVersion: 5, Handle: h.handleLeaveGroup},
+		{Key: 14, MinVersion: 0, MaxVersion: 5, Handle: h.handleSyncGroup},
+		{Key: 15, MinVersion: 0, MaxVersion: 6, Handle: h.handleDescribeGroups},
+		{Key: 16, MinVersion: 0, MaxVersion: 5, Handle: h.handleListGroups},
+		{Key: 42, MinVersion: 0, MaxVersion: 3, Handle: h.handleDeleteGroups},
+		{Key: 47, MinVersion: 0, MaxVersion: 0, Handle: h.handleOffsetDelete},
 	}
 }
 

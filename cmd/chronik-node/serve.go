@@ -130,6 +130,11 @@ func startNode(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*ru
 			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
 			StaticConfig: static, StaticSet: staticSet,
 		},
+		Groups: actors.GroupOptions{
+			MinSessionTimeout: cfg.GroupMinSessionTimeout, MaxSessionTimeout: cfg.GroupMaxSessionTimeout,
+			InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay, OffsetsRetention: cfg.OffsetsRetention,
+			RetentionCheckInterval: min(cfg.OffsetsRetention, 10*time.Minute),
+		},
 		Log: log,
 	}); err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ func (b *Batch) Image() *metastore.Image { return b.img }
 func (b *Batch) Changed() bool {
 	c := b.changes
 	return c.ConfState != nil || c.ClusterID != nil || c.NextProducerID != nil ||
-		len(c.Brokers) > 0 || len(c.Topics) > 0 || len(c.BrokerConfigs) > 0
+		len(c.Brokers) > 0 || len(c.Topics) > 0 || len(c.BrokerConfigs) > 0 || !c.Groups.Empty()
 }
 
 // SetApplied records the Raft position the batch has reached.
@@ -83,6 +83,14 @@ func (b *Batch) Apply(cmd *Command) Result {
 		return b.alterConfigs(cmd.AlterConfigs)
 	case cmd.AllocateProducerIDs != nil:
 		return b.allocateProducerIDs(cmd.AllocateProducerIDs)
+	case cmd.CommitOffsets != nil:
+		return b.commitOffsets(cmd.CommitOffsets)
+	case cmd.DeleteOffsets != nil:
+		return b.deleteOffsets(cmd.DeleteOffsets)
+	case cmd.StoreGroup != nil:
+		return b.storeGroup(cmd.StoreGroup)
+	case cmd.DeleteGroup != nil:
+		return b.deleteGroup(cmd.DeleteGroup)
 	}
 	return fail(kerr.InvalidRequest, "empty command")
 }
@@ -245,6 +253,7 @@ func (b *Batch) deleteTopic(c *DeleteTopic) Result {
 	}
 	delete(b.topicCopied, name)
 	b.changes.Topics[name] = nil
+	b.purgeTopicOffsets(name)
 	return Result{}
 }
 

@@ -48,6 +48,12 @@ type Command struct {
 	UpdateISR           *UpdateISR           `json:"update_isr,omitempty"`
 	AlterConfigs        *AlterConfigs        `json:"alter_configs,omitempty"`
 	AllocateProducerIDs *AllocateProducerIDs `json:"allocate_producer_ids,omitempty"`
+
+	// Consumer groups (groups.go).
+	CommitOffsets *CommitOffsets `json:"commit_offsets,omitempty"`
+	DeleteOffsets *DeleteOffsets `json:"delete_offsets,omitempty"`
+	StoreGroup    *StoreGroup    `json:"store_group,omitempty"`
+	DeleteGroup   *DeleteGroup   `json:"delete_group,omitempty"`
 }
 
 // Name is the command's kind, for logs and metrics.
@@ -73,6 +79,14 @@ func (c *Command) Name() string {
 		return "AlterConfigs"
 	case c.AllocateProducerIDs != nil:
 		return "AllocateProducerIDs"
+	case c.CommitOffsets != nil:
+		return "CommitOffsets"
+	case c.DeleteOffsets != nil:
+		return "DeleteOffsets"
+	case c.StoreGroup != nil:
+		return "StoreGroup"
+	case c.DeleteGroup != nil:
+		return "DeleteGroup"
 	}
 	return "Empty"
 }
