@@ -74,6 +74,27 @@ func TestKcatRoundTrip(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("kcat read back %v, want %v", got, want)
 	}
+	// A balanced consumer (librdkafka's consumer group) reads everything and commits; the
+	// group's next consumer resumes after it.
+	group := func() []string {
+		out, err := exec.Command(kcat, "-b", n.kafkaAddr, "-G", "kcat-group", "kcat", "-e", "-q", "-f", "%s\n", "-X", "auto.offset.reset=earliest").CombinedOutput()
+		if err != nil {
+			t.Fatalf("kcat -G: %v\n%s", err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	if got := group(); len(got) != len(want) {
+		t.Fatalf("kcat group consumer read %d records, want %d", len(got), len(want))
+	}
+	in := strings.NewReader("after-commit\n")
+	cmd := exec.Command(kcat, "-b", n.kafkaAddr, "-t", "kcat", "-P")
+	cmd.Stdin = in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kcat produce: %v\n%s", err, out)
+	}
+	if got := group(); strings.Join(got, ",") != "after-commit" {
+		t.Fatalf("kcat group consumer resumed with %v, want only the new record", got)
+	}
 	meta, err := exec.Command(kcat, "-b", n.kafkaAddr, "-L", "-t", "kcat").CombinedOutput()
 	if err != nil || !strings.Contains(string(meta), `topic "kcat" with 1 partitions`) {
 		t.Fatalf("kcat -L: %v\n%s", err, meta)
