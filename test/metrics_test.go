@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -196,4 +197,31 @@ func TestMetricsCountActorRestarts(t *testing.T) {
 	eventually(t, 10*time.Second, "the applier's restart in /metrics", func() bool {
 		return n.scrapeMetrics().sum("chronik_actor_restarts_total", "kind", "applier") == before+1
 	})
+}
+
+// Consumer group lag is exported for the groups this node coordinates.
+func TestMetricsShowConsumerGroupLag(t *testing.T) {
+	n := startNode(t, "")
+	ctx := testContext(t)
+	adm := n.admin()
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "lagging"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i := 0; i < 10; i++ {
+		recs = append(recs, &kgo.Record{Topic: "lagging", Value: []byte{byte(i)}})
+	}
+	produceAll(t, n.client(), recs)
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "lagging", Partition: 0, At: 4, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "lagger", offsets); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+	s := n.scrapeMetrics()
+	if lag := s.sum("chronik_consumer_group_lag", "group", "lagger", "topic", "lagging", "partition", "0"); lag != 6 {
+		t.Fatalf("chronik_consumer_group_lag = %v, want 6 (high watermark 10, committed 4)", lag)
+	}
+	if groups := s.sum("chronik_consumer_groups", "state", "Empty"); groups != 1 {
+		t.Fatalf("chronik_consumer_groups{state=Empty} = %v, want 1", groups)
+	}
 }
