@@ -245,6 +245,11 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 		resp = apiVersionsTooNewResponse()
 	}
 	buf := c.srv.getBuffer()
+	if hint := frameSizeHint(resp); hint > cap(*buf) {
+		c.srv.putBuffer(buf)
+		grown := make([]byte, 0, hint)
+		buf = &grown
+	}
 	*buf = appendResponse(*buf, p.req.CorrelationID, resp)
 	p.frame = buf
 	p.errCode = topLevelErrorCode(resp)

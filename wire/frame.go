@@ -81,3 +81,12 @@ func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
 }
+
+// frameSizeHint is an upper bound of the frame appendResponse writes for resp, for the
+// responses whose size is worth knowing ahead (those carrying records); 0 for the rest.
+func frameSizeHint(resp kmsg.Response) int {
+	if f, ok := resp.(*kmsg.FetchResponse); ok {
+		return 16 + fetchResponseSizeHint(f) // size, correlation id, header tags
+	}
+	return 0
+}
