@@ -82,6 +82,7 @@ type Server struct {
 	connsWG   sync.WaitGroup // one per live connection, down when its goroutines are done
 
 	encodeBuffers sync.Pool // *[]byte response encode buffers, shared by all connections
+	frames        framePool // request frames handed back by handlers (Request.ReleaseFrame)
 }
 
 // maxPooledBuffer caps the encode buffers kept for reuse, so one large Fetch answer does
