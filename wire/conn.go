@@ -249,8 +249,7 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 	buf := c.srv.getBuffer()
 	if hint := frameSizeHint(resp); hint > cap(*buf) {
 		c.srv.putBuffer(buf)
-		grown := make([]byte, 0, hint)
-		buf = &grown
+		buf = c.srv.getLargeBuffer(hint)
 	}
 	*buf = appendResponse(*buf, p.req.CorrelationID, resp)
 	p.frame = buf
