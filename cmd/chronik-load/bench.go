@@ -86,7 +86,7 @@ func (b *bench) start(ctx context.Context, tn string) (target, error) {
 	if tn == "kfake" {
 		return startKfake()
 	}
-	return startChronik(ctx, chronikOptions{bin: b.cfg.bin, workDir: b.work, flushPolicy: tn, keep: b.keep, env: b.cfg.nodeEnv})
+	return startChronik(ctx, chronikOptions{bin: b.cfg.bin, workDir: b.work, flushPolicy: tn, keep: b.keep, env: b.cfg.nodeEnv, set: b.cfg.nodeSet})
 }
 
 // cell runs one target with one record size and acks setting: on a fresh broker a peak

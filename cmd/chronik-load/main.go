@@ -36,6 +36,7 @@ type config struct {
 	timeout      time.Duration
 	keep         bool
 	nodeEnv      []string // extra environment of chronik-node processes
+	nodeSet      []string // extra --set key=value of chronik-node processes
 }
 
 func main() {
@@ -74,6 +75,13 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write this process's CPU profile (client, and kfake) here")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work dir: node logs and data")
+	fs.Func("node-set", "pass --set KEY=VALUE to chronik-node, e.g. log.flush.interval.ms=60000 (repeatable)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("%q is not KEY=VALUE", v)
+		}
+		cfg.nodeSet = append(cfg.nodeSet, v)
+		return nil
+	})
 	fs.Func("node-env", "add KEY=VALUE to chronik-node's environment, e.g. GOGC=400 (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
 			return fmt.Errorf("%q is not KEY=VALUE", v)

@@ -64,6 +64,7 @@ type chronikOptions struct {
 	bin, workDir, flushPolicy string
 	keep                      bool     // leave data and log behind
 	env                       []string // added to the inherited environment
+	set                       []string // more --set key=value
 }
 
 func startChronik(ctx context.Context, o chronikOptions) (*chronikTarget, error) {
@@ -91,6 +92,9 @@ func startChronik(ctx context.Context, o chronikOptions) (*chronikTarget, error)
 	defer logFile.Close() // the child has its own descriptor
 	t.cmd = exec.Command(o.bin, "--data-dir", t.dataDir, "--listen", kafka, "--debug-listen", debug,
 		"--log-level", "warn", "--set", "log.flush.policy="+o.flushPolicy)
+	for _, kv := range o.set {
+		t.cmd.Args = append(t.cmd.Args, "--set", kv)
+	}
 	t.cmd.Env = append(os.Environ(), o.env...)
 	t.cmd.Stdout, t.cmd.Stderr = logFile, logFile
 	if err := t.cmd.Start(); err != nil {
