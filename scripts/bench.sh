@@ -2,14 +2,14 @@
 # chronik-node benchmarks, in sections. Every result line is printed under the exact
 # command that produced it, so any number can be reproduced by copying that command.
 #
-#   scripts/bench.sh                 all sections (a few minutes; `make bench` runs this
+#   scripts/bench.sh                 all sections (about 6 minutes; `make bench` runs this
 #                                    after `make build`)
 #   scripts/bench.sh metadata e2e    only the named sections
 #
-# Sections: machine, raft-storage, metadata, e2e. To add one, write a section_<name>
+# Sections: machine, raft-storage, metadata, e2e, data. To add one, write a section_<name>
 # function below and append <name> to ALL_SECTIONS.
 #
-# Environment: GO (default go), CHRONIK_BIN (default bin/chronik-node, used by e2e),
+# Environment: GO (default go), CHRONIK_BIN (default bin/chronik-node, used by e2e and data),
 # BENCH_COUNT (go test -count, default 1). docs/benchmarks.md explains the numbers.
 set -euo pipefail
 
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 CHRONIK_BIN=${CHRONIK_BIN:-bin/chronik-node}
 BENCH_COUNT=${BENCH_COUNT:-1}
-ALL_SECTIONS=(machine raft-storage metadata e2e)
+ALL_SECTIONS=(machine raft-storage metadata e2e data)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chronik-bench-sh.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -34,7 +34,8 @@ show() {
 }
 
 # run prints the command, runs it, and prints its result lines (go test's Benchmark
-# lines, chronik-bench's E2E lines). On failure it prints the whole output and stops.
+# lines, chronik-bench's E2E lines, chronik-load's LOAD lines). On failure it prints the
+# whole output and stops.
 run() {
 	show "$@"
 	local out="$WORK/out"
@@ -43,7 +44,7 @@ run() {
 		echo "bench.sh: command failed: $*" >&2
 		exit 1
 	fi
-	grep -E '^(Benchmark|E2E/)' "$out" || { cat "$out"; echo "bench.sh: no results from: $*" >&2; exit 1; }
+	grep -E '^(Benchmark|E2E/|LOAD/)' "$out" || { cat "$out"; echo "bench.sh: no results from: $*" >&2; exit 1; }
 	printf '  (load average: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)"
 }
 
@@ -92,6 +93,19 @@ section_e2e() {
 		exit 1
 	fi
 	run "$GO" run ./cmd/chronik-bench -bin "$CHRONIK_BIN" -topics 1000 -partitions 10 -total-topics 10000 -restarts 5
+}
+
+# The data path: chronik-load produces to and consumes from fresh nodes and, in the same
+# run with the same client, kfake in memory; before that the disk's own append+fdatasync
+# bandwidth. fsync=always with 1 KiB records and acks=all writes 4 GiB; chronik-load
+# refuses to start with less than 10 GiB free in the temp dir.
+section_data() {
+	header "data: produce/consume vs kfake, 8 partitions (targets: interval >= 1.0x kfake and >= 2M records/s at 100 B; always >= 50% of the disk limit; p99 <= 10 ms at half peak)"
+	if [[ ! -x "$CHRONIK_BIN" ]]; then
+		echo "bench.sh: $CHRONIK_BIN not found; run make build (or make bench)" >&2
+		exit 1
+	fi
+	run "$GO" run ./cmd/chronik-load -bin "$CHRONIK_BIN"
 }
 
 sections=("$@")

@@ -72,13 +72,20 @@ func (h *Handlers) beginProduce(ctx context.Context, r *Request) func() (kmsg.Re
 	}
 
 	return func() (kmsg.Response, error) {
-		return h.finishProduce(ctx, req, resp, replies, slots, sent, refuseAll != 0)
+		resp, answered, err := h.finishProduce(ctx, req, resp, replies, slots, sent, refuseAll != 0)
+		if answered {
+			// Every partition has copied its records into its log (or refused them) and
+			// holds no slice of them: the request's frame can carry the next request.
+			r.ReleaseFrame()
+		}
+		return resp, err
 	}
 }
 
-// finishProduce collects the partitions' replies into the response.
+// finishProduce collects the partitions' replies into the response. answered reports
+// whether every partition replied; one that did not may still be reading its records.
 func (h *Handlers) finishProduce(ctx context.Context, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse,
-	replies chan actors.ProduceReply, slots []*kmsg.ProduceResponseTopicPartition, sent int, failed bool) (kmsg.Response, error) {
+	replies chan actors.ProduceReply, slots []*kmsg.ProduceResponseTopicPartition, sent int, failed bool) (_ kmsg.Response, answered bool, _ error) {
 	timeout := time.Duration(req.TimeoutMillis)*time.Millisecond + 5*time.Second
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -101,18 +108,23 @@ func (h *Handlers) finishProduce(ctx context.Context, req *kmsg.ProduceRequest, 
 					sp.ErrorCode = kerr.RequestTimedOut.Code
 				}
 			}
-			received = sent
-			failed = true
+			return h.produceResult(req, resp, true, false)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, false, ctx.Err()
 		}
 	}
+	return h.produceResult(req, resp, failed, true)
+}
+
+// produceResult is what a Produce handler returns: with acks=0 no response, and a failure
+// closes the connection.
+func (h *Handlers) produceResult(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, failed, answered bool) (kmsg.Response, bool, error) {
 	h.observeProduce(req, resp)
 	if req.Acks == 0 {
 		if failed {
-			return nil, fmt.Errorf("acks=0 produce failed; closing the connection so the producer notices")
+			return nil, answered, fmt.Errorf("acks=0 produce failed; closing the connection so the producer notices")
 		}
-		return nil, nil
+		return nil, answered, nil
 	}
-	return resp, nil
+	return resp, answered, nil
 }

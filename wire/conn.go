@@ -117,7 +117,7 @@ func (c *conn) readLoop() {
 		if c.srv.shuttingDown.Load() {
 			return
 		}
-		frame, started, err := readFrame(br, c.srv.cfg.MaxRequestBytes)
+		frame, started, err := readFrame(br, c.srv.cfg.MaxRequestBytes, &c.srv.frames)
 		if err != nil {
 			if c.keepReadingAfter(err, started) {
 				continue
@@ -140,6 +140,8 @@ func (c *conn) readLoop() {
 				Body:          d.body,
 				Conn:          c.info,
 				Size:          len(frame) + 4,
+				frame:         frame,
+				pool:          &c.srv.frames,
 			},
 			start: start,
 			done:  make(chan struct{}),
@@ -245,6 +247,10 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 		resp = apiVersionsTooNewResponse()
 	}
 	buf := c.srv.getBuffer()
+	if hint := frameSizeHint(resp); hint > cap(*buf) {
+		c.srv.putBuffer(buf)
+		buf = c.srv.getLargeBuffer(hint)
+	}
 	*buf = appendResponse(*buf, p.req.CorrelationID, resp)
 	p.frame = buf
 	p.errCode = topLevelErrorCode(resp)

@@ -23,8 +23,9 @@ func (e errFrameSize) Error() string {
 // readFrame reads one size-prefixed frame and returns its body (without the prefix).
 // The size is checked before anything is allocated. started reports whether any byte of
 // the frame was consumed, so a caller can tell "idle between frames" from "stalled
-// mid-frame". Every frame gets a fresh slice: decoded requests alias it.
-func readFrame(r io.Reader, maxSize int32) (body []byte, started bool, err error) {
+// mid-frame". The body comes from pool when it holds a fitting buffer (pool may be nil);
+// otherwise it is a fresh slice. Decoded requests alias it.
+func readFrame(r io.Reader, maxSize int32, pool *framePool) (body []byte, started bool, err error) {
 	var prefix [4]byte
 	n, err := io.ReadFull(r, prefix[:])
 	if err != nil {
@@ -34,17 +35,28 @@ func readFrame(r io.Reader, maxSize int32) (body []byte, started bool, err error
 	if size <= 0 || size > maxSize {
 		return nil, true, errFrameSize{size: size, max: maxSize}
 	}
-	body, err = readBody(r, int(size))
+	body, err = readBody(r, int(size), pool)
 	if err != nil {
 		return nil, true, fmt.Errorf("read %d-byte request: %w", size, err)
 	}
 	return body, true, nil
 }
 
-// readBody reads exactly size bytes, growing the buffer only as data arrives.
-func readBody(r io.Reader, size int) ([]byte, error) {
+// readBody reads exactly size bytes. A pooled buffer is memory already held, so it is
+// used at once; a fresh one grows only as data arrives, so a peer that announces a large
+// frame and stalls costs at most twice what it sent. Fresh buffers get the capacity of
+// their pool class, so that they can be reused.
+func readBody(r io.Reader, size int, pool *framePool) ([]byte, error) {
+	if body := pool.get(size); body != nil {
+		if _, err := io.ReadFull(r, body); err != nil {
+			pool.put(body)
+			return nil, err
+		}
+		return body, nil
+	}
+	capacity := frameCapacity(size)
 	if size <= frameChunk {
-		body := make([]byte, size)
+		body := make([]byte, size, capacity)
 		if _, err := io.ReadFull(r, body); err != nil {
 			return nil, err
 		}
@@ -53,11 +65,11 @@ func readBody(r io.Reader, size int) ([]byte, error) {
 	body := make([]byte, 0, frameChunk)
 	for len(body) < size {
 		if len(body) == cap(body) {
-			grown := make([]byte, len(body), min(2*cap(body), size))
+			grown := make([]byte, len(body), min(2*cap(body), capacity))
 			copy(grown, body)
 			body = grown
 		}
-		n, err := io.ReadFull(r, body[len(body):cap(body)])
+		n, err := io.ReadFull(r, body[len(body):min(cap(body), size)])
 		body = body[:len(body)+n]
 		if err != nil {
 			return nil, err
@@ -80,4 +92,13 @@ func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	dst = resp.AppendTo(dst)
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
+}
+
+// frameSizeHint is an upper bound of the frame appendResponse writes for resp, for the
+// responses whose size is worth knowing ahead (those carrying records); 0 for the rest.
+func frameSizeHint(resp kmsg.Response) int {
+	if f, ok := resp.(*kmsg.FetchResponse); ok {
+		return 16 + fetchResponseSizeHint(f) // size, correlation id, header tags
+	}
+	return 0
 }

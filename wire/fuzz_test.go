@@ -19,7 +19,7 @@ func FuzzFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		r := bytesReader(stream)
 		for {
-			frame, _, err := readFrame(r, 1<<20)
+			frame, _, err := readFrame(r, 1<<20, nil)
 			if err != nil {
 				return
 			}

@@ -118,25 +118,25 @@ func TestReadFrameSizes(t *testing.T) {
 	}
 	var sizeErr errFrameSize
 	for _, size := range []uint32{0, 0x80000000, 0xffffffff, 101} {
-		if _, started, err := readFrame(bytesReader(frame(size, 0)), 100); !errors.As(err, &sizeErr) || !started {
+		if _, started, err := readFrame(bytesReader(frame(size, 0)), 100, nil); !errors.As(err, &sizeErr) || !started {
 			t.Errorf("size %d: err %v started %v, want a size error", size, err, started)
 		}
 	}
-	body, _, err := readFrame(bytesReader(frame(100, 100)), 100)
+	body, _, err := readFrame(bytesReader(frame(100, 100)), 100, nil)
 	if err != nil || len(body) != 100 {
 		t.Fatalf("size 100: %d bytes, %v", len(body), err)
 	}
 	// Larger than one allocation chunk: assembled across growth steps.
 	big := frame(3*frameChunk+5, 3*frameChunk+5)
 	big[len(big)-1] = 9
-	body, _, err = readFrame(bytesReader(big), 4*frameChunk)
+	body, _, err = readFrame(bytesReader(big), 4*frameChunk, nil)
 	if err != nil || len(body) != 3*frameChunk+5 || body[len(body)-1] != 9 {
 		t.Fatalf("big frame: %d bytes, %v", len(body), err)
 	}
-	if _, started, err := readFrame(bytesReader(nil), 100); started || err == nil {
+	if _, started, err := readFrame(bytesReader(nil), 100, nil); started || err == nil {
 		t.Fatalf("empty stream: started %v err %v", started, err)
 	}
-	if _, _, err := readFrame(bytesReader(frame(10, 3)), 100); err == nil {
+	if _, _, err := readFrame(bytesReader(frame(10, 3)), 100, nil); err == nil {
 		t.Fatal("truncated body read without error")
 	}
 }

@@ -19,6 +19,20 @@ type Request struct {
 	Body          kmsg.Request // decoded at Version
 	Conn          ConnInfo     // the connection the request arrived on
 	Size          int          // request bytes on the wire, including the 4-byte size prefix
+
+	frame []byte     // the bytes Body was decoded from
+	pool  *framePool // where ReleaseFrame returns frame
+}
+
+// ReleaseFrame gives the request's frame, the bytes Body was decoded from, back to the
+// server for a later request. Call it only when nothing holds a slice of Body's byte
+// fields (records, for example) and nothing will, and only once; until then, or without
+// it, the server never reuses the frame.
+func (r *Request) ReleaseFrame() {
+	if r.frame != nil {
+		r.pool.put(r.frame)
+		r.frame = nil
+	}
 }
 
 // ConnInfo identifies the connection a request arrived on.
@@ -33,7 +47,8 @@ type ConnInfo struct {
 //
 // The response must be of req.Key's kind; the server sets its version to req.Version.
 // req.Body may reference the request's frame bytes (Produce records, for example); the
-// server never reuses a frame, so handlers may keep those slices.
+// server does not reuse a frame unless the handler calls req.ReleaseFrame, so handlers
+// may keep those slices.
 //
 // ctx is cancelled when the connection closes (client gone, protocol error, or a
 // Shutdown that ran out of time); a graceful Shutdown lets handlers finish.

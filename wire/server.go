@@ -82,10 +82,12 @@ type Server struct {
 	connsWG   sync.WaitGroup // one per live connection, down when its goroutines are done
 
 	encodeBuffers sync.Pool // *[]byte response encode buffers, shared by all connections
+	frames        framePool // request frames handed back by handlers (Request.ReleaseFrame)
 }
 
-// maxPooledBuffer caps the encode buffers kept for reuse, so one large Fetch answer does
-// not pin its memory in the pool.
+// maxPooledBuffer caps the encode buffers kept in encodeBuffers. Larger ones (Fetch
+// answers carrying records) go to the frame pool's size classes, where one large answer
+// is not handed to every small one and sync.Pool lets go of what stays unused.
 const maxPooledBuffer = 1 << 20
 
 func (s *Server) getBuffer() *[]byte {
@@ -97,11 +99,25 @@ func (s *Server) getBuffer() *[]byte {
 	return &b
 }
 
-func (s *Server) putBuffer(b *[]byte) {
-	if b == nil || cap(*b) > maxPooledBuffer {
-		return
+// getLargeBuffer returns an empty encode buffer of capacity at least n, from the frame
+// pool when it holds one.
+func (s *Server) getLargeBuffer(n int) *[]byte {
+	b := s.frames.get(n)
+	if b == nil {
+		b = make([]byte, 0, frameCapacity(n))
 	}
-	s.encodeBuffers.Put(b)
+	b = b[:0]
+	return &b
+}
+
+func (s *Server) putBuffer(b *[]byte) {
+	switch {
+	case b == nil:
+	case cap(*b) > maxPooledBuffer:
+		s.frames.put(*b)
+	default:
+		s.encodeBuffers.Put(b)
+	}
 }
 
 // NewServer returns a server dispatching to reg. obs may be nil; so may reg, which

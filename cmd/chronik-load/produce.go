@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// clientConfig is the client side of a run, identical for every target.
+type clientConfig struct {
+	recordSize  int
+	acks        string // "1" or "all"
+	linger      time.Duration
+	producers   int   // goroutines calling Produce on the one producer client
+	bufferBytes int64 // the producer client's MaxBufferedBytes
+}
+
+// producerOpts are the kgo settings every target gets. acks=all keeps kgo's default
+// idempotent producer; acks=1 cannot be idempotent in kgo, and then gets the same five
+// requests in flight per broker that the idempotent producer uses.
+func producerOpts(cc clientConfig, addr, topic string) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(addr),
+		kgo.DefaultProduceTopic(topic),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.ProducerLinger(cc.linger),
+		kgo.MaxBufferedBytes(int(cc.bufferBytes)),
+		kgo.MaxBufferedRecords(1 << 30), // bounded by bytes instead
+	}
+	if cc.acks == "1" {
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
+			kgo.MaxProduceRequestsInflightPerBroker(5))
+	}
+	return opts
+}
+
+// latencyEvery is the sampling of latency at peak: offsets that are multiples of it.
+const latencyEvery = 16
+
+// sample is one record in flight with the time Produce was called. kgo truncates record
+// timestamps to milliseconds, too coarse for latency, so the send time travels in the
+// record's context instead: sample is that context (delegating to the run's), which costs
+// no allocation beyond the record's own.
+type sample struct {
+	kgo.Record
+	parent context.Context
+	sent   time.Time
+}
+
+func (s *sample) Deadline() (time.Time, bool) { return s.parent.Deadline() }
+func (s *sample) Done() <-chan struct{}       { return s.parent.Done() }
+func (s *sample) Err() error                  { return s.parent.Err() }
+func (s *sample) Value(key any) any           { return s.parent.Value(key) }
+
+// produceResult is one produce phase.
+type produceResult struct {
+	records int64
+	bytes   int64 // record values
+	elapsed time.Duration
+	latency *histogram // per record: Produce called until its promise
+	request *histogram // per produce request: written until its response was read
+	usage   cpuUsage
+}
+
+func (r produceResult) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
+func (r produceResult) mbPerSec() float64      { return float64(r.bytes) / 1e6 / r.elapsed.Seconds() }
+
+// produceUntil ends a produce phase: a duration, or a number of value bytes produced.
+type produceUntil struct {
+	duration time.Duration
+	bytes    int64
+}
+
+func (u produceUntil) String() string {
+	if u.bytes > 0 {
+		return fmt.Sprintf("%.1f GiB", float64(u.bytes)/(1<<30))
+	}
+	return u.duration.String()
+}
+
+// produce sends records of cc.recordSize random bytes to topic until until says stop,
+// as fast as the client lets it (rate 0) or at rate records/s, then waits for every
+// acknowledgement. Any failed record fails the phase: a benchmark that loses records
+// measures nothing.
+func produce(ctx context.Context, t target, cc clientConfig, topic string, until produceUntil, rate float64) (produceResult, error) {
+	res := produceResult{latency: &histogram{}, request: &histogram{}}
+	timer := &requestTimer{h: res.request}
+	cl, err := kgo.NewClient(append(producerOpts(cc, t.Addr(), topic), kgo.WithHooks(timer))...)
+	if err != nil {
+		return produceResult{}, fmt.Errorf("producer client: %w", err)
+	}
+	defer cl.Close()
+	value := make([]byte, cc.recordSize)
+	for i := range value {
+		value[i] = byte(rand.Uint32())
+	}
+	// Connect and learn the partitions before the clock starts. The consume phase reads
+	// this record too.
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+		return produceResult{}, fmt.Errorf("first produce to %s: %w", t.Name(), err)
+	}
+	timer.on.Store(true) // not the warm-up's request
+	var (
+		acked, failed atomic.Int64
+		firstErr      atomic.Pointer[error]
+		sent          atomic.Int64
+	)
+	// Reading the clock costs ~50 ns here, as much as a tenth of the client's work per
+	// 100 B record: at peak (where latency is only queueing in the client's buffer) one
+	// record in latencyEvery is timed; paced phases time every record.
+	every := int64(1)
+	if rate == 0 {
+		every = latencyEvery
+	}
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, &err)
+			return
+		}
+		if r.Offset%every == 0 {
+			res.latency.Record(time.Since(r.Context.(*sample).sent))
+		}
+		acked.Add(1)
+	}
+	one := func() {
+		s := &sample{parent: ctx, sent: time.Now()}
+		// The same clock reading is the record's timestamp, so kgo need not read it again.
+		s.Record.Value, s.Record.Context, s.Record.Timestamp = value, s, s.sent
+		cl.Produce(ctx, &s.Record, promise)
+	}
+	start := time.Now()
+	deadline := start.Add(until.duration)
+	done := func() bool {
+		if until.bytes > 0 {
+			return sent.Load()*int64(cc.recordSize) >= until.bytes
+		}
+		return !time.Now().Before(deadline)
+	}
+	usage := startUsage(t)
+	var wg sync.WaitGroup
+	for range cc.producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if rate > 0 {
+				producePaced(ctx, one, rate/float64(cc.producers), &sent, done)
+				return
+			}
+			for !done() && ctx.Err() == nil {
+				for range 64 {
+					one()
+				}
+				sent.Add(64)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := cl.Flush(ctx); err != nil {
+		return res, fmt.Errorf("flush: %w", err)
+	}
+	res.elapsed = time.Since(start)
+	res.usage = usage.stop(res.elapsed)
+	if p := firstErr.Load(); p != nil {
+		return res, fmt.Errorf("%d of %d records failed, first: %w", failed.Load(), sent.Load(), *p)
+	}
+	res.records = acked.Load()
+	res.bytes = res.records * int64(cc.recordSize)
+	return res, nil
+}
+
+// producePaced produces at rate records/s: every 200 µs it sends what the schedule says
+// is due, so a slow broker shows up as latency, not as a lower rate (until the client's
+// buffer fills).
+func producePaced(ctx context.Context, one func(), rate float64, sent *atomic.Int64, done func() bool) {
+	start := time.Now()
+	var mine int64
+	for !done() && ctx.Err() == nil {
+		due := int64(rate * time.Since(start).Seconds())
+		for ; mine < due; mine++ {
+			one()
+			sent.Add(1)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// requestTimer records how long each produce request took on the wire, from the start of
+// writing it until its response was read: the broker's share of a record's latency (plus
+// waiting behind earlier responses on the connection).
+type requestTimer struct {
+	h  *histogram
+	on atomic.Bool
+}
+
+func (t *requestTimer) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if key == 0 && e2e.Err() == nil && t.on.Load() { // Produce
+		t.h.Record(e2e.DurationE2E())
+	}
+}
