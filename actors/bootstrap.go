@@ -73,6 +73,9 @@ func bootstrapRaft(st storage.Storage, store *metastore.Store, voters []uint64, 
 			return BootstrapReport{}, err
 		}
 		if !stale {
+			if err := repairCommit(st, log); err != nil {
+				return BootstrapReport{}, err
+			}
 			return restoreStoreFromSnapshot(st, store, start, log)
 		}
 		log.Warn().Msg("bootstrap: the raft log is older than the metadata store; rebuilding it from the store")
@@ -119,6 +122,30 @@ func bootstrapRaft(st storage.Storage, store *metastore.Store, voters []uint64, 
 	log.Info().Str("mode", mode).Uint64("index", index).Uint64("term", term).Int("topics", len(img.Topics)).
 		Int("partitions", img.PartitionCount()).Dur("took", report.Duration).Msg("bootstrap: raft rebuilt from the metadata store")
 	return report, nil
+}
+
+// repairCommit raises a hard state's commit index that is below the log's snapshot, which
+// raft refuses to start from. The snapshot's index is committed by definition; a log
+// written before the snapshot path persisted the commit index first can hold one.
+func repairCommit(st storage.Storage, log zerolog.Logger) error {
+	hs, _, err := st.InitialState()
+	if err != nil {
+		return fmt.Errorf("bootstrap: raft log: %w", err)
+	}
+	first, err := st.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("bootstrap: raft log: %w", err)
+	}
+	snapIndex := first - 1
+	if hs.GetCommit() >= snapIndex {
+		return nil
+	}
+	term, vote := hs.GetTerm(), hs.GetVote()
+	if err := st.Save(&raftpb.HardState{Term: &term, Vote: &vote, Commit: &snapIndex}, nil, nil); err != nil {
+		return fmt.Errorf("bootstrap: raise commit index to the snapshot: %w", err)
+	}
+	log.Warn().Uint64("commit", hs.GetCommit()).Uint64("snapshot_index", snapIndex).Msg("bootstrap: commit index was below the raft snapshot; raised it")
+	return nil
 }
 
 // raftLogStale reports whether a non-empty Raft log is behind the metadata store: its last

@@ -267,3 +267,28 @@ func TestStaleRaftLogIsRebuilt(t *testing.T) {
 		t.Fatalf("%d topics, want 7: %v", got, n.Image().SortedTopicNames())
 	}
 }
+
+// A snapshot taken at the last applied index must not leave the durable commit index
+// below it: raft refuses to start from such a log.
+func TestRestartAfterSnapshotAtTheLastEntry(t *testing.T) {
+	dir := t.TempDir()
+	n := startTestNode(t, dir, "bbolt", 5)
+	// Create topics one at a time until a snapshot lands on the last applied entry.
+	topics := 0
+	for n.rs.Stats().SnapshotIndex != n.Image().Index || topics == 0 {
+		if topics == 20 {
+			t.Fatalf("no snapshot at the last applied index: %+v, applied %d", n.rs.Stats(), n.Image().Index)
+		}
+		if r := createTopic(t, n.Node, fmt.Sprintf("s%02d", topics), 1); !r.OK() {
+			t.Fatal(r.Message)
+		}
+		topics++
+		eventually(200*time.Millisecond, func() bool { return n.rs.Stats().SnapshotIndex == n.Image().Index })
+	}
+	n.stop(t)
+	n = startTestNode(t, dir, "bbolt", 5)
+	defer n.stop(t)
+	if got := len(n.Image().Topics); got != topics {
+		t.Fatalf("%d topics after restart, want %d", got, topics)
+	}
+}

@@ -137,6 +137,13 @@ func (a *raftStorageActor) installSnapshot(ctx actor.Context, p *storageAppend, 
 
 func (a *raftStorageActor) snapshot(m *createSnapshot) {
 	st := a.n.opts.RaftStorage
+	// Raft refuses to start from a hard state whose commit index is below the snapshot.
+	// The snapshot is taken at an applied (so committed) index, but the commit index
+	// travels to storage separately, possibly deferred: persist it first.
+	if err := a.persistCommit(m.index); err != nil {
+		a.log.Warn().Err(err).Uint64("index", m.index).Msg("persist commit index before a snapshot")
+		return
+	}
 	if _, err := st.CreateSnapshot(m.index, m.cs, m.data); err != nil {
 		if err == raft.ErrSnapOutOfDate {
 			return
@@ -156,6 +163,28 @@ func (a *raftStorageActor) snapshot(m *createSnapshot) {
 	stats := st.Stats()
 	a.log.Info().Uint64("snapshot_index", m.index).Uint64("first_index", stats.FirstIndex).
 		Uint64("entries", stats.Entries).Int("bytes", len(m.data)).Msg("raft log compacted behind a snapshot")
+}
+
+// persistCommit makes the durable hard state's commit index at least index, which must be
+// committed already.
+func (a *raftStorageActor) persistCommit(index uint64) error {
+	st := a.n.opts.RaftStorage
+	hs, _, err := st.InitialState()
+	if err != nil {
+		return err
+	}
+	if a.deferred != nil && a.deferred.GetTerm() >= hs.GetTerm() {
+		hs = a.deferred
+	}
+	if hs.GetCommit() >= index && a.deferred == nil {
+		return nil
+	}
+	term, vote, commit := hs.GetTerm(), hs.GetVote(), max(hs.GetCommit(), index)
+	if err := st.Save(&raftpb.HardState{Term: &term, Vote: &vote, Commit: &commit}, nil, nil); err != nil {
+		return err
+	}
+	a.deferred = nil
+	return nil
 }
 
 // hardStateOf rebuilds the HardState a MsgStorageAppend carries, or nil if it carries none.
