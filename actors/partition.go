@@ -267,6 +267,9 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		a.producers.Apply(pb, now.UnixMilli())
 		a.snapDirty = a.snapDirty || pb.ProducerID >= 0
 		a.unsynced = true
+		if !a.n.opts.Data.FlushAlways {
+			a.sync.appended(len(b))
+		}
 	}
 	reply.LogStartOffset = a.wal.StartOffset()
 	end := a.wal.EndOffset()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,14 +25,27 @@ const (
 // syncer is a partition's fsync goroutine. The actor keeps appending while an fsync runs;
 // every request made during it is served by the next one, so concurrent producers share
 // fsyncs (group commit) and the actor never blocks on the disk.
+//
+// Under the interval policy it also starts writeback of every writebackBytes appended
+// (sync_file_range), so the periodic fsync finds little to flush: a second's worth of
+// dirty pages flushed in one burst stalls the appends running meanwhile for tens of
+// milliseconds.
 type syncer struct {
-	log         *wal.Log
-	root        *actor.RootContext
-	pid         *actor.PID
-	wake        chan struct{}
-	done        chan struct{}
-	lastRequest time.Time // owned by the actor
+	log       *wal.Log
+	root      *actor.RootContext
+	pid       *actor.PID
+	wake      chan struct{}
+	done      chan struct{}
+	sync      atomic.Bool // an fsync is wanted
+	writeback atomic.Bool // a writeback kick is wanted
+
+	// Owned by the actor.
+	lastRequest    time.Time
+	sinceWriteback int
 }
+
+// writebackBytes is how much a partition appends between writeback kicks.
+const writebackBytes = 256 << 10
 
 func startSyncer(l *wal.Log, root *actor.RootContext, pid *actor.PID) *syncer {
 	s := &syncer{log: l, root: root, pid: pid, wake: make(chan struct{}, 1), done: make(chan struct{})}
@@ -42,15 +56,37 @@ func startSyncer(l *wal.Log, root *actor.RootContext, pid *actor.PID) *syncer {
 // request asks for an fsync covering everything appended so far.
 func (s *syncer) request() {
 	s.lastRequest = time.Now()
+	s.sync.Store(true)
+	s.poke()
+}
+
+// appended counts bytes appended and kicks writeback every writebackBytes.
+func (s *syncer) appended(n int) {
+	if s.sinceWriteback += n; s.sinceWriteback >= writebackBytes {
+		s.sinceWriteback = 0
+		s.writeback.Store(true)
+		s.poke()
+	}
+}
+
+func (s *syncer) poke() {
 	select {
 	case s.wake <- struct{}{}:
-	default: // one is already pending; it will cover this append too
+	default: // one is already pending; it covers this request too
 	}
 }
 
 func (s *syncer) run() {
 	defer close(s.done)
 	for range s.wake {
+		if s.writeback.Swap(false) {
+			if err := s.log.StartWriteback(); errors.Is(err, wal.ErrClosed) {
+				return
+			}
+		}
+		if !s.sync.Swap(false) {
+			continue
+		}
 		// Everything appended before EndOffset was read is covered by the Sync after it.
 		upTo := s.log.EndOffset()
 		err := s.log.Sync()

@@ -14,6 +14,8 @@ type segmentFile interface {
 	Truncate(size int64) error
 	// Datasync flushes the file's data and size to stable storage (fdatasync).
 	Datasync() error
+	// StartWriteback starts writing a byte range to disk without waiting for it.
+	StartWriteback(off, n int64) error
 	Close() error
 }
 
@@ -23,6 +25,8 @@ type openFileFunc func(path string, flag int) (segmentFile, error)
 type osFile struct{ *os.File }
 
 func (f osFile) Datasync() error { return datasync(f.File) }
+
+func (f osFile) StartWriteback(off, n int64) error { return startWriteback(f.File, off, n) }
 
 func openOSFile(path string, flag int) (segmentFile, error) {
 	f, err := os.OpenFile(path, flag, 0o644)

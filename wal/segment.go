@@ -66,7 +66,8 @@ type segment struct {
 	rollBase    time.Time // when the segment's age for SegmentMs started
 	garbageTail bool      // a failed write left bytes past size that could not be cut
 
-	syncedSize int64 // bytes known durable; guarded by Log.syncMu
+	syncedSize  int64 // bytes known durable; guarded by Log.syncMu
+	writtenBack int64 // bytes StartWriteback has queued for writing; guarded by Log.syncMu
 }
 
 func newSegment(base int64, stem string, f segmentFile) *segment {

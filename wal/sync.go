@@ -41,6 +41,33 @@ func (l *Log) Sync() error {
 	return nil
 }
 
+// StartWriteback asks the kernel to start writing the active segment's bytes appended
+// since the last call (or Sync) to disk, without waiting. Calling it every few MB keeps
+// the page cache from piling up a second's worth of dirty data that the next Sync then
+// flushes in one burst, stalling the appends that run meanwhile. Like Sync it may run
+// concurrently with appends. It never makes anything durable.
+func (l *Log) StartWriteback() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	active := l.active()
+	size := active.size
+	l.mu.RUnlock()
+	from := max(active.writtenBack, active.syncedSize)
+	if size <= from {
+		return nil
+	}
+	if err := active.file.StartWriteback(from, size-from); err != nil {
+		return fmt.Errorf("%w: start writeback of %s: %w", ErrStorage, active.logPath(), err)
+	}
+	active.writtenBack = size
+	return nil
+}
+
 // syncSealed flushes sealed segments with their indexes and the directory, then moves the
 // recovery point to the active segment so that Open trusts them without a rescan.
 func (l *Log) syncSealed(sealed []*segment, dirDirty bool, activeBase int64) error {
