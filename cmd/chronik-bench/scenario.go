@@ -121,7 +121,7 @@ func (s *scenario) restarts(ctx context.Context, raftStorage, wantBootstrap stri
 }
 
 func (s *scenario) admin() (*kadm.Client, func(), error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.n.kafkaAddr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.n.KafkaAddr))
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafka client: %w", err)
 	}
