@@ -251,11 +251,7 @@ func TestPipelinedResponsesComeBackInRequestOrder(t *testing.T) {
 	}}
 	ts := startServer(t, ServerConfig{MaxInFlightPerConn: n}, api)
 	c := dialRaw(t, ts.addr)
-	var burst []byte
-	for i := int32(0); i < n; i++ {
-		burst = appendRequest(burst, i, nil, metadataRequest(12))
-	}
-	c.sendRaw(burst)
+	sendMetadataBurst(c, n)
 
 	// All n handlers run at once...
 	for range n {
@@ -277,13 +273,7 @@ func TestPipelinedResponsesComeBackInRequestOrder(t *testing.T) {
 			t.Fatalf("handler %d did not finish", i)
 		}
 	}
-	for want := int32(0); want < n; want++ {
-		resp := kmsg.NewPtrMetadataResponse()
-		resp.Version = 12
-		if corr := c.recv(resp); corr != want {
-			t.Fatalf("response %d has correlation id %d", want, corr)
-		}
-	}
+	expectMetadataInOrder(t, c, n)
 }
 
 func TestNilResponseKeepsOrder(t *testing.T) {
@@ -640,11 +630,7 @@ func TestBeginRunsInRequestOrder(t *testing.T) {
 	}}
 	ts := startServer(t, ServerConfig{MaxInFlightPerConn: n}, api)
 	c := dialRaw(t, ts.addr)
-	var burst []byte
-	for i := int32(0); i < n; i++ {
-		burst = appendRequest(burst, i, nil, metadataRequest(12))
-	}
-	c.sendRaw(burst)
+	sendMetadataBurst(c, n)
 	for range n {
 		select {
 		case <-g.started:
@@ -655,18 +641,34 @@ func TestBeginRunsInRequestOrder(t *testing.T) {
 	for i := int32(n - 1); i >= 0; i-- {
 		g.open(i)
 	}
-	for want := int32(0); want < n; want++ {
-		resp := kmsg.NewPtrMetadataResponse()
-		resp.Version = 12
-		if corr := c.recv(resp); corr != want {
-			t.Fatalf("response %d has correlation id %d", want, corr)
-		}
-	}
+	expectMetadataInOrder(t, c, n)
 	mu.Lock()
 	defer mu.Unlock()
 	for i, corr := range begun {
 		if corr != int32(i) {
 			t.Fatalf("Begin ran in order %v", begun)
+		}
+	}
+}
+
+// sendMetadataBurst writes n Metadata v12 requests, correlation ids 0..n-1, in one write.
+func sendMetadataBurst(c *rawConn, n int32) {
+	var burst []byte
+	for i := int32(0); i < n; i++ {
+		burst = appendRequest(burst, i, nil, metadataRequest(12))
+	}
+	c.sendRaw(burst)
+}
+
+// expectMetadataInOrder reads n Metadata v12 responses and checks they come in request
+// order.
+func expectMetadataInOrder(t *testing.T, c *rawConn, n int32) {
+	t.Helper()
+	for want := int32(0); want < n; want++ {
+		resp := kmsg.NewPtrMetadataResponse()
+		resp.Version = 12
+		if corr := c.recv(resp); corr != want {
+			t.Fatalf("response %d has correlation id %d", want, corr)
 		}
 	}
 }
