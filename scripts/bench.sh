@@ -2,22 +2,23 @@
 # chronik-node benchmarks, in sections. Every result line is printed under the exact
 # command that produced it, so any number can be reproduced by copying that command.
 #
-#   scripts/bench.sh                 all sections (about 6 minutes; `make bench` runs this
+#   scripts/bench.sh                 all sections (about 7 minutes; `make bench` runs this
 #                                    after `make build`)
 #   scripts/bench.sh metadata e2e    only the named sections
 #
-# Sections: machine, raft-storage, metadata, e2e, data. To add one, write a section_<name>
-# function below and append <name> to ALL_SECTIONS.
+# Sections: machine, raft-storage, metadata, e2e, data, groups. To add one, write a
+# section_<name> function below and append <name> to ALL_SECTIONS.
 #
-# Environment: GO (default go), CHRONIK_BIN (default bin/chronik-node, used by e2e and data),
-# BENCH_COUNT (go test -count, default 1). docs/benchmarks.md explains the numbers.
+# Environment: GO (default go), CHRONIK_BIN (default bin/chronik-node, used by e2e, data
+# and groups), BENCH_COUNT (go test -count, default 1). docs/benchmarks.md explains the
+# numbers.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 CHRONIK_BIN=${CHRONIK_BIN:-bin/chronik-node}
 BENCH_COUNT=${BENCH_COUNT:-1}
-ALL_SECTIONS=(machine raft-storage metadata e2e data)
+ALL_SECTIONS=(machine raft-storage metadata e2e data groups)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chronik-bench-sh.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -51,6 +52,14 @@ run() {
 # gobench PKG PATTERN BENCHTIME runs one benchmark function (and its sub-benchmarks).
 gobench() {
 	run "$GO" test -run '^$' -bench "$2" -benchtime "$3" -count "$BENCH_COUNT" -timeout 20m "$1"
+}
+
+# need_bin stops with a hint when the node binary the section runs has not been built.
+need_bin() {
+	if [[ ! -x "$CHRONIK_BIN" ]]; then
+		echo "bench.sh: $CHRONIK_BIN not found; run make build (or make bench)" >&2
+		exit 1
+	fi
 }
 
 section_machine() {
@@ -88,10 +97,7 @@ section_metadata() {
 # The real binary over TCP: kadm CreateTopics and process-start-to-/healthz restarts.
 section_e2e() {
 	header "e2e: $CHRONIK_BIN over the wire (kadm), restart = process start until /healthz is 200"
-	if [[ ! -x "$CHRONIK_BIN" ]]; then
-		echo "bench.sh: $CHRONIK_BIN not found; run make build (or make bench)" >&2
-		exit 1
-	fi
+	need_bin
 	run "$GO" run ./cmd/chronik-bench -bin "$CHRONIK_BIN" -topics 1000 -partitions 10 -total-topics 10000 -restarts 5
 }
 
@@ -101,11 +107,21 @@ section_e2e() {
 # refuses to start with less than 10 GiB free in the temp dir.
 section_data() {
 	header "data: produce/consume vs kfake, 8 partitions (targets: interval >= 1.0x kfake and >= 2M records/s at 100 B; always >= 50% of the disk limit; p99 <= 10 ms at half peak)"
-	if [[ ! -x "$CHRONIK_BIN" ]]; then
-		echo "bench.sh: $CHRONIK_BIN not found; run make build (or make bench)" >&2
-		exit 1
-	fi
+	need_bin
 	run "$GO" run ./cmd/chronik-load -bin "$CHRONIK_BIN"
+}
+
+# Consumer groups: the same kgo clients against chronik-node (the real binary; metadata
+# store and Raft log fsync, so an acknowledged commit is durable) and kfake (in memory) in
+# one go test run. No targets: kfake is the reference. go test runs the benchmarks in
+# test/, so a relative CHRONIK_BIN is handed to them relative to that directory.
+section_groups() {
+	header "groups: 10 members joining a 100-partition topic (rebalance time), offset commits/s; chronik-node vs kfake"
+	need_bin
+	local bin=$CHRONIK_BIN
+	[[ $bin == /* ]] || bin=../$bin
+	run env CHRONIK_BIN="$bin" "$GO" test -run '^$' -bench '^BenchmarkGroupRebalance$' -benchtime 10x -count "$BENCH_COUNT" -timeout 20m ./test/
+	run env CHRONIK_BIN="$bin" "$GO" test -run '^$' -bench '^BenchmarkOffsetCommits$' -benchtime 5s -count "$BENCH_COUNT" -timeout 20m ./test/
 }
 
 sections=("$@")
