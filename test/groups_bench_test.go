@@ -23,7 +23,7 @@ import (
 
 // Group benchmarks run the same client workload against chronik-node (the real binary,
 // fsync on) and against kfake (franz-go's in-process fake Kafka, in memory), so the
-// numbers sit side by side. scripts/bench_groups.sh runs them.
+// numbers sit side by side. scripts/bench.sh groups runs them.
 
 const benchTopic, benchPartitions = "bench", 100
 
