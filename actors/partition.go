@@ -52,6 +52,7 @@ type partitionActor struct {
 	lastSnap    time.Time
 	snapDirty   bool
 	status      *partitionStatus
+	sizeBytes   int64 // bytes of the log on disk, as last published
 }
 
 // pendingAck is a produce reply held until the log is durable up to end.
@@ -150,10 +151,13 @@ func (a *partitionActor) open() {
 	a.lastSnap = time.Now()
 	a.sync = startSyncer(l, a.n.root, a.self)
 	a.status = a.n.statuses.open(a.tp)
+	a.sizeBytes = l.Size()
 	a.publish()
 }
 
-// publish makes the partition's offsets visible to other goroutines.
+// publish makes the partition's offsets visible to other goroutines. It runs on the
+// produce path, so it only stores what the actor has at hand: the size on disk is kept
+// up to date by appends and re-read (a sum over segments) only when segments go.
 func (a *partitionActor) publish() {
 	if a.status == nil || a.wal == nil {
 		return
@@ -161,7 +165,7 @@ func (a *partitionActor) publish() {
 	a.status.logStart.Store(a.wal.StartOffset())
 	a.status.highWatermark.Store(a.hw)
 	a.status.logEnd.Store(a.wal.EndOffset())
-	a.status.sizeBytes.Store(a.wal.Size())
+	a.status.sizeBytes.Store(a.sizeBytes)
 	a.status.leaderEpoch.Store(a.leaderEpoch)
 	a.status.leader.Store(a.leader)
 	a.status.parked.Store(int64(len(a.watchers)))
@@ -267,6 +271,7 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		a.producers.Apply(pb, now.UnixMilli())
 		a.snapDirty = a.snapDirty || pb.ProducerID >= 0
 		a.unsynced = true
+		a.sizeBytes += int64(len(b))
 		if !a.n.opts.Data.FlushAlways {
 			a.sync.appended(len(b))
 		}
@@ -478,6 +483,7 @@ func (a *partitionActor) deleteRecords(m *DeleteRecordsRequest) DeleteRecordsRep
 		}
 		a.producers.RemoveBefore(a.wal.StartOffset())
 		a.snapDirty = true
+		a.sizeBytes = a.wal.Size() // whole segments below the new start are gone
 	}
 	r.LowWatermark = a.wal.StartOffset()
 	a.publish()
@@ -532,6 +538,7 @@ func (a *partitionActor) enforceRetention(now time.Time) {
 	if a.wal.StartOffset() != before {
 		a.producers.RemoveBefore(a.wal.StartOffset())
 		a.snapDirty = true
+		a.sizeBytes = a.wal.Size()
 	}
 }
 
