@@ -53,7 +53,7 @@ func actorRows(stats []ActorStat) []actorRow {
 // default, 0 stops it). Rates come from the node's sampler, so every load shows them.
 func (n *Node) debugPage() http.Handler {
 	tmpl := template.Must(template.New("debug").Funcs(template.FuncMap{
-		"bytes":  humanBytes,
+		"bytes":  HumanBytes,
 		"rate":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"ids":    joinIDs,
 		"indent": func(level int) int { return 6 + 22*level }, // pixels
@@ -100,7 +100,9 @@ func (n *Node) debugPageData() debugPageData {
 	return d
 }
 
-func humanBytes(b int64) string {
+// HumanBytes renders a byte count in binary units ("1.5 MiB"), as the debug page and
+// `chronik-node status` show sizes.
+func HumanBytes(b int64) string {
 	const unit = 1024
 	if b < unit {
 		return fmt.Sprintf("%d B", b)

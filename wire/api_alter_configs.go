@@ -21,75 +21,85 @@ import (
 // keys that cannot change at run time) and then apply each resource as one AlterConfigs
 // command through Raft.
 
-// alteration is one resource's validated change.
-type alteration struct {
-	idx int
-	cmd *fsm.AlterConfigs
-}
-
 func (h *Handlers) handleAlterConfigs(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.AlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
-	img := h.cluster.Image()
-	var plan []alteration
+	resp.Resources = make([]kmsg.AlterConfigsResponseResource, len(req.Resources))
 	for i, rr := range req.Resources {
-		rs := kmsg.NewAlterConfigsResponseResource()
-		rs.ResourceType, rs.ResourceName = rr.ResourceType, rr.ResourceName
-		set := map[string]string{}
-		var dup string
-		for _, c := range rr.Configs {
-			if _, ok := set[c.Name]; ok {
-				dup = c.Name
-			}
-			if c.Value != nil {
-				set[c.Name] = *c.Value
-			}
-		}
-		cmd := &fsm.AlterConfigs{ResourceName: rr.ResourceName, Replace: true, Set: set}
-		code, msg := int16(0), ""
-		if dup != "" {
-			code, msg = kerr.InvalidRequest.Code, fmt.Sprintf("config %q is listed more than once", dup)
-		} else {
-			code, msg = h.checkAlteration(img, rr.ResourceType, cmd)
-		}
-		rs.ErrorCode, rs.ErrorMessage = code, errMessage(code, msg)
-		resp.Resources = append(resp.Resources, rs)
-		if code == 0 {
-			plan = append(plan, alteration{i, cmd})
-		}
+		resp.Resources[i] = kmsg.NewAlterConfigsResponseResource()
+		resp.Resources[i].ResourceType, resp.Resources[i].ResourceName = rr.ResourceType, rr.ResourceName
 	}
-	if !req.ValidateOnly {
-		h.applyAlterations(ctx, plan, func(i int, code int16, msg string) {
+	h.alterResources(ctx, len(req.Resources), req.ValidateOnly,
+		func(i int, _ *metastore.Image) (kmsg.ConfigResourceType, *fsm.AlterConfigs, int16, string) {
+			rr := &req.Resources[i]
+			set := map[string]string{}
+			seen := map[string]bool{}
+			for _, c := range rr.Configs {
+				if seen[c.Name] {
+					return rr.ResourceType, nil, kerr.InvalidRequest.Code, fmt.Sprintf("config %q is listed more than once", c.Name)
+				}
+				seen[c.Name] = true
+				if c.Value != nil {
+					set[c.Name] = *c.Value
+				}
+			}
+			return rr.ResourceType, &fsm.AlterConfigs{ResourceName: rr.ResourceName, Replace: true, Set: set}, 0, ""
+		},
+		func(i int, code int16, msg string) {
 			resp.Resources[i].ErrorCode, resp.Resources[i].ErrorMessage = code, errMessage(code, msg)
 		})
-	}
 	return resp, nil
 }
 
 func (h *Handlers) handleIncrementalAlterConfigs(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	img := h.cluster.Image()
-	var plan []alteration
+	resp.Resources = make([]kmsg.IncrementalAlterConfigsResponseResource, len(req.Resources))
 	for i, rr := range req.Resources {
-		rs := kmsg.NewIncrementalAlterConfigsResponseResource()
-		rs.ResourceType, rs.ResourceName = rr.ResourceType, rr.ResourceName
-		cmd, code, msg := h.incrementalCommand(img, &rr)
-		if code == 0 {
-			code, msg = h.checkAlteration(img, rr.ResourceType, cmd)
-		}
-		rs.ErrorCode, rs.ErrorMessage = code, errMessage(code, msg)
-		resp.Resources = append(resp.Resources, rs)
-		if code == 0 {
-			plan = append(plan, alteration{i, cmd})
-		}
+		resp.Resources[i] = kmsg.NewIncrementalAlterConfigsResponseResource()
+		resp.Resources[i].ResourceType, resp.Resources[i].ResourceName = rr.ResourceType, rr.ResourceName
 	}
-	if !req.ValidateOnly {
-		h.applyAlterations(ctx, plan, func(i int, code int16, msg string) {
+	h.alterResources(ctx, len(req.Resources), req.ValidateOnly,
+		func(i int, img *metastore.Image) (kmsg.ConfigResourceType, *fsm.AlterConfigs, int16, string) {
+			rr := &req.Resources[i]
+			cmd, code, msg := h.incrementalCommand(img, rr)
+			return rr.ResourceType, cmd, code, msg
+		},
+		func(i int, code int16, msg string) {
 			resp.Resources[i].ErrorCode, resp.Resources[i].ErrorMessage = code, errMessage(code, msg)
 		})
-	}
 	return resp, nil
+}
+
+// alterResources is the shared body of both handlers: build turns resource i into its
+// command (or the error it gets), checkAlteration validates it, result records each
+// resource's outcome, and the valid commands go through Raft as one entry unless the
+// request only validates.
+func (h *Handlers) alterResources(ctx context.Context, n int, validateOnly bool,
+	build func(i int, img *metastore.Image) (kmsg.ConfigResourceType, *fsm.AlterConfigs, int16, string),
+	result func(i int, code int16, msg string)) {
+	img := h.cluster.Image()
+	var (
+		cmds []fsm.Command
+		idx  []int
+	)
+	for i := range n {
+		typ, cmd, code, msg := build(i, img)
+		if code == 0 {
+			code, msg = h.checkAlteration(img, typ, cmd)
+		}
+		result(i, code, msg)
+		if code == 0 {
+			cmds = append(cmds, fsm.Command{AlterConfigs: cmd})
+			idx = append(idx, i)
+		}
+	}
+	if validateOnly || len(cmds) == 0 {
+		return
+	}
+	for i, res := range h.propose(ctx, cmds) {
+		result(idx[i], res.Code, res.Message)
+	}
 }
 
 // incrementalCommand turns SET/DELETE/APPEND/SUBTRACT operations into the keys to set and
@@ -206,17 +216,4 @@ func (h *Handlers) checkAlteration(img *metastore.Image, typ kmsg.ConfigResource
 		return kerr.InvalidRequest.Code, fmt.Sprintf("config resource type %d is not supported", typ)
 	}
 	return 0, ""
-}
-
-func (h *Handlers) applyAlterations(ctx context.Context, plan []alteration, done func(i int, code int16, msg string)) {
-	if len(plan) == 0 {
-		return
-	}
-	cmds := make([]fsm.Command, len(plan))
-	for i, p := range plan {
-		cmds[i] = fsm.Command{AlterConfigs: p.cmd}
-	}
-	for i, res := range h.propose(ctx, cmds) {
-		done(plan[i].idx, res.Code, res.Message)
-	}
 }

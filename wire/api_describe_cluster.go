@@ -28,11 +28,7 @@ func (h *Handlers) handleDescribeCluster(ctx context.Context, r *Request) (kmsg.
 	for _, id := range brokerIDs(img) {
 		b := img.Brokers[id]
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port = b.ID, b.Host, b.Port
-		if b.Rack != "" {
-			rack := b.Rack
-			rb.Rack = &rack
-		}
+		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.ID, b.Host, b.Port, rackOf(b)
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	return resp, nil

@@ -30,11 +30,7 @@ func (h *Handlers) handleMetadata(ctx context.Context, r *Request) (kmsg.Respons
 	for _, id := range brokerIDs(img) {
 		b := img.Brokers[id]
 		rb := kmsg.NewMetadataResponseBroker()
-		rb.NodeID, rb.Host, rb.Port = b.ID, b.Host, b.Port
-		if b.Rack != "" {
-			rack := b.Rack
-			rb.Rack = &rack
-		}
+		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.ID, b.Host, b.Port, rackOf(b)
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	clusterID := img.ClusterID

@@ -146,6 +146,15 @@ func assignReplicas(topic string, brokers []int32, first, partitions int32, rf i
 	return out
 }
 
+// rackOf is a broker's rack as Kafka sends it: null when unset.
+func rackOf(b metastore.Broker) *string {
+	if b.Rack == "" {
+		return nil
+	}
+	r := b.Rack
+	return &r
+}
+
 func brokerIDs(img *metastore.Image) []int32 {
 	ids := make([]int32, 0, len(img.Brokers))
 	for id := range img.Brokers {

@@ -173,7 +173,7 @@ func (s *nodeStatus) print(w io.Writer, top int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "raft\t%s, term %d, leader %d, commit %d, applied %d\n", r.State, r.Term, r.Leader, r.CommitIndex, r.AppliedIndex)
 	fmt.Fprintf(tw, "\tstorage %s, snapshot at %d, log %d entries (%s), %d leader changes, %d proposals pending\n",
-		r.StorageMode, r.SnapshotIndex, r.LogEntries, humanBytes(r.LogBytes), r.LeaderChanges, r.ProposalsPending)
+		r.StorageMode, r.SnapshotIndex, r.LogEntries, actors.HumanBytes(r.LogBytes), r.LeaderChanges, r.ProposalsPending)
 
 	var size int64
 	led, under, open := 0, 0, 0
@@ -189,7 +189,7 @@ func (s *nodeStatus) print(w io.Writer, top int) {
 			}
 		}
 	}
-	fmt.Fprintf(tw, "partitions\t%d (%d led here, %d open, %d under-replicated), %s on disk\n", len(s.partitions), led, open, under, humanBytes(size))
+	fmt.Fprintf(tw, "partitions\t%d (%d led here, %d open, %d under-replicated), %s on disk\n", len(s.partitions), led, open, under, actors.HumanBytes(size))
 
 	var rate float64
 	var restarts uint64
@@ -255,17 +255,4 @@ func firstLine(s string) string {
 		return s[:i] + " …"
 	}
 	return s
-}
-
-func humanBytes(b int64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	div, exp := int64(unit), 0
-	for v := b / unit; v >= unit; v /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
 }

@@ -133,9 +133,6 @@ var byBrokerKey = func() map[string]*Def {
 // Topic returns the definition of a topic config, or nil if there is none.
 func Topic(name string) *Def { return byName[name] }
 
-// TopicDefs lists the topic configs in a stable order.
-func TopicDefs() []Def { return topicDefs }
-
 // ValidateTopic checks a set of topic overrides; the error names the offending key.
 func ValidateTopic(overrides map[string]string) error {
 	for _, name := range sortedKeys(overrides) {
