@@ -415,7 +415,7 @@ func (a *partitionActor) fetch(m *FetchRequest) FetchReply {
 		return r
 	}
 	r.HighWatermark, r.LogStartOffset = a.hw, a.wal.StartOffset()
-	data, err := a.wal.Read(m.Offset, a.hw, m.MaxBytes)
+	data, err := a.wal.ReadInto(m.Offset, a.hw, m.MaxBytes, m.Alloc)
 	switch {
 	case errors.Is(err, wal.ErrOffsetOutOfRange):
 		r.Code = kerr.OffsetOutOfRange.Code

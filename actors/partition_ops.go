@@ -34,6 +34,9 @@ type FetchRequest struct {
 	CurrentLeaderEpoch int32 // -1 when the client does not know it
 	Index              int
 	Reply              chan<- FetchReply
+	// Alloc, when set, provides the buffer the records are read into (see wal.ReadInto);
+	// FetchReply.Records is then a prefix of it.
+	Alloc func(n int) []byte
 }
 
 // FetchReply carries whole record batches from Offset up to the high watermark.

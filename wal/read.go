@@ -14,6 +14,14 @@ import (
 // log end or at maxOffset returns nothing; an offset below StartOffset or beyond EndOffset
 // is ErrOffsetOutOfRange. A read never spans two segments: the next read continues.
 func (l *Log) Read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
+	return l.ReadInto(offset, maxOffset, maxBytes, nil)
+}
+
+// ReadInto is Read into a buffer from alloc, which must return a slice of length n whose
+// contents do not matter (every byte is overwritten before it is returned); nil alloc
+// means make. Fetches pass a pooled allocator: a fresh buffer per read was zeroed only to
+// be overwritten at once, and thrown away once the response was written.
+func (l *Log) ReadInto(offset, maxOffset int64, maxBytes int, alloc func(n int) []byte) ([]byte, error) {
 	l.fileMu.RLock()
 	defer l.fileMu.RUnlock()
 
@@ -46,7 +54,12 @@ func (l *Log) Read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 	}
 
 	n := max(int64(h.Size()), min(int64(maxBytes), limit-pos))
-	buf := make([]byte, n)
+	var buf []byte
+	if alloc != nil {
+		buf = alloc(int(n))
+	} else {
+		buf = make([]byte, n)
+	}
 	if _, err := seg.file.ReadAt(buf, pos); err != nil {
 		return nil, fmt.Errorf("%w: read %s at %d: %w", ErrStorage, seg.logPath(), pos, err)
 	}

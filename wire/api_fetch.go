@@ -70,12 +70,14 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			h.cluster.Fetch(s.tp, &actors.FetchRequest{
 				Offset: s.rp.FetchOffset, MaxBytes: min(int(s.rp.PartitionMaxBytes), limit),
 				CurrentLeaderEpoch: currentEpoch(req.Version, s.rp.CurrentLeaderEpoch), Index: i, Reply: replies,
+				Alloc: r.Buffer,
 			})
 		}
 		total := 0
 		for range slots {
 			select {
 			case rep := <-replies:
+				r.ReleaseBuffer(slots[rep.Index].data.Records) // the first read's, after a long poll
 				slots[rep.Index].data = rep
 				total += len(rep.Records)
 			case <-ctx.Done():
@@ -111,12 +113,15 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		s.sp.ErrorCode = d.Code
 		s.sp.HighWatermark, s.sp.LastStableOffset, s.sp.LogStartOffset = d.HighWatermark, d.HighWatermark, d.LogStartOffset
 		if d.Code != 0 || len(d.Records) == 0 {
+			r.ReleaseBuffer(d.Records)
 			continue
 		}
 		if used > 0 && used+len(d.Records) > limit {
+			r.ReleaseBuffer(d.Records)
 			continue // over the response budget: the client fetches it next time
 		}
 		s.sp.RecordBatches = d.Records
+		r.ReleaseAfterResponse(d.Records)
 		used += len(d.Records)
 	}
 	h.observeFetch(req, resp)

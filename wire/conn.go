@@ -47,6 +47,8 @@ type pending struct {
 	start    time.Time
 	done     chan struct{} // closed when frame/err are set
 	frame    *[]byte       // the encoded response (pooled); nil when there is none to send
+	pieces   net.Buffers   // when set, what to write instead of frame: slices of it and records
+	size     int           // bytes in pieces
 	errCode  int16         // the response's top-level error code, for the Observer
 	err      error
 	panicked bool
@@ -247,6 +249,13 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 		resp = apiVersionsTooNewResponse()
 	}
 	buf := c.srv.getBuffer()
+	if f, ok := resp.(*kmsg.FetchResponse); ok {
+		if frame, pieces, size, ok := encodeFetchVectored(*buf, p.req.CorrelationID, f, c.srv.markerNonce); ok {
+			*buf, p.frame, p.pieces, p.size = frame, buf, pieces, size
+			p.errCode = topLevelErrorCode(resp)
+			return
+		}
+	}
 	if hint := frameSizeHint(resp); hint > cap(*buf) {
 		c.srv.putBuffer(buf)
 		buf = c.srv.getLargeBuffer(hint)
@@ -317,10 +326,22 @@ func (c *conn) writeResponse(bw *bufio.Writer, p *pending) bool {
 		obs.RequestDone(p.req.Key, p.req.Version, time.Since(p.start), p.req.Size, 0, 0)
 		return true
 	}
-	_, err := bw.Write(*p.frame)
+	var err error
 	size := len(*p.frame)
+	if p.pieces != nil {
+		// Earlier responses first, then one writev straight from the record buffers.
+		if !c.flush(bw) {
+			return false
+		}
+		size = p.size
+		_, err = p.pieces.WriteTo(c.nc)
+		p.pieces = nil
+	} else {
+		_, err = bw.Write(*p.frame)
+	}
 	c.srv.putBuffer(p.frame)
 	p.frame = nil
+	p.req.releaseResponseBuffers()
 	if err != nil {
 		c.logWriteError(err)
 		return false

@@ -22,6 +22,40 @@ type Request struct {
 
 	frame []byte     // the bytes Body was decoded from
 	pool  *framePool // where ReleaseFrame returns frame
+
+	// afterWrite are buffers the response refers to (Fetch records) that go back to pool
+	// once the response is written, or dropped.
+	afterWrite [][]byte
+}
+
+// Buffer returns a buffer of length n with undefined contents, from the server's pool
+// when buffers that big are pooled. Hand it back with ReleaseBuffer or
+// ReleaseAfterResponse, or leave it to the garbage collector. Safe for concurrent use:
+// Fetch's partition actors call it.
+func (r *Request) Buffer(n int) []byte {
+	if b := r.pool.get(n); b != nil {
+		return b
+	}
+	return make([]byte, n, frameCapacity(n))
+}
+
+// ReleaseBuffer hands back a buffer from Buffer that nothing refers to any more.
+func (r *Request) ReleaseBuffer(b []byte) { r.pool.put(b) }
+
+// ReleaseAfterResponse hands back b, from Buffer, once the response that refers to it has
+// been written to the connection (or given up). Call it from the handler only.
+func (r *Request) ReleaseAfterResponse(b []byte) {
+	if cap(b) > 0 {
+		r.afterWrite = append(r.afterWrite, b)
+	}
+}
+
+// releaseResponseBuffers runs once the response is written or dropped.
+func (r *Request) releaseResponseBuffers() {
+	for _, b := range r.afterWrite {
+		r.pool.put(b)
+	}
+	r.afterWrite = nil
 }
 
 // ReleaseFrame gives the request's frame, the bytes Body was decoded from, back to the

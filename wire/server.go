@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,7 @@ type Server struct {
 
 	encodeBuffers sync.Pool // *[]byte response encode buffers, shared by all connections
 	frames        framePool // request frames handed back by handlers (Request.ReleaseFrame)
+	markerNonce   uint64    // for vectored Fetch frames (encodeFetchVectored)
 }
 
 // maxPooledBuffer caps the encode buffers kept in encodeBuffers. Larger ones (Fetch
@@ -136,6 +138,8 @@ func NewServer(cfg ServerConfig, reg *Registry, obs Observer, log zerolog.Logger
 		log:       log,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		// Random, so that no client-chosen bytes (a topic name) can be taken for a marker.
+		markerNonce: rand.Uint64(),
 	}
 }
 
