@@ -68,18 +68,35 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	for _, size := range b.cfg.sizes {
 		for _, acks := range b.cfg.acks {
-			var cells []cellResult
-			for _, tn := range b.cfg.targets {
-				c, err := b.cell(ctx, tn, size, acks)
-				if err != nil {
-					return err
+			var rounds [][]cellResult
+			for round := 1; round <= b.cfg.rounds; round++ {
+				var cells []cellResult
+				for _, tn := range b.cfg.targets {
+					c, err := b.cell(ctx, tn, size, acks, round)
+					if err != nil {
+						return err
+					}
+					cells = append(cells, c)
 				}
-				cells = append(cells, c)
+				b.compare(b.cellPrefix(size, acks, round), cells)
+				rounds = append(rounds, cells)
 			}
-			b.compare(size, acks, cells)
+			if len(rounds) > 1 {
+				b.summarize(fmt.Sprintf("%s/acks=%s", sizeLabel(size), acks), rounds)
+			}
 		}
 	}
 	return nil
+}
+
+// cellPrefix names the result lines of one size, acks and round ("100B/acks=all", with
+// "/round=2" when there are several rounds).
+func (b *bench) cellPrefix(size int, acks string, round int) string {
+	prefix := fmt.Sprintf("%s/acks=%s", sizeLabel(size), acks)
+	if b.cfg.rounds > 1 {
+		prefix += fmt.Sprintf("/round=%d", round)
+	}
+	return prefix
 }
 
 func (b *bench) start(ctx context.Context, tn string) (target, error) {
@@ -94,10 +111,10 @@ func (b *bench) start(ctx context.Context, tn string) (target, error) {
 // written back what the first one left in the page cache, a produce phase at half the
 // peak rate. Without the fresh start the half-peak phase would pay for the peak phase's
 // writeback and measure that rather than latency at half load.
-func (b *bench) cell(ctx context.Context, tn string, size int, acks string) (c cellResult, err error) {
+func (b *bench) cell(ctx context.Context, tn string, size int, acks string, round int) (c cellResult, err error) {
 	cc := b.cfg.client
 	cc.recordSize, cc.acks = size, acks
-	prefix := fmt.Sprintf("%s/acks=%s", sizeLabel(size), acks)
+	prefix := b.cellPrefix(size, acks, round)
 	until := produceUntil{duration: b.cfg.duration}
 	if tn == "always" && size == 1024 && acks == "all" && b.cfg.alwaysBytes > 0 {
 		until = produceUntil{bytes: b.cfg.alwaysBytes}

@@ -26,6 +26,7 @@ type config struct {
 	acks         []string
 	targets      []string // kfake, interval, always
 	partitions   int
+	rounds       int           // each size × acks runs every target this many times, alternating
 	duration     time.Duration // each peak produce phase
 	halfDuration time.Duration // each half-peak produce phase
 	alwaysBytes  int64         // fsync=always, 1 KiB, acks=all produces this much instead
@@ -62,6 +63,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&acks, "acks", "1,all", "acks settings to run: 1, all")
 	fs.StringVar(&targets, "targets", "kfake,interval,always", "targets: kfake, interval (chronik log.flush.policy=interval), always")
 	fs.IntVar(&cfg.partitions, "partitions", 8, "partitions of the topic")
+	fs.IntVar(&cfg.rounds, "rounds", 1, "run every target this many times per size and acks, alternating, and print the medians")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "length of each peak produce phase")
 	fs.DurationVar(&cfg.halfDuration, "half-duration", 5*time.Second, "length of each half-peak produce phase")
 	fs.StringVar(&bytes, "always-bytes", "4GiB", "the fsync=always 1 KiB acks=all peak phase produces this many value bytes instead of -duration (0: use -duration)")
@@ -110,8 +112,8 @@ func parseFlags(args []string) (config, error) {
 			return cfg, fmt.Errorf("-targets: %q is not kfake, interval or always", t)
 		}
 	}
-	if cfg.partitions <= 0 || cfg.duration <= 0 || cfg.halfDuration <= 0 || cfg.client.producers <= 0 || cfg.client.bufferBytes <= 0 {
-		return cfg, fmt.Errorf("-partitions, -duration, -half-duration, -producers and -buffer-bytes must be positive")
+	if cfg.rounds <= 0 || cfg.partitions <= 0 || cfg.duration <= 0 || cfg.halfDuration <= 0 || cfg.client.producers <= 0 || cfg.client.bufferBytes <= 0 {
+		return cfg, fmt.Errorf("-rounds, -partitions, -duration, -half-duration, -producers and -buffer-bytes must be positive")
 	}
 	return cfg, nil
 }

@@ -3,14 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
 
 // compare prints each chronik target's ratios to kfake, and for fsync=always its share
 // of the disk limit.
-func (b *bench) compare(size int, acks string, cells []cellResult) {
-	prefix := fmt.Sprintf("%s/acks=%s", sizeLabel(size), acks)
+func (b *bench) compare(prefix string, cells []cellResult) {
 	var ref *cellResult
 	for i := range cells {
 		if cells[i].name == "kfake" {
@@ -38,6 +38,48 @@ func (b *bench) compare(size int, acks string, cells []cellResult) {
 			}
 		}
 	}
+}
+
+// summarize prints, for each chronik target, the medians over rounds of its ratios to
+// kfake (each round's ratio pairs the targets run back to back) and of every target's
+// half-peak p99: one run on a shared machine spreads by ±20%.
+func (b *bench) summarize(prefix string, rounds [][]cellResult) {
+	for i, c := range rounds[0] {
+		var produce, consume, p99, refP99 []float64
+		for _, cells := range rounds {
+			p99 = append(p99, ms(cells[i].half.latency.Quantile(0.99)))
+			ref := slices.IndexFunc(cells, func(c cellResult) bool { return c.name == "kfake" })
+			if ref < 0 {
+				continue
+			}
+			produce = append(produce, cells[i].produce.recordsPerSec()/cells[ref].produce.recordsPerSec())
+			consume = append(consume, cells[i].consume.mbPerSec()/cells[ref].consume.mbPerSec())
+			refP99 = append(refP99, ms(cells[ref].half.latency.Quantile(0.99)))
+		}
+		name := fmt.Sprintf("%s/median-of-%d/%s", prefix, len(rounds), c.name)
+		if c.name == "kfake" || len(produce) == 0 {
+			b.printf(name, "half-peak p99 %.2f ms (rounds: %s)", median(p99), list(p99, "%.2f"))
+			continue
+		}
+		b.printf(name+":kfake", "produce %.2fx  consume %.2fx  half-peak p99 %.2f ms vs %.2f ms  (rounds: produce %s, consume %s, p99 %s)",
+			median(produce), median(consume), median(p99), median(refP99), list(produce, "%.2f"), list(consume, "%.2f"), list(p99, "%.2f"))
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func list(v []float64, format string) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func (b *bench) printProduce(name string, r produceResult) {
