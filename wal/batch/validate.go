@@ -92,8 +92,23 @@ func Validate(b []byte) (Header, error) {
 	return h, nil
 }
 
-// checkRecords walks n uncompressed records that must fill recs exactly.
+// checkRecords walks n uncompressed records that must fill recs exactly. It runs on every
+// produced batch, so it first tries recordsWellFormed, a fast walk that only says yes or no;
+// only when that says no does it walk again with checkRecordsReference, which names the fault.
+// Both walks accept exactly the same inputs (FuzzCheckRecords holds them to that), so the
+// reference walk's verdict is final either way.
 func checkRecords(recs []byte, n int32) error {
+	if recordsWellFormed(recs, n) {
+		return nil
+	}
+	return checkRecordsReference(recs, n)
+}
+
+// checkRecordsReference is the plain, field-by-field record walk: the definition of what a
+// well-formed records section is, and the source of the error messages. It is too slow for
+// every produced batch (a method call and a binary.Varint call per field); recordsWellFormed
+// is the fast twin that must accept exactly what this accepts.
+func checkRecordsReference(recs []byte, n int32) error {
 	pos := 0
 	for i := int32(0); i < n; i++ {
 		if pos == len(recs) {
@@ -184,4 +199,140 @@ func (r *recordReader) bytesField(nullable bool) {
 	default:
 		r.pos += int(n)
 	}
+}
+
+// recordsWellFormed reports whether recs holds exactly n well-formed records, by the same
+// rules as checkRecordsReference but without saying what is wrong. It is the hot path of
+// Validate (one pass over every produced byte), so it avoids what made the reference walk
+// slow, a method call and a non-inlined binary.Varint call per field: it is one loop that
+// decodes one- and two-byte varints (nearly every field of a record under 8 KiB) inline with
+// shortUvarint and calls uvarintAt only for longer ones. Records with headers, rare in
+// practice, are finished by skipHeaders.
+//
+// It never undoes the zigzag encoding: every check is made on the raw unsigned value, where
+// zigzag(v) is 2v for v >= 0 and 2|v|-1 (odd) for v < 0. So a length is valid when its raw
+// value is even and half of it fits, a null is raw 1, and offset delta i is raw 2i.
+//
+// Positions in a record are relative to its body (the bytes after its length varint) and
+// every read is bounded by the body's end. Both decoders fail (return -1) at any position
+// outside their slice, including the -1 of an earlier failure, so a failed read may be
+// followed by others and caught by one check further on.
+func recordsWellFormed(recs []byte, n int32) bool {
+	pos := 0
+	for i := int32(0); i < n; i++ {
+		// Running out of bytes before n records makes the decode fail.
+		length, next := shortUvarint(recs, pos)
+		if next < 0 {
+			length, next = uvarintAt(recs, pos)
+		}
+		if next < 0 || length&1 != 0 || length>>1 > uint64(len(recs)-next) {
+			return false
+		}
+		pos = next + int(length>>1)
+		body := recs[next:pos]
+
+		// body[0] is the attributes byte: unused in v2, but it must be there. Starting at
+		// 1 makes the timestampDelta read fail on an empty body.
+		_, p := shortUvarint(body, 1) // timestampDelta: any value
+		if p < 0 {
+			_, p = uvarintAt(body, 1)
+		}
+		delta, q := shortUvarint(body, p)
+		if q < 0 {
+			delta, q = uvarintAt(body, p)
+		}
+		if q < 0 || delta != uint64(i)<<1 {
+			return false
+		}
+		p = q
+		for range 2 { // key, then value: nullable byte strings
+			size, start := shortUvarint(body, p)
+			if start < 0 {
+				size, start = uvarintAt(body, p)
+			}
+			if size == rawNull || start < 0 {
+				p = start
+				continue
+			}
+			if size&1 != 0 || size>>1 > uint64(len(body)-start) {
+				return false
+			}
+			p = start + int(size>>1)
+		}
+		headers, q := shortUvarint(body, p)
+		if q < 0 {
+			headers, q = uvarintAt(body, p)
+		}
+		if headers != 0 {
+			q = skipHeaders(body, q, headers)
+		}
+		// No trailing bytes; q < 0 (a failed read) fails here too.
+		if q != len(body) {
+			return false
+		}
+	}
+	return pos == len(recs)
+}
+
+// rawNull is the raw varint of a null byte string: zigzag(-1).
+const rawNull = 1
+
+// skipHeaders returns the position after the headers of a record body that start at pos,
+// given their count as a raw (zigzag) varint, or -1 if any is malformed or pos is -1. The
+// count is valid from 0 to len(body), as in checkRecord; a header key is never null, a
+// header value may be.
+func skipHeaders(body []byte, pos int, rawCount uint64) int {
+	if pos < 0 || rawCount&1 != 0 || rawCount>>1 > uint64(len(body)) {
+		return -1
+	}
+	for range rawCount >> 1 {
+		key, p := uvarintAt(body, pos)
+		if p < 0 || key&1 != 0 || key>>1 > uint64(len(body)-p) {
+			return -1
+		}
+		pos = p + int(key>>1)
+		value, p := uvarintAt(body, pos)
+		if value == rawNull || p < 0 {
+			pos = p
+			continue
+		}
+		if value&1 != 0 || value>>1 > uint64(len(body)-p) {
+			return -1
+		}
+		pos = p + int(value>>1)
+	}
+	return pos
+}
+
+// shortUvarint decodes a one- or two-byte unsigned varint at b[pos:] and returns it with the
+// position after it, or -1 as the position if there is none there (a longer or truncated
+// varint, or pos outside b). It is small enough for the compiler to inline; a caller retries
+// a failure with uvarintAt.
+func shortUvarint(b []byte, pos int) (uint64, int) {
+	if uint(pos) < uint(len(b)) {
+		c := b[pos]
+		if c < 0x80 {
+			return uint64(c), pos + 1
+		}
+		if uint(pos+1) < uint(len(b)) && b[pos+1] < 0x80 {
+			return uint64(c&0x7f) | uint64(b[pos+1])<<7, pos + 2
+		}
+	}
+	return 0, -1
+}
+
+// uvarintAt decodes the unsigned varint at b[pos:] by exactly binary.Uvarint's rules (at most
+// 10 bytes, the 10th at most 1, so the value fits 64 bits) and returns it with the position
+// after it, or -1 as the position if there is no valid varint there or pos is outside b.
+// binary.Varint is binary.Uvarint followed by zigzag decoding, so a field binary.Varint
+// accepts is exactly one this accepts.
+func uvarintAt(b []byte, pos int) (uint64, int) {
+	if pos < 0 || pos > len(b) {
+		return 0, -1
+	}
+	v, k := binary.Uvarint(b[pos:])
+	if k <= 0 {
+		return 0, -1
+	}
+	return v, pos + k
 }
