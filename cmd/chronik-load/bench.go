@@ -150,7 +150,7 @@ func (b *bench) cell(ctx context.Context, tn string, size int, acks string, roun
 		name := prefix + "/" + c.name
 		b.log.Info().Str("run", name).Float64("records_per_sec", c.halfRate).Msg("produce at half the peak rate")
 		var err error
-		if c.half, err = produce(ctx, t, cc, "load", produceUntil{duration: b.cfg.halfDuration}, c.halfRate); err != nil {
+		if c.half, err = produce(ctx, t, cc, "load", produceUntil{duration: b.cfg.halfDuration, warmup: b.cfg.halfWarmup}, c.halfRate); err != nil {
 			return fmt.Errorf("%s: produce at half peak: %w", name, err)
 		}
 		b.printProduce(name+"/produce-at-half-peak", c.half)

@@ -29,6 +29,7 @@ type config struct {
 	rounds       int           // each size × acks runs every target this many times, alternating
 	duration     time.Duration // each peak produce phase
 	halfDuration time.Duration // each half-peak produce phase
+	halfWarmup   time.Duration // produced at the half-peak rate before halfDuration, not measured
 	alwaysBytes  int64         // fsync=always, 1 KiB, acks=all produces this much instead
 	diskTime     time.Duration // each disk-limit loop
 	client       clientConfig
@@ -66,6 +67,9 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 1, "run every target this many times per size and acks, alternating, and print the medians")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "length of each peak produce phase")
 	fs.DurationVar(&cfg.halfDuration, "half-duration", 5*time.Second, "length of each half-peak produce phase")
+	// A fresh node's first tenth of a second under load faults in its buffers and page
+	// cache; latency at half load is about the steady state that follows.
+	fs.DurationVar(&cfg.halfWarmup, "half-warmup", time.Second, "produce at the half-peak rate this long before measuring")
 	fs.StringVar(&bytes, "always-bytes", "4GiB", "the fsync=always 1 KiB acks=all peak phase produces this many value bytes instead of -duration (0: use -duration)")
 	fs.DurationVar(&cfg.diskTime, "disk-time", 5*time.Second, "length of each disk-limit loop (0 skips them)")
 	// Lingering adds to every record's latency; 1 ms keeps it a tenth of the 10 ms p99

@@ -71,9 +71,12 @@ func (r produceResult) recordsPerSec() float64 { return float64(r.records) / r.e
 func (r produceResult) mbPerSec() float64      { return float64(r.bytes) / 1e6 / r.elapsed.Seconds() }
 
 // produceUntil ends a produce phase: a duration, or a number of value bytes produced.
+// A paced phase may start with a warm-up at the same rate, whose records are produced
+// but not measured.
 type produceUntil struct {
 	duration time.Duration
 	bytes    int64
+	warmup   time.Duration
 }
 
 func (u produceUntil) String() string {
@@ -104,7 +107,7 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
 		return produceResult{}, fmt.Errorf("first produce to %s: %w", t.Name(), err)
 	}
-	timer.on.Store(true) // not the warm-up's request
+	timer.on.Store(until.warmup == 0) // not the first record's request, nor the warm-up's
 	var (
 		acked, failed atomic.Int64
 		firstErr      atomic.Pointer[error]
@@ -118,6 +121,7 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 	if rate == 0 {
 		every = latencyEvery
 	}
+	var measureFrom time.Time // set before the first Produce
 	promise := func(r *kgo.Record, err error) {
 		if err != nil {
 			failed.Add(1)
@@ -125,6 +129,11 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 			return
 		}
 		s := r.Context.(*sample)
+		if s.sent.Before(measureFrom) { // warm-up
+			*s = sample{}
+			samples.Put(s)
+			return
+		}
 		if r.Offset%every == 0 {
 			res.latency.Record(time.Since(s.sent))
 		}
@@ -141,14 +150,14 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 		cl.Produce(ctx, &s.Record, promise)
 	}
 	start := time.Now()
-	deadline := start.Add(until.duration)
+	measureFrom = start.Add(until.warmup)
+	deadline := measureFrom.Add(until.duration)
 	done := func() bool {
 		if until.bytes > 0 {
 			return sent.Load()*int64(cc.recordSize) >= until.bytes
 		}
 		return !time.Now().Before(deadline)
 	}
-	usage := startUsage(t)
 	var wg sync.WaitGroup
 	for range cc.producers {
 		wg.Add(1)
@@ -166,11 +175,19 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 			}
 		}()
 	}
+	if until.warmup > 0 {
+		select {
+		case <-time.After(time.Until(measureFrom)):
+		case <-ctx.Done():
+		}
+		timer.on.Store(true)
+	}
+	usage := startUsage(t)
 	wg.Wait()
 	if err := cl.Flush(ctx); err != nil {
 		return res, fmt.Errorf("flush: %w", err)
 	}
-	res.elapsed = time.Since(start)
+	res.elapsed = time.Since(measureFrom)
 	res.usage = usage.stop(res.elapsed)
 	if p := firstErr.Load(); p != nil {
 		return res, fmt.Errorf("%d of %d records failed, first: %w", failed.Load(), sent.Load(), *p)
