@@ -5,7 +5,7 @@ BIN       := bin/chronik-node
 PKGS      := ./...
 FUZZTIME  ?= 10s
 
-.PHONY: build run test test-unit test-e2e bench fuzz lint clean
+.PHONY: build run test test-unit test-e2e test-e2e-race bench fuzz lint clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/chronik-node
@@ -15,7 +15,7 @@ build:
 run: build
 	./$(BIN)
 
-test: lint test-unit test-e2e
+test: lint test-unit test-e2e test-e2e-race
 
 # Unit tests run with the race detector: most packages own goroutines or actors.
 test-unit:
@@ -24,6 +24,13 @@ test-unit:
 # End-to-end tests build the binary and drive it over TCP with real Kafka clients.
 test-e2e: build
 	CHRONIK_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 14m ./test/...
+
+# The same tests against a node built with the race detector: real clients drive the
+# broker's goroutines (connections, partition actors, pooled buffers) harder than unit
+# tests do, and a race the node reports fails the test it happened under.
+test-e2e-race:
+	$(GO) build -race -o $(BIN)-race ./cmd/chronik-node
+	CHRONIK_BIN=$(CURDIR)/$(BIN)-race $(GO) test -count=1 -timeout 14m ./test/...
 
 bench: build
 	./scripts/bench.sh

@@ -104,6 +104,11 @@ group.initial.rebalance.delay.ms = 0
 	n.logFile = f
 	t.Cleanup(func() {
 		n.kill()
+		// A node built with -race (make test runs the suite against one too) reports a
+		// data race on stderr and keeps going; the test it happened under fails.
+		if n.logsContain("WARNING: DATA RACE") {
+			t.Errorf("chronik-node reported a data race; its log follows")
+		}
 		if t.Failed() {
 			n.dumpLogs()
 		}
