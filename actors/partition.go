@@ -149,7 +149,7 @@ func (a *partitionActor) open() {
 	a.hw = l.EndOffset()
 	a.producers = loadProducerState(a.dir, l, a.log)
 	a.lastSnap = time.Now()
-	a.sync = startSyncer(l, a.n.root, a.self)
+	a.sync = startSyncer(l, a.n.root, a.self, a.dir, a.log)
 	a.status = a.n.statuses.open(a.tp)
 	a.sizeBytes = l.Size()
 	a.publish()
@@ -523,7 +523,7 @@ func (a *partitionActor) tick(m *partitionTick) {
 		a.snapDirty = true
 	}
 	if a.snapDirty && now.Sub(a.lastSnap) >= producerSnapshotInterval {
-		a.saveProducerSnapshot()
+		a.queueProducerSnapshot()
 	}
 	a.publish()
 }

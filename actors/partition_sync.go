@@ -26,6 +26,10 @@ const (
 // every request made during it is served by the next one, so concurrent producers share
 // fsyncs (group commit) and the actor never blocks on the disk.
 //
+// It also writes the periodic producer snapshot, which the actor only encodes: written
+// and fsynced on the actor, every partition with idempotent producers stalled on the
+// same tick for as long as the busy disk took to fsync a small file.
+//
 // Under the interval policy it also starts writeback of every writebackBytes appended
 // (sync_file_range), so the periodic fsync finds little to flush: a second's worth of
 // dirty pages flushed in one burst stalls the appends running meanwhile for tens of
@@ -39,6 +43,10 @@ type syncer struct {
 	sync      atomic.Bool // an fsync is wanted
 	writeback atomic.Bool // a writeback kick is wanted
 
+	snapshotPath string
+	snapshot     atomic.Pointer[[]byte] // the newest producer snapshot not yet written
+	logger       zerolog.Logger
+
 	// Owned by the actor.
 	lastRequest    time.Time
 	sinceWriteback int
@@ -47,8 +55,9 @@ type syncer struct {
 // writebackBytes is how much a partition appends between writeback kicks.
 const writebackBytes = 256 << 10
 
-func startSyncer(l *wal.Log, root *actor.RootContext, pid *actor.PID) *syncer {
-	s := &syncer{log: l, root: root, pid: pid, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func startSyncer(l *wal.Log, root *actor.RootContext, pid *actor.PID, dir string, logger zerolog.Logger) *syncer {
+	s := &syncer{log: l, root: root, pid: pid, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		snapshotPath: filepath.Join(dir, producerSnapshotFile), logger: logger}
 	go s.run()
 	return s
 }
@@ -69,6 +78,13 @@ func (s *syncer) appended(n int) {
 	}
 }
 
+// saveSnapshot has the producer snapshot data written; a newer one replaces it if it has
+// not been written yet.
+func (s *syncer) saveSnapshot(data []byte) {
+	s.snapshot.Store(&data)
+	s.poke()
+}
+
 func (s *syncer) poke() {
 	select {
 	case s.wake <- struct{}{}:
@@ -82,6 +98,11 @@ func (s *syncer) run() {
 		if s.writeback.Swap(false) {
 			if err := s.log.StartWriteback(); errors.Is(err, wal.ErrClosed) {
 				return
+			}
+		}
+		if data := s.snapshot.Swap(nil); data != nil {
+			if err := writeFileSync(s.snapshotPath, *data); err != nil {
+				s.logger.Warn().Err(err).Msg("write producer snapshot")
 			}
 		}
 		if !s.sync.Swap(false) {
@@ -140,6 +161,18 @@ func loadProducerState(dir string, l *wal.Log, log zerolog.Logger) *producers.St
 	return st
 }
 
+// queueProducerSnapshot encodes the producer state for the syncer to write. A restart
+// before it is written reads the previous snapshot and scans more of the log.
+func (a *partitionActor) queueProducerSnapshot() {
+	if a.wal == nil || a.producers == nil || a.sync == nil {
+		return
+	}
+	a.sync.saveSnapshot(a.producers.MarshalSnapshot(a.wal.EndOffset()))
+	a.lastSnap, a.snapDirty = time.Now(), false
+}
+
+// saveProducerSnapshot writes the producer state on the actor, at close, once the syncer
+// has stopped (so that no older snapshot it still held can overwrite this one).
 func (a *partitionActor) saveProducerSnapshot() {
 	if a.wal == nil || a.producers == nil {
 		return
