@@ -18,6 +18,7 @@ type Log struct {
 	dir      string
 	logger   zerolog.Logger
 	openFile openFileFunc
+	pageSize int // StartWriteback kicks whole pages only
 
 	// Lock order: syncMu, then fileMu, then mu.
 	//
@@ -58,6 +59,7 @@ func open(dir string, cfg Config, logger zerolog.Logger, openFile openFileFunc) 
 		dir:      dir,
 		logger:   logger.With().Str("dir", dir).Logger(),
 		openFile: openFile,
+		pageSize: os.Getpagesize(),
 		cfg:      cfg.normalized(),
 	}
 	if err := l.recover(); err != nil {

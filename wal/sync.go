@@ -55,16 +55,18 @@ func (l *Log) StartWriteback() error {
 		return ErrClosed
 	}
 	active := l.active()
-	size := active.size
+	// Whole pages only: the partly filled last page is where the next append writes, and
+	// an append into a page the kernel is writing back waits for it.
+	end := active.size &^ int64(l.pageSize-1)
 	l.mu.RUnlock()
 	from := max(active.writtenBack, active.syncedSize)
-	if size <= from {
+	if end <= from {
 		return nil
 	}
-	if err := active.file.StartWriteback(from, size-from); err != nil {
+	if err := active.file.StartWriteback(from, end-from); err != nil {
 		return fmt.Errorf("%w: start writeback of %s: %w", ErrStorage, active.logPath(), err)
 	}
-	active.writtenBack = size
+	active.writtenBack = end
 	return nil
 }
 
