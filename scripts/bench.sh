@@ -111,8 +111,9 @@ section_data() {
 	run "$GO" run ./cmd/chronik-load -bin "$CHRONIK_BIN"
 	# 100 B is where chronik and kfake are closest and one run spreads by +-20% on a
 	# shared VM: three more rounds of kfake against interval, alternating, and the medians.
-	header "data: 100 B, kfake vs interval, 3 rounds alternating (the medians decide the 100 B targets)"
-	run "$GO" run ./cmd/chronik-load -bin "$CHRONIK_BIN" -sizes 100 -targets kfake,interval -rounds 3 -disk-time 0 -always-bytes 0
+	# kfake-process is kfake in a process of its own, as chronik is, with its CPU measured.
+	header "data: 100 B, kfake (in process and on its own) vs interval, 3 rounds alternating (the medians decide the 100 B targets)"
+	run "$GO" run ./cmd/chronik-load -bin "$CHRONIK_BIN" -sizes 100 -targets kfake,kfake-process,interval -rounds 3 -disk-time 0 -always-bytes 0
 }
 
 # Consumer groups: the same kgo clients against chronik-node (the real binary; metadata

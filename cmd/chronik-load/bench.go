@@ -38,7 +38,7 @@ type cellResult struct {
 }
 
 func (b *bench) run(ctx context.Context) error {
-	if slices.ContainsFunc(b.cfg.targets, func(t string) bool { return t != "kfake" }) {
+	if slices.ContainsFunc(b.cfg.targets, func(t string) bool { return !isKfake(t) }) {
 		if _, err := os.Stat(b.cfg.bin); err != nil {
 			return fmt.Errorf("binary %s: %w (run make build)", b.cfg.bin, err)
 		}
@@ -100,8 +100,11 @@ func (b *bench) cellPrefix(size int, acks string, round int) string {
 }
 
 func (b *bench) start(ctx context.Context, tn string) (target, error) {
-	if tn == "kfake" {
+	switch tn {
+	case "kfake":
 		return startKfake()
+	case "kfake-process":
+		return startKfakeProcess(ctx)
 	}
 	return startChronik(ctx, chronikOptions{bin: b.cfg.bin, workDir: b.work, flushPolicy: tn, keep: b.keep, env: b.cfg.nodeEnv, set: b.cfg.nodeSet})
 }

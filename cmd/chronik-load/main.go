@@ -43,6 +43,13 @@ type config struct {
 
 func main() {
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+	if len(os.Args) == 3 && os.Args[1] == kfakeServeCommand { // a kfake-process target's child
+		if err := serveKfake(os.Args[2]); err != nil {
+			log.Error().Err(err).Msg("kfake-serve failed")
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err == nil {
 		err = run(cfg, log)
@@ -62,7 +69,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.bin, "bin", "bin/chronik-node", "chronik-node binary to run")
 	fs.StringVar(&sizes, "sizes", "1024,100", "record value sizes in bytes, comma-separated")
 	fs.StringVar(&acks, "acks", "1,all", "acks settings to run: 1, all")
-	fs.StringVar(&targets, "targets", "kfake,interval,always", "targets: kfake, interval (chronik log.flush.policy=interval), always")
+	fs.StringVar(&targets, "targets", "kfake,interval,always", "targets: kfake (in this process), kfake-process (in a process of its own), interval (chronik log.flush.policy=interval), always")
 	fs.IntVar(&cfg.partitions, "partitions", 8, "partitions of the topic")
 	fs.IntVar(&cfg.rounds, "rounds", 1, "run every target this many times per size and acks, alternating, and print the medians")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "length of each peak produce phase")
@@ -112,8 +119,8 @@ func parseFlags(args []string) (config, error) {
 	}
 	cfg.targets = strings.Split(targets, ",")
 	for _, t := range cfg.targets {
-		if t != "kfake" && t != "interval" && t != "always" {
-			return cfg, fmt.Errorf("-targets: %q is not kfake, interval or always", t)
+		if t != "kfake" && t != "kfake-process" && t != "interval" && t != "always" {
+			return cfg, fmt.Errorf("-targets: %q is not kfake, kfake-process, interval or always", t)
 		}
 	}
 	if cfg.rounds <= 0 || cfg.partitions <= 0 || cfg.duration <= 0 || cfg.halfDuration <= 0 || cfg.client.producers <= 0 || cfg.client.bufferBytes <= 0 {

@@ -64,6 +64,8 @@ type produceResult struct {
 	elapsed time.Duration
 	latency *histogram // per record: Produce called until its promise
 	request *histogram // per produce request: written until its response was read
+	// recordsPerBatch is the mean number of records in the batches the client wrote.
+	recordsPerBatch float64
 	usage   cpuUsage
 }
 
@@ -193,6 +195,9 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 		return res, fmt.Errorf("%d of %d records failed, first: %w", failed.Load(), sent.Load(), *p)
 	}
 	res.records = acked.Load()
+	if n := timer.batches.Load(); n > 0 {
+		res.recordsPerBatch = float64(timer.batchedRecords.Load()) / float64(n)
+	}
 	res.bytes = res.records * int64(cc.recordSize)
 	return res, nil
 }
@@ -219,6 +224,16 @@ func producePaced(ctx context.Context, one func(), rate float64, sent *atomic.In
 type requestTimer struct {
 	h  *histogram
 	on atomic.Bool
+	// Batches written and the records in them: how well the client batches, which sets
+	// its CPU per record (a broker that answers sooner gets smaller batches).
+	batches, batchedRecords atomic.Int64
+}
+
+func (t *requestTimer) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	if t.on.Load() {
+		t.batches.Add(1)
+		t.batchedRecords.Add(int64(m.NumRecords))
+	}
 }
 
 func (t *requestTimer) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {

@@ -8,21 +8,21 @@ import (
 	"time"
 )
 
-// compare prints each chronik target's ratios to kfake, and for fsync=always its share
-// of the disk limit.
+// isKfake reports whether a target is a kfake reference rather than a chronik node.
+func isKfake(name string) bool { return name == "kfake" || name == "kfake-process" }
+
+// compare prints each chronik target's ratios to every kfake reference in the run, and
+// for fsync=always its share of the disk limit.
 func (b *bench) compare(prefix string, cells []cellResult) {
-	var ref *cellResult
-	for i := range cells {
-		if cells[i].name == "kfake" {
-			ref = &cells[i]
-		}
-	}
 	for _, c := range cells {
-		if c.name == "kfake" {
+		if isKfake(c.name) {
 			continue
 		}
-		if ref != nil {
-			b.printf(prefix+"/ratio/"+c.name+":kfake", "produce %.2fx  consume %.2fx  half-peak p99 %.2f ms vs %.2f ms",
+		for _, ref := range cells {
+			if !isKfake(ref.name) {
+				continue
+			}
+			b.printf(prefix+"/ratio/"+c.name+":"+ref.name, "produce %.2fx  consume %.2fx  half-peak p99 %.2f ms vs %.2f ms",
 				c.produce.recordsPerSec()/ref.produce.recordsPerSec(), c.consume.mbPerSec()/ref.consume.mbPerSec(),
 				ms(c.half.latency.Quantile(0.99)), ms(ref.half.latency.Quantile(0.99)))
 		}
@@ -40,29 +40,32 @@ func (b *bench) compare(prefix string, cells []cellResult) {
 	}
 }
 
-// summarize prints, for each chronik target, the medians over rounds of its ratios to
-// kfake (each round's ratio pairs the targets run back to back) and of every target's
-// half-peak p99: one run on a shared machine spreads by ±20%.
+// summarize prints every target's median half-peak p99 over the rounds and, for each
+// chronik target and kfake reference, the medians of the per-round ratios (each round's
+// ratio pairs targets run back to back): one run on a shared machine spreads by ±20%.
 func (b *bench) summarize(prefix string, rounds [][]cellResult) {
 	for i, c := range rounds[0] {
-		var produce, consume, p99, refP99 []float64
+		var p99 []float64
 		for _, cells := range rounds {
 			p99 = append(p99, ms(cells[i].half.latency.Quantile(0.99)))
-			ref := slices.IndexFunc(cells, func(c cellResult) bool { return c.name == "kfake" })
-			if ref < 0 {
-				continue
-			}
-			produce = append(produce, cells[i].produce.recordsPerSec()/cells[ref].produce.recordsPerSec())
-			consume = append(consume, cells[i].consume.mbPerSec()/cells[ref].consume.mbPerSec())
-			refP99 = append(refP99, ms(cells[ref].half.latency.Quantile(0.99)))
 		}
 		name := fmt.Sprintf("%s/median-of-%d/%s", prefix, len(rounds), c.name)
-		if c.name == "kfake" || len(produce) == 0 {
-			b.printf(name, "half-peak p99 %.2f ms (rounds: %s)", median(p99), list(p99, "%.2f"))
+		b.printf(name, "half-peak p99 %.2f ms (rounds: %s)", median(p99), list(p99, "%.2f"))
+		if isKfake(c.name) {
 			continue
 		}
-		b.printf(name+":kfake", "produce %.2fx  consume %.2fx  half-peak p99 %.2f ms vs %.2f ms  (rounds: produce %s, consume %s, p99 %s)",
-			median(produce), median(consume), median(p99), median(refP99), list(produce, "%.2f"), list(consume, "%.2f"), list(p99, "%.2f"))
+		for j, ref := range rounds[0] {
+			if !isKfake(ref.name) {
+				continue
+			}
+			var produce, consume []float64
+			for _, cells := range rounds {
+				produce = append(produce, cells[i].produce.recordsPerSec()/cells[j].produce.recordsPerSec())
+				consume = append(consume, cells[i].consume.mbPerSec()/cells[j].consume.mbPerSec())
+			}
+			b.printf(name+":"+ref.name, "produce %.2fx  consume %.2fx  (rounds: produce %s, consume %s)",
+				median(produce), median(consume), list(produce, "%.2f"), list(consume, "%.2f"))
+		}
 	}
 }
 
@@ -83,9 +86,9 @@ func list(v []float64, format string) string {
 }
 
 func (b *bench) printProduce(name string, r produceResult) {
-	b.printf(name, "%10.0f rec/s  %8.1f MB/s  p50 %7.2f ms  p99 %7.2f ms  %s  request p50 %.2f p99 %.2f ms  %s",
+	b.printf(name, "%10.0f rec/s  %8.1f MB/s  p50 %7.2f ms  p99 %7.2f ms  %s  request p50 %.2f p99 %.2f ms  %.0f rec/batch  %s",
 		r.recordsPerSec(), r.mbPerSec(), ms(r.latency.Quantile(0.5)), ms(r.latency.Quantile(0.99)),
-		volume(r.bytes, r.elapsed), ms(r.request.Quantile(0.5)), ms(r.request.Quantile(0.99)), r.usage)
+		volume(r.bytes, r.elapsed), ms(r.request.Quantile(0.5)), ms(r.request.Quantile(0.99)), r.recordsPerBatch, r.usage)
 }
 
 // printf prints one result line: LOAD/name, then the numbers.

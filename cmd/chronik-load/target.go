@@ -91,9 +91,12 @@ func startChronik(ctx context.Context, o chronikOptions) (*chronikTarget, error)
 func (t *chronikTarget) Name() string { return t.name }
 func (t *chronikTarget) Addr() string { return t.KafkaAddr }
 
-// CPU reads the node's user and system time, all threads, from /proc/PID/stat.
-func (t *chronikTarget) CPU() (time.Duration, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.Pid()))
+// CPU reads the node's user and system time.
+func (t *chronikTarget) CPU() (time.Duration, bool) { return processCPU(t.Pid()) }
+
+// processCPU reads a process's user and system time, all threads, from /proc/PID/stat.
+func processCPU(pid int) (time.Duration, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, false
 	}
