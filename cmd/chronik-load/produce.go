@@ -66,7 +66,7 @@ type produceResult struct {
 	request *histogram // per produce request: written until its response was read
 	// recordsPerBatch is the mean number of records in the batches the client wrote.
 	recordsPerBatch float64
-	usage   cpuUsage
+	usage           cpuUsage
 }
 
 func (r produceResult) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
