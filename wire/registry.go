@@ -24,7 +24,8 @@ type Request struct {
 	pool  *framePool // where ReleaseFrame returns frame
 
 	// afterWrite are buffers the response refers to (Fetch records) that go back to pool
-	// once the response is written, or dropped.
+	// once the response is written; if it never is (the connection closed first), the
+	// garbage collector takes them.
 	afterWrite [][]byte
 }
 
@@ -43,14 +44,14 @@ func (r *Request) Buffer(n int) []byte {
 func (r *Request) ReleaseBuffer(b []byte) { r.pool.put(b) }
 
 // ReleaseAfterResponse hands back b, from Buffer, once the response that refers to it has
-// been written to the connection (or given up). Call it from the handler only.
+// been written to the connection. Call it from the handler only.
 func (r *Request) ReleaseAfterResponse(b []byte) {
 	if cap(b) > 0 {
 		r.afterWrite = append(r.afterWrite, b)
 	}
 }
 
-// releaseResponseBuffers runs once the response is written or dropped.
+// releaseResponseBuffers runs once the response is written.
 func (r *Request) releaseResponseBuffers() {
 	for _, b := range r.afterWrite {
 		r.pool.put(b)
