@@ -94,8 +94,8 @@ func (u produceUntil) String() string {
 // measures nothing.
 func produce(ctx context.Context, t target, cc clientConfig, topic string, until produceUntil, rate float64) (produceResult, error) {
 	res := produceResult{latency: &histogram{}, request: &histogram{}}
-	timer := &requestTimer{h: res.request}
-	cl, err := kgo.NewClient(append(producerOpts(cc, t.Addr(), topic), kgo.WithHooks(timer))...)
+	hooks := &produceHooks{h: res.request}
+	cl, err := kgo.NewClient(append(producerOpts(cc, t.Addr(), topic), kgo.WithHooks(hooks))...)
 	if err != nil {
 		return produceResult{}, fmt.Errorf("producer client: %w", err)
 	}
@@ -109,7 +109,7 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
 		return produceResult{}, fmt.Errorf("first produce to %s: %w", t.Name(), err)
 	}
-	timer.on.Store(until.warmup == 0) // not the first record's request, nor the warm-up's
+	hooks.on.Store(until.warmup == 0) // not the first record's request, nor the warm-up's
 	var (
 		acked, failed atomic.Int64
 		firstErr      atomic.Pointer[error]
@@ -182,7 +182,7 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 		case <-time.After(time.Until(measureFrom)):
 		case <-ctx.Done():
 		}
-		timer.on.Store(true)
+		hooks.on.Store(true)
 	}
 	usage := startUsage(t)
 	wg.Wait()
@@ -195,8 +195,8 @@ func produce(ctx context.Context, t target, cc clientConfig, topic string, until
 		return res, fmt.Errorf("%d of %d records failed, first: %w", failed.Load(), sent.Load(), *p)
 	}
 	res.records = acked.Load()
-	if n := timer.batches.Load(); n > 0 {
-		res.recordsPerBatch = float64(timer.batchedRecords.Load()) / float64(n)
+	if n := hooks.batches.Load(); n > 0 {
+		res.recordsPerBatch = float64(hooks.batchedRecords.Load()) / float64(n)
 	}
 	res.bytes = res.records * int64(cc.recordSize)
 	return res, nil
@@ -218,10 +218,11 @@ func producePaced(ctx context.Context, one func(), rate float64, sent *atomic.In
 	}
 }
 
-// requestTimer records how long each produce request took on the wire, from the start of
-// writing it until its response was read: the broker's share of a record's latency (plus
-// waiting behind earlier responses on the connection).
-type requestTimer struct {
+// produceHooks watch the client's produce requests once on is set. They record how long
+// each request took on the wire, from the start of writing it until its response was
+// read: the broker's share of a record's latency (plus waiting behind earlier responses
+// on the connection). They also count the batches written and the records in them.
+type produceHooks struct {
 	h  *histogram
 	on atomic.Bool
 	// Batches written and the records in them: how well the client batches, which sets
@@ -229,14 +230,14 @@ type requestTimer struct {
 	batches, batchedRecords atomic.Int64
 }
 
-func (t *requestTimer) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+func (t *produceHooks) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
 	if t.on.Load() {
 		t.batches.Add(1)
 		t.batchedRecords.Add(int64(m.NumRecords))
 	}
 }
 
-func (t *requestTimer) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+func (t *produceHooks) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
 	if key == 0 && e2e.Err() == nil && t.on.Load() { // Produce
 		t.h.Record(e2e.DurationE2E())
 	}
