@@ -152,10 +152,12 @@ func (b *bench) cell(ctx context.Context, tn string, size int, acks string, roun
 	err = b.withTarget(ctx, tn, func(t target) error {
 		name := prefix + "/" + c.name
 		b.log.Info().Str("run", name).Float64("records_per_sec", c.halfRate).Msg("produce at half the peak rate")
+		prof := b.profile(ctx, t, name+"/produce-at-half-peak", min(b.cfg.halfWarmup+b.cfg.halfDuration, 10*time.Second))
 		var err error
 		if c.half, err = produce(ctx, t, cc, "load", produceUntil{duration: b.cfg.halfDuration, warmup: b.cfg.halfWarmup}, c.halfRate); err != nil {
 			return fmt.Errorf("%s: produce at half peak: %w", name, err)
 		}
+		b.wait(prof)
 		b.printProduce(name+"/produce-at-half-peak", c.half)
 		return nil
 	})
