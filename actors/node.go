@@ -72,6 +72,7 @@ type Node struct {
 	pidBlock        producerIDs
 	groupOpts       GroupOptions
 	groupDir        groupDirectory
+	trash           trash // partition directories being deleted
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes
@@ -103,6 +104,7 @@ func Start(opts Options) (*Node, error) {
 	n.metrics.commitLatency = newLatencyHistogram(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]*actor.PID{}
+	n.trash.log = opts.Log.With().Str("component", "trash").Logger()
 	n.decompressor = kgo.DefaultDecompressor()
 	n.groupOpts = opts.Groups.withDefaults()
 	if n.opts.Data.RetentionCheckInterval <= 0 {
@@ -221,6 +223,7 @@ func (n *Node) Stop() {
 	}
 	n.system.Shutdown()
 	n.stopSampler()
+	n.trash.wait()
 }
 
 // Image is the latest applied metadata. It must not be modified.

@@ -129,7 +129,7 @@ func (a *partitionActor) open() {
 	if logFailure {
 		a.lastOpenLog = time.Now()
 	}
-	if err := preparePartitionDir(a.dir, t.ID, a.log); err != nil {
+	if err := preparePartitionDir(a.dir, t.ID, &a.n.trash, a.log); err != nil {
 		a.broken = err
 		if logFailure {
 			a.log.Error().Err(err).Msg("prepare partition directory; the partition answers KAFKA_STORAGE_ERROR until it opens")
@@ -558,13 +558,13 @@ func (a *partitionActor) refresh(img *metastore.Image) {
 
 // preparePartitionDir creates the directory and records which topic id it belongs to; a
 // directory left by a deleted topic of the same name is removed first.
-func preparePartitionDir(dir string, id metastore.UUID, log zerolog.Logger) error {
+func preparePartitionDir(dir string, id metastore.UUID, trash *trash, log zerolog.Logger) error {
 	marker := filepath.Join(dir, "partition.metadata")
 	want := "topic_id: " + id.String() + "\n"
 	if have, err := os.ReadFile(marker); err == nil && string(have) != want {
 		log.Warn().Str("dir", dir).Str("found", string(have)).Msg("partition directory belongs to a deleted topic; removing it")
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("remove stale partition dir %s: %w", dir, err)
+		if err := trash.discard(dir, "it belongs to a deleted topic"); err != nil {
+			return fmt.Errorf("remove stale partition dir: %w", err)
 		}
 	} else if err == nil {
 		return nil

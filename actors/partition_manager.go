@@ -158,6 +158,7 @@ func (m *partitionManager) ensure(ctx actor.Context, tp TopicPartition) *actor.P
 // recovered and retention runs without waiting for a client, and removes directories of
 // topics that no longer exist.
 func (m *partitionManager) openExisting(ctx actor.Context, img *metastore.Image) {
+	m.n.trash.sweep(m.n.opts.Data.Dir)
 	entries, err := os.ReadDir(m.n.opts.Data.Dir)
 	if err != nil {
 		if !os.IsNotExist(err) {
@@ -213,11 +214,11 @@ func (m *partitionManager) stop(ctx actor.Context, tp TopicPartition, pid *actor
 
 func (m *partitionManager) removeDir(tp TopicPartition, why string) {
 	dir := filepath.Join(m.n.opts.Data.Dir, tp.String())
-	if err := os.RemoveAll(dir); err != nil {
-		m.log.Error().Err(err).Str("dir", dir).Msg("remove partition data")
+	if err := m.n.trash.discard(dir, why); err != nil {
+		m.log.Error().Err(err).Str("partition", tp.String()).Msg("remove partition data")
 		return
 	}
-	m.log.Info().Str("partition", tp.String()).Str("why", why).Msg("partition data removed")
+	m.log.Info().Str("partition", tp.String()).Str("why", why).Msg("partition data moved aside for deletion")
 }
 
 // parsePartitionName splits "<topic>-<partition>" (topic names may contain '-').

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -313,5 +316,47 @@ func TestUnsupportedVersionOverTheWire(t *testing.T) {
 	mresp.Version = 12
 	if corr := recv(mresp); corr != 2 || mresp.ErrorCode != 0 || len(mresp.Brokers) != 1 {
 		t.Fatalf("Metadata v12 after the refusal: correlation %d %+v", corr, mresp)
+	}
+}
+
+// Deleting a topic removes its data (in the background: freeing a big log takes a while,
+// and topic admin must not wait for it), and the name is free at once: the topic created
+// again under it starts empty, at offset 0.
+func TestDeletedTopicDataGoesAndItsNameIsReusable(t *testing.T) {
+	n := startNode(t, "")
+	adm, ctx := n.admin(), testContext(t)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	produceNumbered(t, n, "doomed", 0, 2000)
+	dataDir := filepath.Join(n.dir, "data", "partitions")
+	partitionDirs := func() []string {
+		entries, err := os.ReadDir(dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "doomed") {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	if dirs := partitionDirs(); len(dirs) != 2 {
+		t.Fatalf("partition directories before the delete: %v", dirs)
+	}
+	if r, err := adm.DeleteTopics(ctx, "doomed"); err != nil || r["doomed"].Err != nil {
+		t.Fatalf("delete: %v %+v", err, r)
+	}
+	eventually(t, 20*time.Second, "the deleted topic's directories to go", func() bool { return len(partitionDirs()) == 0 })
+
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	produceNumbered(t, n, "doomed", 5000, 1)
+	got := consumeN(t, n, "doomed", 1)
+	if len(got) != 1 || string(got[0].Value) != "5000" || got[0].Offset != 0 {
+		t.Fatalf("the topic created again holds %d records, first %q at offset %d; want only the new one at offset 0", len(got), got[0].Value, got[0].Offset)
 	}
 }

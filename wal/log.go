@@ -43,6 +43,11 @@ type Log struct {
 	closed   bool
 
 	recoveryPoint int64 // segments wholly below it are durable with their indexes; syncMu
+
+	// Segments deleted by retention or DeleteRecords have their files closed and removed
+	// in the background by deleteFiles (tests replace it); Close waits for them.
+	deletions   sync.WaitGroup
+	deleteFiles func(*segment) error
 }
 
 // Open opens (creating if needed) the log in dir, recovering it from whatever state a crash
@@ -56,11 +61,12 @@ func open(dir string, cfg Config, logger zerolog.Logger, openFile openFileFunc) 
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
 	l := &Log{
-		dir:      dir,
-		logger:   logger.With().Str("dir", dir).Logger(),
-		openFile: openFile,
-		pageSize: os.Getpagesize(),
-		cfg:      cfg.normalized(),
+		dir:         dir,
+		logger:      logger.With().Str("dir", dir).Logger(),
+		openFile:    openFile,
+		pageSize:    os.Getpagesize(),
+		cfg:         cfg.normalized(),
+		deleteFiles: closeAndRemove,
 	}
 	if err := l.recover(); err != nil {
 		l.closeFiles()
@@ -330,7 +336,8 @@ func (l *Log) SetConfig(cfg Config) {
 	l.mu.Unlock()
 }
 
-// Close flushes the log (as Sync does) and closes its files.
+// Close flushes the log (as Sync does), closes its files and waits for the removal of
+// deleted segments still in progress.
 func (l *Log) Close() error {
 	err := l.Sync()
 	if err == ErrClosed {
@@ -346,6 +353,7 @@ func (l *Log) Close() error {
 	if cerr := l.closeFiles(); err == nil {
 		err = cerr
 	}
+	l.deletions.Wait()
 	return err
 }
 

@@ -346,6 +346,7 @@ func TestRecoveryWhenRetentionRemovalsAreUndone(t *testing.T) {
 	if deleted, err := l.EnforceRetention(t0); err != nil || deleted != 3 {
 		t.Fatalf("deleted %d: %v", deleted, err)
 	}
+	l.deletions.Wait()
 	l.closeFiles() // crash
 	restore()      // segment 0 comes back, segments 1 and 2 stay gone
 	l = openTest(t, dir, cfg)

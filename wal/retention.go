@@ -85,6 +85,10 @@ func (l *Log) moveLogStart(offset int64) error {
 // The log start offset moves to the first remaining segment, durably and first: should a
 // crash undo some of the removals, Open finds the leftovers below the log start and drops
 // them, instead of a segment that seems to run up to a later one.
+//
+// The segments leave the log at once, but their files are closed and unlinked on a
+// goroutine of their own (Close waits for it): freeing a 1 GiB file's blocks took
+// 0.3 s here, and the owner's appends and every read would have waited for it.
 func (l *Log) deleteOldestSegments(n int, reason string) error {
 	if n == 0 {
 		return nil
@@ -92,30 +96,52 @@ func (l *Log) deleteOldestSegments(n int, reason string) error {
 	if err := l.moveLogStart(l.segments[n].base); err != nil {
 		return err
 	}
+	victims := l.detachOldestSegments(n)
+	l.deletions.Add(1)
+	go func() {
+		defer l.deletions.Done()
+		for _, s := range victims {
+			start := time.Now()
+			if err := l.deleteFiles(s); err != nil {
+				// The log start has moved past it, so Open drops whatever is left.
+				l.logger.Error().Err(err).Str("file", s.logPath()).Str("reason", reason).Msg("wal: delete segment")
+				continue
+			}
+			l.logger.Info().Str("file", s.logPath()).Int64("bytes", s.size).Str("reason", reason).
+				Dur("took", time.Since(start)).Msg("wal: deleted segment")
+		}
+	}()
+	return nil
+}
+
+// detachOldestSegments takes the first n segments out of the log and returns them. It
+// waits for a Sync in progress, which may be flushing them, and for reads using them; no
+// Sync or read can reach them afterwards.
+func (l *Log) detachOldestSegments(n int) []*segment {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.fileMu.Lock()
 	defer l.fileMu.Unlock()
-	victims := l.segments[:n]
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	victims := l.segments[:n]
 	l.segments = append([]*segment(nil), l.segments[n:]...)
 	l.unsynced = without(l.unsynced, victims)
 	l.dirDirty = true
 	l.changes++
-	l.mu.Unlock()
+	return victims
+}
 
-	var firstErr error
-	for _, s := range victims {
-		err := s.file.Close()
-		if rerr := s.removeFiles(); err == nil {
-			err = rerr
-		}
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("%w: delete segment %s: %w", ErrStorage, s.logPath(), err)
-		}
-		l.logger.Info().Str("file", s.logPath()).Int64("bytes", s.size).Str("reason", reason).Msg("wal: deleted segment")
+// closeAndRemove is how a detached segment's files go by default.
+func closeAndRemove(s *segment) error {
+	err := s.file.Close()
+	if rerr := s.removeFiles(); err == nil {
+		err = rerr
 	}
-	return firstErr
+	if err != nil {
+		return fmt.Errorf("%w: delete segment %s: %w", ErrStorage, s.logPath(), err)
+	}
+	return nil
 }
 
 // without returns segs minus the segments in drop.

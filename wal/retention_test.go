@@ -49,6 +49,7 @@ func TestRetentionByTime(t *testing.T) {
 	if l.StartOffset() != want.headers[3].BaseOffset {
 		t.Fatalf("StartOffset = %d, want %d", l.StartOffset(), want.headers[3].BaseOffset)
 	}
+	l.deletions.Wait() // the files go in the background
 	if n := len(segmentFiles(t, dir, logSuffix)); n != 2 {
 		t.Fatalf("%d segment files left, want 2", n)
 	}
@@ -146,6 +147,7 @@ func TestDeleteRecordsBeforePersists(t *testing.T) {
 		if err != nil || string(data) != string(want.batches[2]) {
 			t.Fatalf("Read at the new start did not return the batch holding it: %v", err)
 		}
+		l.deletions.Wait() // the files go in the background
 		if n := len(segmentFiles(t, dir, logSuffix)); n != 2 {
 			t.Fatalf("%d segment files, want 2", n)
 		}
@@ -170,5 +172,45 @@ func TestDeleteRecordsBeforePersists(t *testing.T) {
 	}
 	if base, err := l.Append(makeBatch(1, 1, t0.UnixMilli()), 0, t0); err != nil || base != want.end() {
 		t.Fatalf("append after deleting everything: base %d, %v", base, err)
+	}
+}
+
+// Freeing a deleted segment's blocks takes a while (0.3 s for a 1 GiB file here), so the
+// files go in the background: appends, syncs and reads carry on meanwhile, and Close
+// returns only once they are gone.
+func TestDeletedSegmentFilesGoInTheBackground(t *testing.T) {
+	dir := t.TempDir()
+	cfg := oneBatchSegments()
+	l := openTest(t, dir, cfg)
+	var want stored
+	appendSegments(t, l, &want, t0, t0, t0, t0)
+	started, release := make(chan struct{}, 4), make(chan struct{})
+	l.deleteFiles = func(s *segment) error {
+		started <- struct{}{}
+		<-release
+		return closeAndRemove(s)
+	}
+	cfg.RetentionBytes = 0
+	l.SetConfig(cfg)
+	if deleted, err := l.EnforceRetention(t0); err != nil || deleted != 3 {
+		t.Fatalf("deleted %d: %v", deleted, err)
+	}
+	<-started // and stuck until released
+
+	appendSegments(t, l, &want, t0)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	checkContent(t, l, &stored{batches: want.batches[3:], headers: want.headers[3:]})
+	if n := len(segmentFiles(t, dir, logSuffix)); n != 5 {
+		t.Fatalf("%d segment files while the deletion is held, want 5", n)
+	}
+
+	close(release)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(segmentFiles(t, dir, logSuffix)); n != 2 {
+		t.Fatalf("%d segment files after Close, want 2", n)
 	}
 }

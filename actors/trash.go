@@ -1,0 +1,74 @@
+package actors
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// trashSuffix ends the name of a directory moved aside to be deleted.
+const trashSuffix = "-delete"
+
+// trash deletes partition directories in the background. Deleting a partition's data
+// frees every block of its segments (0.3 s per GiB on this project's test machine);
+// the partition manager, which every topic creation and metadata change goes through,
+// must not wait for that. A directory is first renamed out of the way, which is atomic
+// and instant, so its name is free at once for a topic created again under it, and a
+// crash leaves at worst a "-delete" directory that the next start removes.
+type trash struct {
+	log     zerolog.Logger
+	pending sync.WaitGroup
+}
+
+// discard moves dir aside and deletes it in the background. A dir that does not exist
+// is already gone.
+func (t *trash) discard(dir, why string) error {
+	doomed := fmt.Sprintf("%s.%x%s", dir, time.Now().UnixNano(), trashSuffix)
+	if err := os.Rename(dir, doomed); err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("move %s aside for deletion: %w", dir, err)
+	}
+	t.removeInBackground(doomed, dir, why)
+	return nil
+}
+
+// sweep deletes, in the background, the directories under dataDir that an earlier run
+// moved aside and did not finish deleting.
+func (t *trash) sweep(dataDir string) {
+	entries, err := os.ReadDir(dataDir)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			t.log.Warn().Err(err).Str("dir", dataDir).Msg("list data directory for leftover deletions")
+		}
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasSuffix(e.Name(), trashSuffix) {
+			path := filepath.Join(dataDir, e.Name())
+			t.removeInBackground(path, path, "left over from an earlier run")
+		}
+	}
+}
+
+func (t *trash) removeInBackground(path, was, why string) {
+	t.pending.Add(1)
+	go func() {
+		defer t.pending.Done()
+		start := time.Now()
+		if err := os.RemoveAll(path); err != nil {
+			t.log.Error().Err(err).Str("dir", path).Msg("delete partition data")
+			return
+		}
+		t.log.Info().Str("dir", was).Str("why", why).Dur("took", time.Since(start)).Msg("partition data deleted")
+	}()
+}
+
+// wait returns once every deletion started so far has finished.
+func (t *trash) wait() { t.pending.Wait() }
