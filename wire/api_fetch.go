@@ -128,6 +128,23 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 	return resp, nil
 }
 
+// fetchErrorResponse is the generic error response with an empty record set, never a
+// null one, in every partition, as in the handler's own answers: clients read the record
+// set's length before the error code means anything to them, and a null one (-1) is a
+// decoding failure to Sarama ("invalid byteslice length") and librdkafka alike, which
+// hid UNSUPPORTED_VERSION from a Sarama configured for Kafka 0.10 (Fetch v3).
+func fetchErrorResponse(req kmsg.Request, code int16) kmsg.Response {
+	resp := ErrorResponse(req, code)
+	if fr, ok := resp.(*kmsg.FetchResponse); ok {
+		for ti := range fr.Topics {
+			for pi := range fr.Topics[ti].Partitions {
+				fr.Topics[ti].Partitions[pi].RecordBatches = []byte{}
+			}
+		}
+	}
+	return resp
+}
+
 // currentEpoch is the client's view of the leader epoch, when its version carries one.
 func currentEpoch(version int16, epoch int32) int32 {
 	if version < 9 {
