@@ -48,7 +48,19 @@ func (a *ackLog) counts() (acked, failed int) {
 // it was acknowledged at, intact, in logs without holes, and that the producer itself
 // carried on across the restart without losing or duplicating anything.
 func TestKillMidStreamFsyncAlways(t *testing.T) {
-	n := startNode(t, `log.flush.policy = "always"`)
+	killMidStream(t, `log.flush.policy = "always"`)
+}
+
+// TestKillMidStreamFsyncInterval is the same under the default policy, where a produce
+// is acknowledged once written to the operating system: a process crash must lose none
+// of it (the page cache survives the process), and the idempotent producer's state
+// rebuilt from the log must recognise its retries.
+func TestKillMidStreamFsyncInterval(t *testing.T) {
+	killMidStream(t, `log.flush.policy = "interval"`)
+}
+
+func killMidStream(t *testing.T, policy nodeConfig) {
+	n := startNode(t, policy)
 	const topic, partitions = "durable", 4
 	createTopic(t, n, topic, partitions, nil)
 	prod := n.client(kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(time.Millisecond),

@@ -2,6 +2,7 @@ package test
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -118,5 +119,78 @@ func TestSaramaProduceConsume(t *testing.T) {
 			t.Fatalf("partition %d high watermark %d", p, hw)
 		}
 		pc.Close()
+	}
+}
+
+// TestSaramaOldProtocolVersions: a Sarama configured for an old Kafka either works or
+// gets a Kafka error it can name, never a decoding failure or silence. 0.10.2 speaks
+// Produce v2 (message format v1, refused with UNSUPPORTED_FOR_MESSAGE_FORMAT) and Fetch
+// v3 (older than this broker serves: UNSUPPORTED_VERSION, in a response Sarama can read);
+// 0.11 (record batches) and the default round-trip.
+func TestSaramaOldProtocolVersions(t *testing.T) {
+	n := startNode(t, "")
+	const topic = "sarama-old"
+	createTopic(t, n, topic, 1, nil)
+	config := func(v sarama.KafkaVersion) *sarama.Config {
+		cfg := saramaConfig()
+		cfg.Version = v
+		cfg.Producer.Return.Successes = true
+		cfg.Producer.Retry.Max = 1
+		cfg.Consumer.Return.Errors = true
+		cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
+		return cfg
+	}
+	produce := func(v sarama.KafkaVersion, value string) (int64, error) {
+		prod, err := sarama.NewSyncProducer([]string{n.kafkaAddr}, config(v))
+		if err != nil {
+			t.Fatalf("Sarama %v producer: %v", v, err)
+		}
+		defer prod.Close()
+		_, off, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(value)})
+		return off, err
+	}
+	// consumeFirst reads the partition's first message, or the error the consumer reports.
+	consumeFirst := func(v sarama.KafkaVersion) (*sarama.ConsumerMessage, error) {
+		c, err := sarama.NewConsumer([]string{n.kafkaAddr}, config(v))
+		if err != nil {
+			t.Fatalf("Sarama %v consumer: %v", v, err)
+		}
+		defer c.Close()
+		pc, err := c.ConsumePartition(topic, 0, sarama.OffsetOldest)
+		if err != nil {
+			return nil, err
+		}
+		defer pc.Close()
+		select {
+		case m := <-pc.Messages():
+			return m, nil
+		case err := <-pc.Errors():
+			return nil, err.Err
+		case <-time.After(30 * time.Second):
+			t.Fatalf("Sarama %v consumer: neither a message nor an error after 30s", v)
+			return nil, nil
+		}
+	}
+
+	for i, v := range []sarama.KafkaVersion{sarama.V0_11_0_0, sarama.DefaultVersion} {
+		if off, err := produce(v, "v-"+v.String()); err != nil || off != int64(i) {
+			t.Fatalf("Sarama %v produce: offset %d, %v", v, off, err)
+		}
+		if m, err := consumeFirst(v); err != nil || string(m.Value) != "v-0.11.0.0" {
+			t.Fatalf("Sarama %v consume: %v %v", v, m, err)
+		}
+	}
+	if _, err := produce(sarama.V0_10_2_0, "refused"); !errors.Is(err, sarama.ErrUnsupportedForMessageFormat) {
+		t.Fatalf("Sarama 0.10.2 produce: %v, want UNSUPPORTED_FOR_MESSAGE_FORMAT", err)
+	}
+	if _, err := consumeFirst(sarama.V0_10_2_0); !errors.Is(err, sarama.ErrUnsupportedVersion) {
+		t.Fatalf("Sarama 0.10.2 consume: %v, want UNSUPPORTED_VERSION", err)
+	}
+	// The refusals left the broker serving, and nothing was written by them.
+	if m, err := consumeFirst(sarama.DefaultVersion); err != nil || m.Offset != 0 {
+		t.Fatalf("consume after the refusals: %v %v", m, err)
+	}
+	if off, err := produce(sarama.DefaultVersion, "after"); err != nil || off != 2 {
+		t.Fatalf("produce after the refusals: offset %d, %v", off, err)
 	}
 }

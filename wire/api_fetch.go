@@ -15,9 +15,10 @@ import (
 // Every partition is read by its actor concurrently, up to its PartitionMaxBytes; the
 // response then keeps partitions in request order until MaxBytes is used, always keeping
 // the first partition with data even if it alone is larger (KIP-74). When fewer than
-// MinBytes came back the request parks on the partitions it read until one of their high
-// watermarks moves or MaxWaitMillis passes, then reads once more. Fetch sessions (KIP-227)
-// are not kept: the response's session id 0 tells clients to send full fetches.
+// MinBytes came back the request parks on the partitions it read and reads them again
+// whenever one of their high watermarks moves, until MinBytes have accumulated (as Kafka
+// promises for fetch.min.bytes) or MaxWaitMillis passes. Fetch sessions (KIP-227) are
+// not kept: the response's session id 0 tells clients to send full fetches.
 func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
@@ -87,24 +88,41 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		return total
 	}
 
+	failed := func() bool { return anyFetchError(slots, func(s *slot) int16 { return s.data.Code }) }
 	// With no partition to read (every topic unknown) there is nothing to wait for: answer
 	// at once, as Kafka does, rather than after MaxWaitMillis.
-	if total := read(); total < int(req.MinBytes) && req.MaxWaitMillis > 0 && len(slots) > 0 && !anyFetchError(slots, func(s *slot) int16 { return s.data.Code }) {
+	if total := read(); total < int(req.MinBytes) && req.MaxWaitMillis > 0 && len(slots) > 0 && !failed() {
 		deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 		wake := make(chan struct{}, 1)
-		for _, s := range slots {
-			h.cluster.Watch(s.tp, &actors.WatchRequest{Offset: s.rp.FetchOffset, Deadline: deadline, Notify: wake})
+		// watched[i] is the offset slot i's parked watch waits for the high watermark to
+		// pass; the partition forgets the watch once it wakes it.
+		watched := make([]int64, len(slots))
+		for i, s := range slots {
+			watched[i] = s.rp.FetchOffset
+			h.cluster.Watch(s.tp, &actors.WatchRequest{Offset: watched[i], Deadline: deadline, Notify: wake})
 		}
 		timer := time.NewTimer(time.Until(deadline))
-		select {
-		case <-wake:
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
+		defer timer.Stop()
+		for waiting := true; waiting; {
+			select {
+			case <-wake:
+			case <-timer.C:
+				waiting = false
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if total = read(); total >= int(req.MinBytes) || failed() {
+				break
+			}
+			// Still short of MinBytes: park again on the partitions that woke, past what
+			// they hold now, and wait for more (Kafka answers short only at the deadline).
+			for i, s := range slots {
+				if hw := s.data.HighWatermark; waiting && hw > watched[i] {
+					watched[i] = hw
+					h.cluster.Watch(s.tp, &actors.WatchRequest{Offset: hw, Deadline: deadline, Notify: wake})
+				}
+			}
 		}
-		timer.Stop()
-		read()
 	}
 
 	used := 0
@@ -126,6 +144,23 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 	}
 	h.observeFetch(req, resp)
 	return resp, nil
+}
+
+// fetchErrorResponse is the generic error response with an empty record set, never a
+// null one, in every partition, as in the handler's own answers: clients read the record
+// set's length before the error code means anything to them, and a null one (-1) is a
+// decoding failure to Sarama ("invalid byteslice length") and librdkafka alike, which
+// hid UNSUPPORTED_VERSION from a Sarama configured for Kafka 0.10 (Fetch v3).
+func fetchErrorResponse(req kmsg.Request, code int16) kmsg.Response {
+	resp := ErrorResponse(req, code)
+	if fr, ok := resp.(*kmsg.FetchResponse); ok {
+		for ti := range fr.Topics {
+			for pi := range fr.Topics[ti].Partitions {
+				fr.Topics[ti].Partitions[pi].RecordBatches = []byte{}
+			}
+		}
+	}
+	return resp
 }
 
 // currentEpoch is the client's view of the leader epoch, when its version carries one.

@@ -3,6 +3,7 @@ package wire
 import (
 	"testing"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -25,5 +26,25 @@ func TestFetchOfOnlyUnknownTopicIDsDoesNotWait(t *testing.T) {
 	fr, ok := resp.(*kmsg.FetchResponse)
 	if err != nil || !ok || len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 || fr.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicID.Code {
 		t.Fatalf("fetch of an unknown topic id answered %+v, %v", resp, err)
+	}
+}
+
+// An error answer to a Fetch (UNSUPPORTED_VERSION for v0-3, say) carries an empty record
+// set in each partition: a null one is a decoding failure to Sarama and librdkafka.
+func TestFetchErrorResponseHasEmptyRecordSets(t *testing.T) {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 3
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "old"
+	rt.Partitions = append(rt.Partitions, kmsg.NewFetchRequestTopicPartition())
+	req.Topics = append(req.Topics, rt)
+	reg, err := NewRegistry(NewHandlers(nil, BrokerConfig{}, zerolog.Nop()).APIs()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := roundTrip[*kmsg.FetchResponse](t, reg.ErrorResponse(req, kerr.UnsupportedVersion.Code))
+	p := back.Topics[0].Partitions[0]
+	if p.ErrorCode != kerr.UnsupportedVersion.Code || p.RecordBatches == nil {
+		t.Fatalf("Fetch v3 error response: error %d, record set nil=%v", p.ErrorCode, p.RecordBatches == nil)
 	}
 }

@@ -66,7 +66,7 @@ func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
 func (h *Handlers) APIs() []API {
 	return []API{
 		{Key: 0, MinVersion: 0, MaxVersion: 13, Begin: h.beginProduce},
-		{Key: 1, MinVersion: 4, MaxVersion: 17, Handle: h.handleFetch},
+		{Key: 1, MinVersion: 4, MaxVersion: 17, Handle: h.handleFetch, Error: fetchErrorResponse},
 		{Key: 2, MinVersion: 0, MaxVersion: 10, Handle: h.handleListOffsets},
 		{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: h.handleMetadata},
 		{Key: 21, MinVersion: 0, MaxVersion: 2, Handle: h.handleDeleteRecords},
