@@ -19,6 +19,11 @@ import (
 // whenever one of their high watermarks moves, until MinBytes have accumulated (as Kafka
 // promises for fetch.min.bytes) or MaxWaitMillis passes. Fetch sessions (KIP-227) are
 // not kept: the response's session id 0 tells clients to send full fetches.
+// defaultPartitionReadTimeout bounds how long a Fetch waits for a partition actor's read,
+// which never waits for data itself (parking is separate): only a lost message takes
+// this long.
+const defaultPartitionReadTimeout = 15 * time.Second
+
 func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
@@ -74,13 +79,28 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 				Alloc: r.Buffer,
 			})
 		}
+		// A partition actor that panics on this read, or stops with it still queued, never
+		// answers. Its partitions get NOT_LEADER_OR_FOLLOWER (the client looks the leader
+		// up again and retries) rather than holding up the connection's later responses.
+		timer := time.NewTimer(h.partitionReadTimeout)
+		defer timer.Stop()
+		answered := make([]bool, len(slots))
 		total := 0
 		for range slots {
 			select {
 			case rep := <-replies:
 				r.ReleaseBuffer(slots[rep.Index].data.Records) // the first read's, after a long poll
 				slots[rep.Index].data = rep
+				answered[rep.Index] = true
 				total += len(rep.Records)
+			case <-timer.C:
+				for i, s := range slots {
+					if !answered[i] {
+						r.ReleaseBuffer(s.data.Records)
+						s.data = actors.FetchReply{Index: i, Code: kerr.NotLeaderForPartition.Code, HighWatermark: -1, LogStartOffset: -1}
+					}
+				}
+				return total
 			case <-ctx.Done():
 				return total
 			}

@@ -1,11 +1,15 @@
 package wire
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/actors"
 )
 
 // A fetch in which no partition can be read (every topic id unknown, say, after the
@@ -46,5 +50,48 @@ func TestFetchErrorResponseHasEmptyRecordSets(t *testing.T) {
 	p := back.Topics[0].Partitions[0]
 	if p.ErrorCode != kerr.UnsupportedVersion.Code || p.RecordBatches == nil {
 		t.Fatalf("Fetch v3 error response: error %d, record set nil=%v", p.ErrorCode, p.RecordBatches == nil)
+	}
+}
+
+// losingCluster never answers fetches of partition 1, as when its actor panics on the
+// read or stops with it still queued.
+type losingCluster struct{ *fakeCluster }
+
+func (c losingCluster) Fetch(tp actors.TopicPartition, r *actors.FetchRequest) {
+	if tp.Partition != 1 {
+		c.fakeCluster.Fetch(tp, r)
+	}
+}
+
+// A partition that never answers a fetch read does not hold up the response: the other
+// partitions' records go out, and it gets NOT_LEADER_OR_FOLLOWER, so the client looks
+// the leader up again and retries, rather than the connection stalling until the client
+// gives up on it.
+func TestFetchAnswersWithoutAPartitionThatNeverReplies(t *testing.T) {
+	h := NewHandlers(losingCluster{newFakeCluster()}, BrokerConfig{NodeID: 1}, zerolog.Nop())
+	h.partitionReadTimeout = 50 * time.Millisecond
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MinBytes, req.MaxWaitMillis, req.MaxBytes = 12, -1, 1, 500, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = fuzzTopic
+	for _, p := range []int32{0, 1} {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = p, 1<<20, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := h.handleFetch(ctx, &Request{Key: req.Key(), Version: req.Version, Body: req})
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("fetch with a silent partition: %v (context: %v)", err, ctx.Err())
+	}
+	ps := resp.(*kmsg.FetchResponse).Topics[0].Partitions
+	if ps[0].ErrorCode != 0 || len(ps[0].RecordBatches) == 0 {
+		t.Fatalf("partition 0: error %d, %d bytes of records; want its records", ps[0].ErrorCode, len(ps[0].RecordBatches))
+	}
+	if ps[1].ErrorCode != kerr.NotLeaderForPartition.Code || len(ps[1].RecordBatches) != 0 {
+		t.Fatalf("partition 1: error %d, %d bytes; want NOT_LEADER_OR_FOLLOWER and no records", ps[1].ErrorCode, len(ps[1].RecordBatches))
 	}
 }

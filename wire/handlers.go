@@ -55,11 +55,13 @@ type Handlers struct {
 	cfg     BrokerConfig
 	log     zerolog.Logger
 	data    DataObserver // see ObserveData
+
+	partitionReadTimeout time.Duration // see defaultPartitionReadTimeout
 }
 
 // NewHandlers builds the handlers over a cluster.
 func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
-	return &Handlers{cluster: c, cfg: cfg, log: log, data: nopDataObserver{}}
+	return &Handlers{cluster: c, cfg: cfg, log: log, data: nopDataObserver{}, partitionReadTimeout: defaultPartitionReadTimeout}
 }
 
 // APIs lists every API served with its version range; ApiVersions is derived from it.
