@@ -530,7 +530,7 @@ func (a *partitionActor) tick(m *partitionTick) {
 
 func (a *partitionActor) enforceRetention(now time.Time) {
 	before := a.wal.StartOffset()
-	if n, err := a.wal.EnforceRetention(now); err != nil {
+	if n, err := a.wal.EnforceRetention(now, a.hw); err != nil {
 		a.log.Warn().Err(err).Msg("enforce retention")
 	} else if n > 0 {
 		a.log.Info().Int("segments", n).Int64("log_start_offset", a.wal.StartOffset()).Msg("retention deleted segments")

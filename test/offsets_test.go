@@ -308,6 +308,27 @@ func TestRetentionRemovesOldSegments(t *testing.T) {
 		}
 	})
 
+	// A quiet partition whose records have all expired loses them although its one
+	// segment never filled: as in Kafka, retention rolls and deletes the active segment
+	// rather than leaving the records for segment.ms (7 days) to roll.
+	t.Run("retention.ms, active segment", func(t *testing.T) {
+		createTopic(t, n, "ret-quiet", 1, map[string]string{"retention.ms": "3600000"})
+		old := produceValues(t, n, "ret-quiet", 0, "old", 20, 10, time.Now().Add(-2*time.Hour))
+		end := int64(len(old))
+		eventually(t, 20*time.Second, "retention to delete the expired active segment", func() bool {
+			return offsetOf(t, cl, "ret-quiet", 0, -2) == end
+		})
+		if bases := segmentBases(t, n, "ret-quiet", 0); len(bases) != 1 || bases[0] != end {
+			t.Fatalf("segments on disk %v, want one new one at %d", bases, end)
+		}
+		fresh := produceValues(t, n, "ret-quiet", 0, "new", 5, 10, time.Now())
+		if fresh[0].Offset != end {
+			t.Fatalf("first record after retention emptied the log at offset %d, want %d", fresh[0].Offset, end)
+		}
+		got := readPartition(t, n, "ret-quiet", 0, end, end+int64(len(fresh)))
+		checkContiguous(t, "ret-quiet after retention", got, end)
+	})
+
 	t.Run("retention.bytes", func(t *testing.T) {
 		const limit = 6000
 		createTopic(t, n, "ret-size", 1, map[string]string{"segment.bytes": "2048", "retention.bytes": strconv.Itoa(limit)})

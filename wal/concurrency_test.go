@@ -95,7 +95,7 @@ func TestConcurrentReadersDuringAppendRetentionAndSync(t *testing.T) {
 	for i := 0; i < 200 && !done.Load(); i++ {
 		appendRandom(t, l, &want, rng, 1, int32(i/70))
 		if i%10 == 0 {
-			if _, err := l.EnforceRetention(t0); err != nil {
+			if _, err := l.EnforceRetention(t0, l.EndOffset()); err != nil {
 				t.Fatal(err)
 			}
 		}

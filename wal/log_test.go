@@ -237,19 +237,19 @@ func TestRollByTime(t *testing.T) {
 	}
 
 	// An idle segment is rolled by EnforceRetention once due; an empty one is not.
-	if _, err := l.EnforceRetention(t0.Add(90 * time.Minute)); err != nil {
+	if _, err := l.EnforceRetention(t0.Add(90*time.Minute), l.EndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(l.segments); n != 2 {
 		t.Fatalf("rolled a segment that is not due: %d segments", n)
 	}
-	if _, err := l.EnforceRetention(t0.Add(125 * time.Minute)); err != nil {
+	if _, err := l.EnforceRetention(t0.Add(125*time.Minute), l.EndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(l.segments); n != 3 || l.active().size != 0 || l.active().base != l.EndOffset() {
 		t.Fatalf("idle due segment not rolled: %d segments", n)
 	}
-	if _, err := l.EnforceRetention(t0.Add(500 * time.Minute)); err != nil {
+	if _, err := l.EnforceRetention(t0.Add(500*time.Minute), l.EndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(l.segments); n != 3 {

@@ -341,9 +341,9 @@ func TestRecoveryWhenRetentionRemovalsAreUndone(t *testing.T) {
 		t.Fatal(err)
 	}
 	restore := saveFiles(t, []string{l.segments[0].logPath(), l.segments[0].indexPath(), l.segments[0].timeIndexPath()})
-	cfg.RetentionBytes = 0
+	cfg.RetentionBytes = cfg.SegmentBytes // keep the active segment
 	l.SetConfig(cfg)
-	if deleted, err := l.EnforceRetention(t0); err != nil || deleted != 3 {
+	if deleted, err := l.EnforceRetention(t0, l.EndOffset()); err != nil || deleted != 3 {
 		t.Fatalf("deleted %d: %v", deleted, err)
 	}
 	l.deletions.Wait()

@@ -6,11 +6,16 @@ import (
 )
 
 // EnforceRetention rolls the active segment if SegmentMs says it is due, then deletes the
-// oldest inactive segments that retention no longer covers: those whose newest timestamp
-// is older than RetentionMs, then those the log can spare while still holding
-// RetentionBytes, then any wholly below the log start offset. The active segment is never
-// deleted. The log start offset moves to the first remaining segment.
-func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
+// oldest segments that retention no longer covers: those whose newest timestamp is older
+// than RetentionMs, then those the log can spare while still holding RetentionBytes, then
+// any wholly below the log start offset. The log start offset moves to the first
+// remaining segment.
+//
+// As in Kafka, only segments wholly below highWatermark may go (records not yet committed
+// stay), and that includes the active segment once it is: it is rolled first, so records
+// past retention do not outlive it for as long as segment.ms (7 days by default) on a
+// partition too quiet to fill it.
+func (l *Log) EnforceRetention(now time.Time, highWatermark int64) (deletedSegments int, err error) {
 	if l.closed {
 		return 0, ErrClosed
 	}
@@ -20,11 +25,14 @@ func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 		}
 	}
 	segs, cfg := l.segments, l.cfg
-	inactive := len(segs) - 1
+	eligible := 0 // segments[:eligible] are non-empty and wholly below the high watermark
+	for eligible < len(segs) && segs[eligible].size > 0 && l.segmentEnd(eligible) <= highWatermark {
+		eligible++
+	}
 	n := 0
 	if cfg.RetentionMs >= 0 {
 		cutoff := now.Add(-cfg.RetentionMs).UnixMilli()
-		for n < inactive && segs[n].largestTimestamp() < cutoff {
+		for n < eligible && segs[n].largestTimestamp() < cutoff {
 			n++
 		}
 	}
@@ -33,15 +41,30 @@ func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 		for _, s := range segs[:n] {
 			remaining -= s.size
 		}
-		for n < inactive && remaining-segs[n].size >= cfg.RetentionBytes {
+		for n < eligible && remaining-segs[n].size >= cfg.RetentionBytes {
 			remaining -= segs[n].size
 			n++
 		}
 	}
-	for n < inactive && segs[n+1].base <= l.logStart {
+	for n < len(segs)-1 && segs[n+1].base <= l.logStart {
 		n++
 	}
+	if n == len(segs) {
+		// The active segment goes too: a new, empty one takes over at the log end.
+		if err := l.roll(now); err != nil {
+			return 0, err
+		}
+	}
 	return n, l.deleteOldestSegments(n, "retention")
+}
+
+// segmentEnd is the offset after segment i's last record: the next segment's base, or
+// the log end for the active one.
+func (l *Log) segmentEnd(i int) int64 {
+	if i+1 < len(l.segments) {
+		return l.segments[i+1].base
+	}
+	return l.leo
 }
 
 // DeleteRecordsBefore moves the log start offset up to offset (Kafka's DeleteRecords) and

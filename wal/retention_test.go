@@ -37,7 +37,7 @@ func TestRetentionByTime(t *testing.T) {
 	now := t0.Add(10 * time.Hour)
 	appendSegments(t, l, &want, t0, t0.Add(time.Minute), now.Add(-2*time.Hour), now.Add(-30*time.Minute), t0)
 
-	deleted, err := l.EnforceRetention(now)
+	deleted, err := l.EnforceRetention(now, l.EndOffset())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,12 +57,12 @@ func TestRetentionByTime(t *testing.T) {
 	mustErrIs(t, err, ErrOffsetOutOfRange)
 	checkContent(t, l, &stored{batches: want.batches[3:], headers: want.headers[3:]})
 
-	if deleted, err := l.EnforceRetention(now); err != nil || deleted != 0 {
+	if deleted, err := l.EnforceRetention(now, l.EndOffset()); err != nil || deleted != 0 {
 		t.Fatalf("second pass deleted %d, %v", deleted, err)
 	}
 	cfg.RetentionMs = -1
 	l.SetConfig(cfg)
-	if deleted, err := l.EnforceRetention(now.Add(1000 * time.Hour)); err != nil || deleted != 0 {
+	if deleted, err := l.EnforceRetention(now.Add(1000*time.Hour), l.EndOffset()); err != nil || deleted != 0 {
 		t.Fatalf("infinite retention deleted %d, %v", deleted, err)
 	}
 }
@@ -83,14 +83,14 @@ func TestRetentionFallsBackToFileTimeWithoutTimestamps(t *testing.T) {
 		}
 		want.add(t, b)
 	}
-	if deleted, _ := l.EnforceRetention(time.Now()); deleted != 0 {
+	if deleted, _ := l.EnforceRetention(time.Now(), l.EndOffset()); deleted != 0 {
 		t.Fatalf("deleted %d freshly written segments without timestamps", deleted)
 	}
 	old := time.Now().Add(-2 * time.Hour)
 	if err := os.Chtimes(l.segments[0].logPath(), old, old); err != nil {
 		t.Fatal(err)
 	}
-	if deleted, err := l.EnforceRetention(time.Now()); err != nil || deleted != 1 {
+	if deleted, err := l.EnforceRetention(time.Now(), l.EndOffset()); err != nil || deleted != 1 {
 		t.Fatalf("deleted %d segments, want the one with an old file time: %v", deleted, err)
 	}
 }
@@ -106,7 +106,7 @@ func TestRetentionByBytes(t *testing.T) {
 	segSize := cfg.SegmentBytes
 	cfg.RetentionBytes = 2*segSize + segSize/2
 	l.SetConfig(cfg)
-	deleted, err := l.EnforceRetention(t0)
+	deleted, err := l.EnforceRetention(t0, l.EndOffset())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +119,58 @@ func TestRetentionByBytes(t *testing.T) {
 	}
 	cfg.RetentionBytes = 0
 	l.SetConfig(cfg)
-	if deleted, _ := l.EnforceRetention(t0); deleted != 2 || len(l.segments) != 1 {
-		t.Fatalf("retention 0 deleted %d, left %d segments; the active one must stay", deleted, len(l.segments))
+	// Records at or above the high watermark are not committed yet: their segment stays.
+	active := l.segments[len(l.segments)-1].base
+	if deleted, _ := l.EnforceRetention(t0, active); deleted != 2 || len(l.segments) != 1 {
+		t.Fatalf("retention 0 below the active segment deleted %d, left %d segments; want 2 deleted, the active one kept", deleted, len(l.segments))
+	}
+	// Once they are committed the active segment goes too, rolled first; appends carry on
+	// at the log end.
+	if deleted, err := l.EnforceRetention(t0, l.EndOffset()); err != nil || deleted != 1 || l.Size() != 0 || l.StartOffset() != want.end() {
+		t.Fatalf("retention 0: deleted %d (%v), size %d, start %d; want the active segment gone and the log empty from %d", deleted, err, l.Size(), l.StartOffset(), want.end())
+	}
+	if base, err := l.Append(makeBatch(1, 1, t0.UnixMilli()), 0, t0); err != nil || base != want.end() {
+		t.Fatalf("append after retention took every segment: base %d, %v; want %d", base, err, want.end())
+	}
+}
+
+// A partition too quiet to fill its segment still loses records past retention.ms: the
+// active segment is rolled and deleted once all of it has expired (as in Kafka), instead
+// of living on until segment.ms (7 days by default) rolls it.
+func TestRetentionTakesAnExpiredActiveSegment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.RetentionMs = time.Hour
+	l := openTest(t, dir, cfg)
+	defer l.Close()
+	var want stored
+	for range 3 {
+		b := makeBatch(4, 100, t0.UnixMilli())
+		if _, err := l.Append(b, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+		want.add(t, b)
+	}
+	if len(l.segments) != 1 {
+		t.Fatalf("%d segments; the test wants all batches in the active one", len(l.segments))
+	}
+	if deleted, err := l.EnforceRetention(t0.Add(30*time.Minute), l.EndOffset()); err != nil || deleted != 0 {
+		t.Fatalf("within retention: deleted %d, %v", deleted, err)
+	}
+	if deleted, err := l.EnforceRetention(t0.Add(2*time.Hour), l.EndOffset()); err != nil || deleted != 1 {
+		t.Fatalf("past retention: deleted %d, %v; want the active segment", deleted, err)
+	}
+	if l.StartOffset() != want.end() || l.EndOffset() != want.end() {
+		t.Fatalf("log holds [%d, %d), want it empty at %d", l.StartOffset(), l.EndOffset(), want.end())
+	}
+	_, err := l.Read(0, l.EndOffset(), 1000)
+	mustErrIs(t, err, ErrOffsetOutOfRange)
+	if base, err := l.Append(makeBatch(1, 1, t0.UnixMilli()), 0, t0); err != nil || base != want.end() {
+		t.Fatalf("append after the active segment expired: base %d, %v; want %d", base, err, want.end())
+	}
+	l.deletions.Wait()
+	if n := len(segmentFiles(t, dir, logSuffix)); n != 1 {
+		t.Fatalf("%d segment files, want the one new segment", n)
 	}
 }
 
@@ -190,9 +240,9 @@ func TestDeletedSegmentFilesGoInTheBackground(t *testing.T) {
 		<-release
 		return closeAndRemove(s)
 	}
-	cfg.RetentionBytes = 0
+	cfg.RetentionBytes = cfg.SegmentBytes // keep the active segment
 	l.SetConfig(cfg)
-	if deleted, err := l.EnforceRetention(t0); err != nil || deleted != 3 {
+	if deleted, err := l.EnforceRetention(t0, l.EndOffset()); err != nil || deleted != 3 {
 		t.Fatalf("deleted %d: %v", deleted, err)
 	}
 	<-started // and stuck until released
