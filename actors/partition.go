@@ -172,6 +172,12 @@ func (a *partitionActor) publish() {
 }
 
 func (a *partitionActor) close() {
+	// Parked fetches read again at once: the partition may be going away (its topic
+	// deleted), which they should learn now, as in Kafka, not at their deadline.
+	for _, w := range a.watchers {
+		notify(w.Notify)
+	}
+	a.watchers = nil
 	if a.status != nil {
 		a.n.statuses.remove(a.tp)
 		a.status = nil

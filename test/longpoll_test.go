@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/wal/batch"
@@ -133,5 +134,40 @@ func TestFetchWaitsForMinBytes(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("fetch not answered within 30s of its MinBytes arriving")
+	}
+}
+
+// A fetch parked on a topic that is then deleted is answered at once, with the error
+// that tells the consumer the partition is gone, as in Kafka; it used to wait out its
+// MaxWaitMillis.
+func TestParkedFetchAnsweredWhenItsTopicIsDeleted(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "vanishing", 2, nil)
+	reply := longPoll(t, n, "vanishing", 1, 2*time.Minute)
+	if r, err := n.admin().DeleteTopics(testContext(t), "vanishing"); err != nil || r["vanishing"].Err != nil {
+		t.Fatalf("delete: %v %+v", err, r)
+	}
+	select {
+	case resp := <-reply:
+		if resp == nil {
+			t.Fatal("no response")
+		}
+		// The partitions stop one after the other: the first one gone answers the fetch,
+		// and a later one may still report itself empty.
+		gone := 0
+		for _, p := range resp.Topics[0].Partitions {
+			switch p.ErrorCode {
+			case kerr.UnknownTopicOrPartition.Code, kerr.NotLeaderForPartition.Code:
+				gone++
+			case 0:
+			default:
+				t.Fatalf("partition %d of the deleted topic: error %d", p.Partition, p.ErrorCode)
+			}
+		}
+		if gone == 0 {
+			t.Fatal("the fetch answered without telling the consumer any partition is gone")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a fetch parked for 2 minutes on a deleted topic was not answered within 30s")
 	}
 }
