@@ -27,8 +27,8 @@ const defaultPartitionReadTimeout = 15 * time.Second
 func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	if req.Version >= 7 && req.SessionID != 0 {
-		// We never hand out session ids, so the client's is not ours.
+	if req.Version >= 7 && !fullFetch(req.SessionEpoch) {
+		// Only an incremental fetch needs a session, and we never hand one out.
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
@@ -223,4 +223,12 @@ func fetchResponseSizeHint(resp *kmsg.FetchResponse) int {
 		}
 	}
 	return n
+}
+
+// fullFetch tells a full fetch from an incremental one by its session epoch, as Kafka does
+// (FetchMetadata.isFull): 0 asks for a new session, -1 for none, and either way the
+// request names every partition it wants, whatever session id it carries (Kafka closes
+// that session; kafka-go's Client.Fetch sends id -1). Any other epoch continues a session.
+func fullFetch(sessionEpoch int32) bool {
+	return sessionEpoch == 0 || sessionEpoch == -1
 }
