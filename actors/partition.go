@@ -47,6 +47,7 @@ type partitionActor struct {
 
 	sync        *syncer
 	pendingAcks []pendingAck // waiting for an fsync (log.flush.policy = always)
+	isrSize     int          // in-sync replicas in the metadata; acks=all needs min.insync.replicas
 	unsynced    bool         // appended since the last fsync
 	watchers    []*WatchRequest
 	lastSnap    time.Time
@@ -208,6 +209,7 @@ func (a *partitionActor) close() {
 func (a *partitionActor) setLeadership(p metastore.Partition) {
 	a.leader = p.Leader == int32(a.n.opts.NodeID)
 	a.leaderEpoch = p.LeaderEpoch
+	a.isrSize = len(p.ISR)
 }
 
 // checkServing returns the error a request gets when this replica cannot serve it.
@@ -233,6 +235,12 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 	}
 	if code := a.checkServing(-1); code != 0 {
 		fail(code, "")
+		return
+	}
+	if m.Acks == -1 && a.isrSize < a.cfg.minInsyncReplicas {
+		// As in Kafka, acks=all is refused before anything is written when fewer replicas
+		// are in sync than min.insync.replicas asks for; acks=0 and 1 are not affected.
+		fail(kerr.NotEnoughReplicas.Code, fmt.Sprintf("the in-sync replica set of %s has %d members, fewer than min.insync.replicas = %d", a.tp, a.isrSize, a.cfg.minInsyncReplicas))
 		return
 	}
 	batches, headers, code, msg := a.validate(m.Records)

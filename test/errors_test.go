@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -222,5 +223,40 @@ func TestProducerSequences(t *testing.T) {
 	}
 	if l := offsetOf(t, n.rawClient(), "seq", 0, -1); l != 15 {
 		t.Fatalf("latest offset %d after 3 distinct batches of 5", l)
+	}
+}
+
+// acks=all needs min.insync.replicas in-sync replicas, as in Kafka: with fewer (here a
+// topic asking for 2 on a single node) the produce is refused with NOT_ENOUGH_REPLICAS
+// before anything is written, while acks=1 is served; lowering the setting lets acks=all
+// through.
+func TestAcksAllNeedsMinInsyncReplicas(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "isr", 1, map[string]string{"min.insync.replicas": "2"})
+	cl := n.rawClient()
+	ts := time.Now().UnixMilli()
+
+	p := produceRaw(t, cl, "isr", 0, batchtest.Build(batchtest.DefaultOptions(ts), sameTimestamp(3, "all")))
+	if p.ErrorCode != kerr.NotEnoughReplicas.Code || p.ErrorMessage == nil || !bytes.Contains([]byte(*p.ErrorMessage), []byte("min.insync.replicas")) {
+		t.Fatalf("acks=all with 1 in-sync replica and min.insync.replicas=2: error %d %v", p.ErrorCode, p.ErrorMessage)
+	}
+	one := &kgo.Record{Value: []byte("acks=1")}
+	produceAll(t, n.client(kgo.DefaultProduceTopic("isr"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()), []*kgo.Record{one})
+	if one.Offset != 0 {
+		t.Fatalf("acks=1 record at offset %d: the refused acks=all batch took offsets", one.Offset)
+	}
+
+	r, err := n.admin().AlterTopicConfigs(testContext(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: strp("1")}}, "isr")
+	if err == nil {
+		err = r[0].Err
+	}
+	if err != nil {
+		t.Fatalf("alter min.insync.replicas: %v", err)
+	}
+	eventually(t, 10*time.Second, "acks=all to be accepted with min.insync.replicas=1", func() bool {
+		return produceRaw(t, cl, "isr", 0, batchtest.Build(batchtest.DefaultOptions(ts), sameTimestamp(1, "later"))).ErrorCode == 0
+	})
+	if got := readPartition(t, n, "isr", 0, 0, 2); string(got[0].Value) != "acks=1" || string(got[1].Value) != "later-0" {
+		t.Fatalf("partition holds %q, %q", got[0].Value, got[1].Value)
 	}
 }
