@@ -72,7 +72,8 @@ type Node struct {
 	pidBlock        producerIDs
 	groupOpts       GroupOptions
 	groupDir        groupDirectory
-	trash           trash // partition directories being deleted
+	trash           trash       // partition directories being deleted
+	fences          writeFences // partitions whose log failed an fsync
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes

@@ -237,6 +237,10 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		fail(code, "")
 		return
 	}
+	if err := a.n.fences.get(a.tp); err != nil {
+		fail(kerr.KafkaStorageError.Code, fmt.Sprintf("an fsync of this partition's log failed (%v); it takes no writes until the broker restarts", err))
+		return
+	}
 	if m.Acks == -1 && a.isrSize < a.cfg.minInsyncReplicas {
 		// As in Kafka, acks=all is refused before anything is written when fewer replicas
 		// are in sync than min.insync.replicas asks for; acks=0 and 1 are not affected.
@@ -348,22 +352,26 @@ func producerBatch(h batch.Header) producers.Batch {
 // synced releases the acknowledgements an fsync covered.
 func (a *partitionActor) synced(m *syncDone) {
 	if m.err != nil {
-		a.log.Error().Err(m.err).Msg("fsync partition log")
+		a.log.Error().Err(m.err).Msg("fsync partition log failed; the partition takes no writes until the broker restarts")
+		a.n.fences.fence(a.tp, m.err)
 	}
+	fenced := a.n.fences.get(a.tp)
 	kept := a.pendingAcks[:0]
 	for _, p := range a.pendingAcks {
 		switch {
+		case fenced != nil:
+			// Appends after the failed range too: a later fsync succeeding would not make
+			// the failed range durable, and these records would sit behind it.
+			p.reply.Code, p.reply.Message = kerr.KafkaStorageError.Code, fenced.Error()
+			p.to <- p.reply
 		case p.end > m.upTo:
 			kept = append(kept, p)
-		case m.err != nil:
-			p.reply.Code, p.reply.Message = kerr.KafkaStorageError.Code, m.err.Error()
-			p.to <- p.reply
 		default:
 			p.to <- p.reply
 		}
 	}
 	a.pendingAcks = kept
-	if m.err == nil {
+	if fenced == nil {
 		a.advanceHW(m.upTo)
 		if a.wal != nil && m.upTo >= a.wal.EndOffset() {
 			a.unsynced = false

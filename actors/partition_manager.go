@@ -209,6 +209,7 @@ func (m *partitionManager) stop(ctx actor.Context, tp TopicPartition, pid *actor
 	if err := ctx.PoisonFuture(pid).Wait(); err != nil {
 		m.log.Warn().Err(err).Str("partition", tp.String()).Msg("stop partition actor")
 	}
+	m.n.fences.lift(tp)
 	m.removeDir(tp, "its topic was deleted")
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,5 +160,41 @@ func TestTimestampLookupSkipsDeletedRecords(t *testing.T) {
 	n.ListOffsets(tp, &ListOffsetsRequest{Timestamp: 0, CurrentLeaderEpoch: -1, Reply: reply})
 	if r := <-reply; r.Offset != 4 {
 		t.Fatalf("timestamp lookup below the log start answered offset %d, want 4", r.Offset)
+	}
+}
+
+// After a failed fsync the partition takes no more writes until the broker restarts, as
+// Kafka takes a failed log directory offline: the kernel may have marked what it could
+// not write clean, so no later fsync, and no acknowledgement after it, could be trusted.
+// Reads go on. A restart (recovery scans the log) lifts it.
+func TestFailedFsyncFencesWritesUntilRestart(t *testing.T) {
+	dir := t.TempDir()
+	n := startTestNode(t, dir, "bbolt", 1000)
+	if r := createTopic(t, n.Node, "fenced", 1); !r.OK() {
+		t.Fatal(r.Message)
+	}
+	tp := TopicPartition{Topic: "fenced", Partition: 0}
+	opts := batchtest.DefaultOptions(time.Now().UnixMilli())
+	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(2, 10))); r.Code != 0 {
+		t.Fatalf("produce: %+v", r)
+	}
+	// What the partition's syncer reports when fdatasync fails; it reaches the actor
+	// before the next produce (same sender, same mailbox).
+	n.root.Send(n.router.get(tp), &syncDone{upTo: 2, err: fmt.Errorf("sync partition log: %w", syscall.EIO)})
+	r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(1, 10)))
+	if r.Code != kerr.KafkaStorageError.Code || !strings.Contains(r.Message, "fsync") {
+		t.Fatalf("produce after a failed fsync: code %d %q, want KAFKA_STORAGE_ERROR", r.Code, r.Message)
+	}
+	fr := make(chan FetchReply, 1)
+	n.Fetch(tp, &FetchRequest{Offset: 0, MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, Reply: fr})
+	if f := <-fr; f.Code != 0 || len(f.Records) == 0 || f.HighWatermark != 2 {
+		t.Fatalf("fetch after a failed fsync: code %d, %d bytes, high watermark %d", f.Code, len(f.Records), f.HighWatermark)
+	}
+	n.stop(t)
+
+	n = startTestNode(t, dir, "bbolt", 1000)
+	defer n.stop(t)
+	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(1, 10))); r.Code != 0 || r.BaseOffset != 2 {
+		t.Fatalf("produce after a restart: %+v, want offset 2", r)
 	}
 }
