@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,6 +48,17 @@ func TestDiskFullAnswersStorageErrorAndRecovers(t *testing.T) {
 	err = prod.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: value}).FirstErr()
 	if !errors.Is(err, kerr.KafkaStorageError) {
 		t.Fatalf("produce on a full disk: %v, want KAFKA_STORAGE_ERROR", err)
+	}
+	// Every produce fails while the disk is full, but the log says so about once a
+	// second per partition, not once per request: it is often on the full disk itself.
+	start := time.Now()
+	for range 40 {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: value}).FirstErr(); !errors.Is(err, kerr.KafkaStorageError) {
+			t.Fatalf("produce on a full disk: %v, want KAFKA_STORAGE_ERROR", err)
+		}
+	}
+	if lines, most := n.logLines("append to partition log", "full-0"), int(time.Since(start).Seconds())+2; lines > most {
+		t.Fatalf("%d log lines about failed appends for 41 failed produces in %v; want at most %d (one a second)", lines, time.Since(start), most)
 	}
 	// The node keeps serving: metadata and reads still work.
 	if names := n.topicNames(ctx); len(names) != 1 {

@@ -210,9 +210,13 @@ func (n *node) restart() {
 }
 
 // logsContain reports whether any log line contains all of the substrings.
-func (n *node) logsContain(subs ...string) bool {
+func (n *node) logsContain(subs ...string) bool { return n.logLines(subs...) > 0 }
+
+// logLines counts the node's log lines that contain every one of subs.
+func (n *node) logLines(subs ...string) int {
 	n.logMu.Lock()
 	defer n.logMu.Unlock()
+	count := 0
 	for _, line := range n.logs {
 		ok := true
 		for _, s := range subs {
@@ -222,10 +226,10 @@ func (n *node) logsContain(subs ...string) bool {
 			}
 		}
 		if ok {
-			return true
+			count++
 		}
 	}
-	return false
+	return count
 }
 
 func (n *node) dumpLogs() {
