@@ -17,15 +17,7 @@ import (
 // it does not have: the consumer learns about the deleted topic without waiting out
 // MaxWaitMillis.
 func TestFetchOfOnlyUnknownTopicIDsDoesNotWait(t *testing.T) {
-	req := kmsg.NewPtrFetchRequest()
-	req.Version, req.ReplicaID, req.MinBytes, req.MaxWaitMillis, req.MaxBytes = 13, -1, 1, 600_000, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.TopicID = [16]byte{9, 9, 9}
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1<<20, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-
+	req := fetchOfUnknownTopicID()
 	resp, err := runDataHandler(t, req) // fails the test if the handler waits 10s
 	fr, ok := resp.(*kmsg.FetchResponse)
 	if err != nil || !ok || len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 || fr.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicID.Code {
@@ -113,15 +105,8 @@ func TestFetchSessionsByEpoch(t *testing.T) {
 		{7, 3, kerr.FetchSessionIDNotFound.Code}, // incremental: no such session
 		{0, 1, kerr.FetchSessionIDNotFound.Code},
 	} {
-		req := kmsg.NewPtrFetchRequest()
-		req.Version, req.ReplicaID, req.MinBytes, req.MaxWaitMillis, req.MaxBytes = 13, -1, 1, 600_000, 1<<20
+		req := fetchOfUnknownTopicID()
 		req.SessionID, req.SessionEpoch = c.id, c.epoch
-		rt := kmsg.NewFetchRequestTopic()
-		rt.TopicID = [16]byte{9, 9, 9}
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1<<20, -1
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
 
 		resp, err := runDataHandler(t, req)
 		fr, ok := resp.(*kmsg.FetchResponse)
@@ -135,4 +120,18 @@ func TestFetchSessionsByEpoch(t *testing.T) {
 			t.Errorf("session %d epoch %d: a full fetch answered %+v", c.id, c.epoch, fr.Topics)
 		}
 	}
+}
+
+// fetchOfUnknownTopicID is a Fetch v13 of one partition of a topic id nobody has, that may
+// wait 10 minutes for its first byte.
+func fetchOfUnknownTopicID() *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MinBytes, req.MaxWaitMillis, req.MaxBytes = 13, -1, 1, 600_000, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = [16]byte{9, 9, 9}
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }
