@@ -10,6 +10,11 @@ import (
 	"github.com/chronik/chronik-node/actors"
 )
 
+// defaultPartitionReadTimeout bounds how long a Fetch waits for a partition actor's read,
+// which never waits for data itself (parking is separate): only a lost message takes
+// this long.
+const defaultPartitionReadTimeout = 15 * time.Second
+
 // Fetch v4-17 (v4 is the first that carries record batches).
 //
 // Every partition is read by its actor concurrently, up to its PartitionMaxBytes; the
@@ -19,11 +24,6 @@ import (
 // whenever one of their high watermarks moves, until MinBytes have accumulated (as Kafka
 // promises for fetch.min.bytes) or MaxWaitMillis passes. Fetch sessions (KIP-227) are
 // not kept: the response's session id 0 tells clients to send full fetches.
-// defaultPartitionReadTimeout bounds how long a Fetch waits for a partition actor's read,
-// which never waits for data itself (parking is separate): only a lost message takes
-// this long.
-const defaultPartitionReadTimeout = 15 * time.Second
-
 func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
