@@ -25,6 +25,9 @@ type PartitionInfo struct {
 	LogEndOffset   int64  `json:"log_end_offset"`
 	SizeBytes      int64  `json:"size_bytes"`
 	ParkedFetches  int64  `json:"parked_fetches"`
+	// WritesFenced is the fsync failure that stopped the partition taking writes until the
+	// broker restarts (see writeFences); empty while it takes them.
+	WritesFenced string `json:"writes_fenced,omitempty"`
 }
 
 // partitionStatuses holds the status of every open partition replica.
@@ -44,14 +47,14 @@ func (n *Node) PartitionInfo(tp TopicPartition) (PartitionInfo, bool) {
 	if !ok {
 		return PartitionInfo{}, false
 	}
-	return v.(*partitionStatus).info(tp), true
+	return n.withFence(v.(*partitionStatus).info(tp)), true
 }
 
 // Partitions lists every open local partition replica, sorted.
 func (n *Node) Partitions() []PartitionInfo {
 	var out []PartitionInfo
 	n.statuses.m.Range(func(k, v any) bool {
-		out = append(out, v.(*partitionStatus).info(k.(TopicPartition)))
+		out = append(out, n.withFence(v.(*partitionStatus).info(k.(TopicPartition))))
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool {
@@ -69,4 +72,11 @@ func (st *partitionStatus) info(tp TopicPartition) PartitionInfo {
 		LogStartOffset: st.logStart.Load(), HighWatermark: st.highWatermark.Load(),
 		LogEndOffset: st.logEnd.Load(), SizeBytes: st.sizeBytes.Load(), ParkedFetches: st.parked.Load(),
 	}
+}
+
+func (n *Node) withFence(info PartitionInfo) PartitionInfo {
+	if err := n.fences.get(TopicPartition{Topic: info.Topic, Partition: info.Partition}); err != nil {
+		info.WritesFenced = err.Error()
+	}
+	return info
 }

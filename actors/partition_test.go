@@ -185,6 +185,9 @@ func TestFailedFsyncFencesWritesUntilRestart(t *testing.T) {
 	if r.Code != kerr.KafkaStorageError.Code || !strings.Contains(r.Message, "fsync") {
 		t.Fatalf("produce after a failed fsync: code %d %q, want KAFKA_STORAGE_ERROR", r.Code, r.Message)
 	}
+	if info, _ := n.PartitionInfo(tp); !strings.Contains(info.WritesFenced, "input/output error") {
+		t.Fatalf("the partition's status does not show the fence: %+v", info)
+	}
 	fr := make(chan FetchReply, 1)
 	n.Fetch(tp, &FetchRequest{Offset: 0, MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, Reply: fr})
 	if f := <-fr; f.Code != 0 || len(f.Records) == 0 || f.HighWatermark != 2 {
