@@ -104,7 +104,8 @@ func (l *Log) moveLogStart(offset int64) error {
 	return nil
 }
 
-// deleteOldestSegments removes the first n segments (never the active one) and their files.
+// deleteOldestSegments removes the first n segments and their files; never the active one
+// (retention rolls an expired active segment first).
 // The log start offset moves to the first remaining segment, durably and first: should a
 // crash undo some of the removals, Open finds the leftovers below the log start and drops
 // them, instead of a segment that seems to run up to a later one.
