@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,4 +286,88 @@ func tearTail(t *testing.T, n *node, topic string, partition int32) {
 	if _, err := f.Write(b[:len(b)/2]); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// requestFailures counts produce requests that got no answer (timed out, or their
+// connection closed), through kgo's hooks.
+type requestFailures struct{ n atomic.Int64 }
+
+func (h *requestFailures) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if key == 0 && e2e.Err() != nil {
+		h.n.Add(1)
+	}
+}
+
+// TestFrozenBrokerIdempotentRetries stops the node (SIGSTOP) for longer than the
+// producer's request timeout while an idempotent producer streams to it. The producer
+// gives up on the requests in flight and sends their batches again; when the node wakes
+// it reads the abandoned requests and then the retries. Every record must end up in the
+// log exactly once, each at the offset it was acknowledged at.
+func TestFrozenBrokerIdempotentRetries(t *testing.T) {
+	n := startNode(t, "")
+	const topic, partitions = "frozen", 4
+	createTopic(t, n, topic, partitions, nil)
+	failures := &requestFailures{}
+	prod := n.client(kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(time.Millisecond), kgo.WithHooks(failures),
+		kgo.ProduceRequestTimeout(time.Second), kgo.RequestTimeoutOverhead(500*time.Millisecond))
+	acks := &ackLog{acked: map[string]*kgo.Record{}, failed: map[string]error{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stop atomic.Bool
+	var produced atomic.Int64
+	producerDone := make(chan struct{})
+	go func() {
+		defer close(producerDone)
+		for i := 0; !stop.Load() && ctx.Err() == nil; i++ {
+			prod.Produce(ctx, &kgo.Record{Value: fmt.Appendf(nil, "rec-%07d", i)}, acks.done)
+			produced.Add(1)
+			if i%20 == 19 {
+				time.Sleep(time.Millisecond) // a steady stream, not a flood to keep in memory
+			}
+		}
+	}()
+	eventually(t, 30*time.Second, "5000 acknowledged records", func() bool {
+		acked, _ := acks.counts()
+		return acked >= 5000
+	})
+	if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// Wait on the client, not the clock: frozen until requests have timed out.
+	eventually(t, 30*time.Second, "produce requests to time out against the frozen node", func() bool { return failures.n.Load() > 0 })
+	if err := n.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	ackedAtThaw, _ := acks.counts()
+	eventually(t, 30*time.Second, "acknowledgements to resume", func() bool {
+		acked, _ := acks.counts()
+		return acked > ackedAtThaw+5000
+	})
+	stop.Store(true)
+	<-producerDone
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	acked, failed := acks.counts()
+	if failed != 0 || int64(acked) != produced.Load() {
+		t.Fatalf("%d records produced, %d acknowledged, %d failed", produced.Load(), acked, failed)
+	}
+
+	cl := n.rawClient()
+	seen := 0
+	for p := int32(0); p < partitions; p++ {
+		recs := readPartition(t, n, topic, p, 0, offsetOf(t, cl, topic, p, -1))
+		checkContiguous(t, fmt.Sprintf("%s/%d after the freeze", topic, p), recs, 0)
+		for _, r := range recs {
+			want, ok := acks.acked[string(r.Value)]
+			if !ok || want.Partition != p || want.Offset != r.Offset {
+				t.Fatalf("%s/%d offset %d holds %q, acknowledged at %+v (found %v): a retry was written twice", topic, p, r.Offset, r.Value, want, ok)
+			}
+			seen++
+		}
+	}
+	if seen != acked {
+		t.Fatalf("%d acknowledged records, %d in the logs", acked, seen)
+	}
+	t.Logf("%d produce requests timed out during the freeze; %d records, each once", failures.n.Load(), acked)
 }
