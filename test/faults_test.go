@@ -43,6 +43,37 @@ func (a *ackLog) counts() (acked, failed int) {
 	return len(a.acked), len(a.failed)
 }
 
+// producerStream is a producer goroutine sending numbered records (key, value and a
+// header) until stop is set; done closes when it has stopped.
+type producerStream struct {
+	stop     atomic.Bool
+	produced atomic.Int64
+	done     chan struct{}
+}
+
+// streamRecords starts a producerStream through prod, recording every outcome in acks.
+// A paced stream pauses 1 ms every 20 records: a steady stream rather than a flood whose
+// records the test would have to keep in memory.
+func streamRecords(ctx context.Context, prod *kgo.Client, acks *ackLog, paced bool) *producerStream {
+	s := &producerStream{done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for i := 0; !s.stop.Load() && ctx.Err() == nil; i++ {
+			r := &kgo.Record{
+				Key:     fmt.Appendf(nil, "k%d", i%101),
+				Value:   fmt.Appendf(nil, "rec-%07d", i),
+				Headers: []kgo.RecordHeader{{Key: "i", Value: []byte(strconv.Itoa(i))}},
+			}
+			prod.Produce(ctx, r, acks.done)
+			s.produced.Add(1)
+			if paced && i%20 == 19 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	return s
+}
+
 // TestKillMidStreamFsyncAlways kills the node with SIGKILL while an idempotent acks=all
 // producer is streaming to it under log.flush.policy = always, restarts it, and checks
 // that every record the producer was told is written is there exactly once, at the offset
@@ -71,21 +102,7 @@ func killMidStream(t *testing.T, policy nodeConfig) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var stop atomic.Bool
-	var produced atomic.Int64
-	producerDone := make(chan struct{})
-	go func() {
-		defer close(producerDone)
-		for i := 0; !stop.Load() && ctx.Err() == nil; i++ {
-			r := &kgo.Record{
-				Key:     fmt.Appendf(nil, "k%d", i%101),
-				Value:   fmt.Appendf(nil, "rec-%07d", i),
-				Headers: []kgo.RecordHeader{{Key: "i", Value: []byte(strconv.Itoa(i))}},
-			}
-			prod.Produce(ctx, r, acks.done)
-			produced.Add(1)
-		}
-	}()
+	stream := streamRecords(ctx, prod, acks, false)
 
 	eventually(t, 30*time.Second, "5000 acknowledged records", func() bool {
 		acked, _ := acks.counts()
@@ -93,10 +110,10 @@ func killMidStream(t *testing.T, policy nodeConfig) {
 	})
 	n.kill()
 	ackedAtKill, _ := acks.counts()
-	if producedAtKill := produced.Load(); int64(ackedAtKill) >= producedAtKill {
+	if producedAtKill := stream.produced.Load(); int64(ackedAtKill) >= producedAtKill {
 		t.Fatalf("nothing was in flight at the kill (%d produced, %d acknowledged)", producedAtKill, ackedAtKill)
 	}
-	stop.Store(true)
+	stream.stop.Store(true)
 	// Leave half a batch at the end of partition 0's log too, as a write the kill
 	// interrupted would: recovery must cut it and keep everything before it.
 	tearTail(t, n, topic, 0)
@@ -105,7 +122,7 @@ func killMidStream(t *testing.T, policy nodeConfig) {
 	if !n.logsContain("wal: truncating torn or corrupt tail", topic+"-0") {
 		t.Fatal("recovery did not report cutting the torn tail")
 	}
-	<-producerDone
+	<-stream.done
 
 	// The producer retries what was in flight; the broker recognises what it already has.
 	if err := prod.Flush(ctx); err != nil {
@@ -117,8 +134,8 @@ func killMidStream(t *testing.T, policy nodeConfig) {
 			t.Fatalf("%d records failed across the restart, e.g. %s: %v", failed, v, err)
 		}
 	}
-	if int64(acked) != produced.Load() {
-		t.Fatalf("%d records produced, %d acknowledged, none failed", produced.Load(), acked)
+	if int64(acked) != stream.produced.Load() {
+		t.Fatalf("%d records produced, %d acknowledged, none failed", stream.produced.Load(), acked)
 	}
 	t.Logf("%d records acknowledged before the kill, %d in all", ackedAtKill, acked)
 
@@ -313,19 +330,7 @@ func TestFrozenBrokerIdempotentRetries(t *testing.T) {
 	acks := &ackLog{acked: map[string]*kgo.Record{}, failed: map[string]error{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var stop atomic.Bool
-	var produced atomic.Int64
-	producerDone := make(chan struct{})
-	go func() {
-		defer close(producerDone)
-		for i := 0; !stop.Load() && ctx.Err() == nil; i++ {
-			prod.Produce(ctx, &kgo.Record{Value: fmt.Appendf(nil, "rec-%07d", i)}, acks.done)
-			produced.Add(1)
-			if i%20 == 19 {
-				time.Sleep(time.Millisecond) // a steady stream, not a flood to keep in memory
-			}
-		}
-	}()
+	stream := streamRecords(ctx, prod, acks, true)
 	eventually(t, 30*time.Second, "5000 acknowledged records", func() bool {
 		acked, _ := acks.counts()
 		return acked >= 5000
@@ -343,14 +348,14 @@ func TestFrozenBrokerIdempotentRetries(t *testing.T) {
 		acked, _ := acks.counts()
 		return acked > ackedAtThaw+5000
 	})
-	stop.Store(true)
-	<-producerDone
+	stream.stop.Store(true)
+	<-stream.done
 	if err := prod.Flush(ctx); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
 	acked, failed := acks.counts()
-	if failed != 0 || int64(acked) != produced.Load() {
-		t.Fatalf("%d records produced, %d acknowledged, %d failed", produced.Load(), acked, failed)
+	if failed != 0 || int64(acked) != stream.produced.Load() {
+		t.Fatalf("%d records produced, %d acknowledged, %d failed", stream.produced.Load(), acked, failed)
 	}
 
 	cl := n.rawClient()
@@ -362,6 +367,9 @@ func TestFrozenBrokerIdempotentRetries(t *testing.T) {
 			want, ok := acks.acked[string(r.Value)]
 			if !ok || want.Partition != p || want.Offset != r.Offset {
 				t.Fatalf("%s/%d offset %d holds %q, acknowledged at %+v (found %v): a retry was written twice", topic, p, r.Offset, r.Value, want, ok)
+			}
+			if diff := sameRecord(r, want); diff != "" {
+				t.Fatalf("%s: %s", r.Value, diff)
 			}
 			seen++
 		}
