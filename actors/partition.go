@@ -48,6 +48,9 @@ type partitionActor struct {
 	sync        *syncer
 	pendingAcks []pendingAck // waiting for an fsync (log.flush.policy = always)
 	isrSize     int          // in-sync replicas in the metadata; acks=all needs min.insync.replicas
+	// writesFenced is the fsync failure that stopped this partition taking writes until
+	// the broker restarts; the node's writeFences keep it across restarts of this actor.
+	writesFenced error
 
 	appendFailureLogged    time.Time // see logAppendFailure
 	appendFailuresUnlogged int
@@ -127,6 +130,7 @@ func (a *partitionActor) open() {
 		return
 	}
 	a.topicID = t.ID
+	a.writesFenced = a.n.fences.get(a.tp) // set before a restart of this actor
 	a.cfg = resolvePartitionConfig(a.n, img, t)
 	a.setLeadership(t.Partitions[a.tp.Partition])
 	a.dir = filepath.Join(a.n.opts.Data.Dir, a.tp.String())
@@ -241,8 +245,8 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		fail(code, "")
 		return
 	}
-	if err := a.n.fences.get(a.tp); err != nil {
-		fail(kerr.KafkaStorageError.Code, fmt.Sprintf("an fsync of this partition's log failed (%v); it takes no writes until the broker restarts", err))
+	if a.writesFenced != nil {
+		fail(kerr.KafkaStorageError.Code, fmt.Sprintf("an fsync of this partition's log failed (%v); it takes no writes until the broker restarts", a.writesFenced))
 		return
 	}
 	if m.Acks == -1 && a.isrSize < a.cfg.minInsyncReplicas {
@@ -371,8 +375,9 @@ func (a *partitionActor) synced(m *syncDone) {
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("fsync partition log failed; the partition takes no writes until the broker restarts")
 		a.n.fences.fence(a.tp, m.err)
+		a.writesFenced = a.n.fences.get(a.tp)
 	}
-	fenced := a.n.fences.get(a.tp)
+	fenced := a.writesFenced
 	kept := a.pendingAcks[:0]
 	for _, p := range a.pendingAcks {
 		switch {
