@@ -41,26 +41,15 @@ func longPoll(t *testing.T, n *node, topic string, minBytes int32, maxWait time.
 	}()
 	// Both partitions hold the fetch before the test produces anything.
 	eventually(t, 10*time.Second, "the fetch to park on both partitions", func() bool {
-		return partitionParked(t, n, topic, 0) > 0 && partitionParked(t, n, topic, 1) > 0
+		return partitionParked(n, topic, 0) > 0 && partitionParked(n, topic, 1) > 0
 	})
 	return out
 }
 
-func partitionParked(t *testing.T, n *node, topic string, partition int32) int64 {
-	var out struct {
-		Partitions []struct {
-			Topic     string `json:"topic"`
-			Partition int32  `json:"partition"`
-			Parked    int64  `json:"parked_fetches"`
-		} `json:"partitions"`
-	}
-	n.debugJSON("/debug/partitions", &out)
-	for _, p := range out.Partitions {
-		if p.Topic == topic && p.Partition == partition {
-			return p.Parked
-		}
-	}
-	return 0
+// partitionParked is how many fetches are parked on the partition; 0 while it is not open.
+func partitionParked(n *node, topic string, partition int32) int64 {
+	p, _ := findPartitionInfo(n, topic, partition)
+	return p.ParkedFetches
 }
 
 // fetchedRecords counts the records and record-set bytes of a fetch response.

@@ -367,19 +367,29 @@ type partitionInfoJSON struct {
 	HighWatermark  int64  `json:"high_watermark"`
 	LogEndOffset   int64  `json:"log_end_offset"`
 	SizeBytes      int64  `json:"size_bytes"`
+	ParkedFetches  int64  `json:"parked_fetches"`
 }
 
 func partitionInfo(t *testing.T, n *node, topic string, partition int32) partitionInfoJSON {
 	t.Helper()
+	p, ok := findPartitionInfo(n, topic, partition)
+	if !ok {
+		t.Fatalf("partition %s/%d not in /debug/partitions", topic, partition)
+	}
+	return p
+}
+
+// findPartitionInfo is the partition's entry in /debug/partitions; ok is false while the
+// partition is not open on the node.
+func findPartitionInfo(n *node, topic string, partition int32) (partitionInfoJSON, bool) {
 	var out struct {
 		Partitions []partitionInfoJSON `json:"partitions"`
 	}
 	n.debugJSON("/debug/partitions", &out)
 	for _, p := range out.Partitions {
 		if p.Topic == topic && p.Partition == partition {
-			return p
+			return p, true
 		}
 	}
-	t.Fatalf("partition %s/%d not in /debug/partitions", topic, partition)
-	return partitionInfoJSON{}
+	return partitionInfoJSON{}, false
 }
