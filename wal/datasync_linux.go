@@ -29,3 +29,14 @@ func startWriteback(f *os.File, off, n int64) error {
 		}
 	}
 }
+
+// preallocate is fallocate(2) with FALLOC_FL_KEEP_SIZE: it reserves disk blocks for the
+// range without changing the file's size, so appends land in blocks that already exist.
+func preallocate(f *os.File, off, n int64) error {
+	for {
+		err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, off, n)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}

@@ -16,6 +16,8 @@ type segmentFile interface {
 	Datasync() error
 	// StartWriteback starts writing a byte range to disk without waiting for it.
 	StartWriteback(off, n int64) error
+	// Preallocate reserves disk blocks for a byte range without changing the file size.
+	Preallocate(off, n int64) error
 	Close() error
 }
 
@@ -27,6 +29,8 @@ type osFile struct{ *os.File }
 func (f osFile) Datasync() error { return datasync(f.File) }
 
 func (f osFile) StartWriteback(off, n int64) error { return startWriteback(f.File, off, n) }
+
+func (f osFile) Preallocate(off, n int64) error { return preallocate(f.File, off, n) }
 
 func openOSFile(path string, flag int) (segmentFile, error) {
 	f, err := os.OpenFile(path, flag, 0o644)

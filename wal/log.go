@@ -44,6 +44,8 @@ type Log struct {
 
 	recoveryPoint int64 // segments wholly below it are durable with their indexes; syncMu
 
+	noPrealloc bool // the file system cannot reserve blocks ahead of appends; owner-only
+
 	// Segments deleted by retention or DeleteRecords have their files closed and removed
 	// in the background by deleteFiles (tests replace it); Close waits for them.
 	deletions   sync.WaitGroup
@@ -191,8 +193,12 @@ func (l *Log) rollDue(seg *segment, now time.Time) bool {
 // short write is cut back off the file so no partial batch remains.
 func (l *Log) write(seg *segment, data []byte, hs []batch.Header, now time.Time) error {
 	pos := seg.size
+	l.reserve(seg, pos+int64(len(data)))
 	if _, err := seg.file.WriteAt(data, pos); err != nil {
-		if terr := seg.file.Truncate(pos); terr != nil {
+		terr := seg.file.Truncate(pos)
+		if terr == nil {
+			seg.reserved = pos // the cut freed the blocks past it too
+		} else {
 			// Later writes overwrite the garbage from pos on; roll retries the cut before
 			// the segment is sealed, and recovery would cut it after a crash.
 			seg.garbageTail = true
@@ -224,7 +230,9 @@ func (l *Log) roll(now time.Time) error {
 			return fmt.Errorf("%w: cut failed write from %s: %w", ErrStorage, old.logPath(), err)
 		}
 		old.garbageTail = false
+		old.reserved = old.size
 	}
+	l.releaseReserve(old)
 	stem := segmentStem(l.dir, l.leo)
 	f, err := l.openFile(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL)
 	if err != nil {
@@ -350,6 +358,9 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
+	if len(l.segments) > 0 {
+		l.releaseReserve(l.active())
+	}
 	if cerr := l.closeFiles(); err == nil {
 		err = cerr
 	}

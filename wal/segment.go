@@ -65,6 +65,7 @@ type segment struct {
 	sinceIndex  int       // bytes appended since the last offset index entry
 	rollBase    time.Time // when the segment's age for SegmentMs started
 	garbageTail bool      // a failed write left bytes past size that could not be cut
+	reserved    int64     // file bytes with disk blocks reserved ahead of appends (prealloc.go)
 
 	syncedSize  int64 // bytes known durable; guarded by Log.syncMu
 	writtenBack int64 // bytes StartWriteback has queued for writing; guarded by Log.syncMu
