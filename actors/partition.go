@@ -255,12 +255,12 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		fail(kerr.NotEnoughReplicas.Code, fmt.Sprintf("the in-sync replica set of %s has %d members, fewer than min.insync.replicas = %d", a.tp, a.isrSize, a.cfg.minInsyncReplicas))
 		return
 	}
-	batches, headers, code, msg := a.validate(m.Records)
+	now := time.Now()
+	batches, headers, code, msg := a.validate(m.Records, now.UnixMilli())
 	if code != 0 {
 		fail(code, msg)
 		return
 	}
-	now := time.Now()
 	for i, b := range batches {
 		h := headers[i]
 		pb := producerBatch(h)
@@ -330,8 +330,9 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 }
 
 // validate splits and checks a partition's records: structure and CRC, size limit,
-// no transactional or control batches (transactions are not supported).
-func (a *partitionActor) validate(records []byte) ([][]byte, []batch.Header, int16, string) {
+// timestamps within the topic's bounds, no transactional or control batches
+// (transactions are not supported).
+func (a *partitionActor) validate(records []byte, nowMs int64) ([][]byte, []batch.Header, int16, string) {
 	batches, err := batch.Split(records)
 	if err != nil {
 		return nil, nil, kerr.CorruptMessage.Code, err.Error()
@@ -356,6 +357,9 @@ func (a *partitionActor) validate(records []byte) ([][]byte, []batch.Header, int
 			return nil, nil, kerr.InvalidRecord.Code, "clients may not write control batches"
 		case h.Transactional():
 			return nil, nil, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
+		}
+		if msg := a.timestampOutOfRange(h, nowMs); msg != "" {
+			return nil, nil, kerr.InvalidTimestamp.Code, msg
 		}
 		headers[i] = h
 	}
