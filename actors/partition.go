@@ -544,6 +544,18 @@ func (a *partitionActor) epochEnd(m *EpochEndRequest) EpochEndReply {
 		return r
 	}
 	r.LeaderEpoch, r.EndOffset = a.wal.EndOffsetForEpoch(m.LeaderEpoch)
+	if r.LeaderEpoch < 0 && m.LeaderEpoch >= 0 && m.LeaderEpoch <= a.leaderEpoch {
+		// The log learns an epoch from its first batch; Kafka's leader writes its epoch
+		// into the cache, at the log end, when it takes over. With nothing appended in
+		// the current epoch (an empty partition, say) answer as that cache would: the
+		// current epoch ends at the log end, and an older one that the log does not know
+		// ends there too, under the newest epoch the log knows. (-1, -1) here made
+		// consumers validating their position see a truncation and reset their offset.
+		r.LeaderEpoch, r.EndOffset = m.LeaderEpoch, a.hw
+		if known := a.wal.LeaderEpochs(); m.LeaderEpoch < a.leaderEpoch && len(known) > 0 {
+			r.LeaderEpoch = known[len(known)-1].Epoch
+		}
+	}
 	if r.LeaderEpoch == a.leaderEpoch || (r.LeaderEpoch >= 0 && r.EndOffset > a.hw) {
 		// The current epoch ends at the high watermark as far as clients are concerned.
 		r.EndOffset = a.hw
