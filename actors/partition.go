@@ -493,7 +493,8 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 				r.Offset, r.Timestamp = o, t
 			}
 		}
-	case -5: // latest tiered: nothing is tiered
+	case -5: // latest tiered: nothing is tiered, which Kafka answers with epoch -1 too
+		r.LeaderEpoch = -1
 	default:
 		if m.Timestamp < 0 {
 			r.Code = kerr.UnsupportedVersion.Code
@@ -505,6 +506,8 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 			if o, t, ok := a.recordAt(off, func(t int64) bool { return t >= m.Timestamp }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
+		} else {
+			r.LeaderEpoch = -1 // no such record: Kafka names no epoch
 		}
 	}
 	return r

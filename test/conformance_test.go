@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
@@ -59,4 +60,84 @@ func TestProduceTimestampBounds(t *testing.T) {
 	if !errors.Is(err, kerr.InvalidTimestamp) {
 		t.Fatalf("kgo produce stamped two hours ahead: %v", err)
 	}
+}
+
+// ListOffsets answers as Kafka does where clients read more than the offset: a partition
+// named twice is INVALID_REQUEST wherever it appears, and answers without a record (no
+// record at or after the timestamp, nothing tiered, an error) name no leader epoch.
+func TestListOffsetsEdgeAnswers(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "lo", 2, nil)
+	cl := n.rawClient()
+	now := time.Now()
+	produceBatch(t, cl, "lo", 0, batchtest.DefaultOptions(now.UnixMilli()), sameTimestamp(3, "r"))
+
+	// One request naming partition 1 twice.
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = "lo"
+	for _, x := range []struct {
+		partition int32
+		ts        int64
+	}{{0, -1}, {1, -2}, {1, -1}} {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = x.partition, x.ts, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testContext(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 3 {
+		t.Fatalf("response: %+v", resp.Topics)
+	}
+	for i, want := range []int16{0, kerr.InvalidRequest.Code, kerr.InvalidRequest.Code} {
+		if p := resp.Topics[0].Partitions[i]; p.ErrorCode != want || (want != 0 && (p.Offset != -1 || p.LeaderEpoch != -1)) {
+			t.Errorf("answer %d of a request naming partition 1 twice: %+v, want error %d", i, p, want)
+		}
+	}
+	if p := resp.Topics[0].Partitions[0]; p.Offset != 3 || p.LeaderEpoch != 0 {
+		t.Errorf("latest offset of partition 0 beside a duplicate: %+v", p)
+	}
+
+	type answer struct {
+		code          int16
+		offset, stamp int64
+		epoch         int32
+	}
+	for _, c := range []struct {
+		what    string
+		ts      int64
+		current int32
+		want    answer
+	}{
+		{"latest tiered", -5, -1, answer{0, -1, -1, -1}},
+		{"a timestamp after every record", now.Add(time.Hour).UnixMilli(), -1, answer{0, -1, -1, -1}},
+		{"the first record's timestamp", now.UnixMilli(), -1, answer{0, 0, now.UnixMilli(), 0}},
+		{"latest, under a leader epoch newer than the partition's", -1, 7, answer{kerr.UnknownLeaderEpoch.Code, -1, -1, -1}},
+	} {
+		p := listOffsetAtEpoch(t, cl, "lo", 0, c.ts, c.current)
+		if got := (answer{p.ErrorCode, p.Offset, p.Timestamp, p.LeaderEpoch}); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.what, got, c.want)
+		}
+	}
+}
+
+func listOffsetAtEpoch(t *testing.T, cl kmsg.Requestor, topic string, partition int32, ts int64, current int32) kmsg.ListOffsetsResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = partition, ts, current
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testContext(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Topics[0].Partitions[0]
 }
