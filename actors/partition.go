@@ -348,7 +348,9 @@ func (a *partitionActor) validate(records []byte, nowMs int64) ([][]byte, []batc
 		h, err := batch.Validate(b)
 		switch {
 		case errors.Is(err, batch.ErrUnsupportedMagic):
-			return nil, nil, kerr.UnsupportedForMessageFormat.Code, err.Error()
+			// Kafka refuses anything but magic 2 in a Produce v3+ request as an invalid
+			// record (ProduceRequest.validateRecords).
+			return nil, nil, kerr.InvalidRecord.Code, "produce requests of version 3 and later may only carry record batches with magic 2: " + err.Error()
 		case errors.Is(err, batch.ErrInvalidRecord):
 			return nil, nil, kerr.InvalidRecord.Code, err.Error()
 		case err != nil:

@@ -1,7 +1,9 @@
 package test
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +142,33 @@ func listOffsetAtEpoch(t *testing.T, cl kmsg.Requestor, topic string, partition 
 		t.Fatal(err)
 	}
 	return resp.Topics[0].Partitions[0]
+}
+
+// Kafka accepts only magic 2 record batches in Produce v3+ and refuses a legacy message
+// set there as INVALID_RECORD (UNSUPPORTED_FOR_MESSAGE_FORMAT is for v0-2 requests).
+func TestProduceLegacyMessageSetInNewRequest(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "legacy", 1, nil)
+	cl := n.rawClient()
+	for _, magic := range []byte{0, 1} {
+		// One message: offset, size, crc, magic, attributes, [timestamp (v1)], null key,
+		// 1-byte value.
+		msg := binary.BigEndian.AppendUint64(nil, 0)
+		body := []byte{magic, 0}
+		if magic == 1 {
+			body = binary.BigEndian.AppendUint64(body, uint64(time.Now().UnixMilli()))
+		}
+		body = binary.BigEndian.AppendUint32(body, 0xffffffff)
+		body = append(binary.BigEndian.AppendUint32(body, 1), 'v')
+		msg = binary.BigEndian.AppendUint32(msg, uint32(4+len(body)))
+		msg = append(binary.BigEndian.AppendUint32(msg, crc32.ChecksumIEEE(body)), body...)
+
+		p := produceRaw(t, cl, "legacy", 0, msg)
+		if p.ErrorCode != kerr.InvalidRecord.Code || p.ErrorMessage == nil || !strings.Contains(*p.ErrorMessage, "magic") {
+			t.Errorf("magic %d message set in Produce v12: error %d %v", magic, p.ErrorCode, p.ErrorMessage)
+		}
+	}
+	if l := offsetOf(t, cl, "legacy", 0, -1); l != 0 {
+		t.Fatalf("legacy messages were appended: latest offset %d", l)
+	}
 }
