@@ -494,6 +494,8 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 			if o, t, ok := a.recordAt(off, func(t int64) bool { return t == ts }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
+		} else {
+			r.LeaderEpoch = -1 // an empty log: no record, no epoch
 		}
 	case -5: // latest tiered: nothing is tiered, which Kafka answers with epoch -1 too
 		r.LeaderEpoch = -1

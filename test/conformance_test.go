@@ -103,6 +103,9 @@ func TestListOffsetsEdgeAnswers(t *testing.T) {
 	if p := resp.Topics[0].Partitions[0]; p.Offset != 3 || p.LeaderEpoch != 0 {
 		t.Errorf("latest offset of partition 0 beside a duplicate: %+v", p)
 	}
+	if p := listOffsetAtEpoch(t, cl, "lo", 1, -3, -1); p.ErrorCode != 0 || p.Offset != -1 || p.Timestamp != -1 || p.LeaderEpoch != -1 {
+		t.Errorf("max timestamp of an empty partition: %+v", p)
+	}
 
 	type answer struct {
 		code          int16
