@@ -255,12 +255,12 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		fail(kerr.NotEnoughReplicas.Code, fmt.Sprintf("the in-sync replica set of %s has %d members, fewer than min.insync.replicas = %d", a.tp, a.isrSize, a.cfg.minInsyncReplicas))
 		return
 	}
-	batches, headers, code, msg := a.validate(m.Records)
+	now := time.Now()
+	batches, headers, code, msg := a.validate(m.Records, now.UnixMilli())
 	if code != 0 {
 		fail(code, msg)
 		return
 	}
-	now := time.Now()
 	for i, b := range batches {
 		h := headers[i]
 		pb := producerBatch(h)
@@ -330,8 +330,9 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 }
 
 // validate splits and checks a partition's records: structure and CRC, size limit,
-// no transactional or control batches (transactions are not supported).
-func (a *partitionActor) validate(records []byte) ([][]byte, []batch.Header, int16, string) {
+// timestamps within the topic's bounds, no transactional or control batches
+// (transactions are not supported).
+func (a *partitionActor) validate(records []byte, nowMs int64) ([][]byte, []batch.Header, int16, string) {
 	batches, err := batch.Split(records)
 	if err != nil {
 		return nil, nil, kerr.CorruptMessage.Code, err.Error()
@@ -347,7 +348,9 @@ func (a *partitionActor) validate(records []byte) ([][]byte, []batch.Header, int
 		h, err := batch.Validate(b)
 		switch {
 		case errors.Is(err, batch.ErrUnsupportedMagic):
-			return nil, nil, kerr.UnsupportedForMessageFormat.Code, err.Error()
+			// Kafka refuses anything but magic 2 in a Produce v3+ request as an invalid
+			// record (ProduceRequest.validateRecords).
+			return nil, nil, kerr.InvalidRecord.Code, "produce requests of version 3 and later may only carry record batches with magic 2: " + err.Error()
 		case errors.Is(err, batch.ErrInvalidRecord):
 			return nil, nil, kerr.InvalidRecord.Code, err.Error()
 		case err != nil:
@@ -356,6 +359,9 @@ func (a *partitionActor) validate(records []byte) ([][]byte, []batch.Header, int
 			return nil, nil, kerr.InvalidRecord.Code, "clients may not write control batches"
 		case h.Transactional():
 			return nil, nil, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
+		}
+		if msg := a.timestampOutOfRange(h, nowMs); msg != "" {
+			return nil, nil, kerr.InvalidTimestamp.Code, msg
 		}
 		headers[i] = h
 	}
@@ -488,8 +494,11 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 			if o, t, ok := a.recordAt(off, func(t int64) bool { return t == ts }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
+		} else {
+			r.LeaderEpoch = -1 // an empty log: no record, no epoch
 		}
-	case -5: // latest tiered: nothing is tiered
+	case -5: // latest tiered: nothing is tiered, which Kafka answers with epoch -1 too
+		r.LeaderEpoch = -1
 	default:
 		if m.Timestamp < 0 {
 			r.Code = kerr.UnsupportedVersion.Code
@@ -501,6 +510,8 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 			if o, t, ok := a.recordAt(off, func(t int64) bool { return t >= m.Timestamp }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
+		} else {
+			r.LeaderEpoch = -1 // no such record: Kafka names no epoch
 		}
 	}
 	return r
@@ -540,6 +551,18 @@ func (a *partitionActor) epochEnd(m *EpochEndRequest) EpochEndReply {
 		return r
 	}
 	r.LeaderEpoch, r.EndOffset = a.wal.EndOffsetForEpoch(m.LeaderEpoch)
+	if r.LeaderEpoch < 0 && m.LeaderEpoch >= 0 && m.LeaderEpoch <= a.leaderEpoch {
+		// The log learns an epoch from its first batch; Kafka's leader writes its epoch
+		// into the cache, at the log end, when it takes over. With nothing appended in
+		// the current epoch (an empty partition, say) answer as that cache would: the
+		// current epoch ends at the log end, and an older one that the log does not know
+		// ends there too, under the newest epoch the log knows. (-1, -1) here made
+		// consumers validating their position see a truncation and reset their offset.
+		r.LeaderEpoch, r.EndOffset = m.LeaderEpoch, a.hw
+		if known := a.wal.LeaderEpochs(); m.LeaderEpoch < a.leaderEpoch && len(known) > 0 {
+			r.LeaderEpoch = known[len(known)-1].Epoch
+		}
+	}
 	if r.LeaderEpoch == a.leaderEpoch || (r.LeaderEpoch >= 0 && r.EndOffset > a.hw) {
 		// The current epoch ends at the high watermark as far as clients are concerned.
 		r.EndOffset = a.hw

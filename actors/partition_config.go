@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ type partitionConfig struct {
 	maxMessageBytes   int
 	logAppendTime     bool
 	minInsyncReplicas int
+	// With CreateTime, how far a batch's timestamps may be behind or ahead of the
+	// broker's clock (message.timestamp.before/after.max.ms).
+	timestampBeforeMax int64
+	timestampAfterMax  int64
 }
 
 // brokerConfigs is the broker-side input to topic config resolution.
@@ -47,9 +52,11 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 			RetentionBytes:     get(configs.RetentionBytes, -1),
 			IndexIntervalBytes: int(get(configs.IndexIntervalBytes, wal.DefaultIndexIntervalBytes)),
 		},
-		maxMessageBytes:   int(get(configs.MaxMessageBytes, 1048588)),
-		logAppendTime:     configs.Effective(configs.MessageTimestamp, t.Configs, b) == "LogAppendTime",
-		minInsyncReplicas: int(get(configs.MinInsyncReplicas, 1)),
+		maxMessageBytes:    int(get(configs.MaxMessageBytes, 1048588)),
+		logAppendTime:      configs.Effective(configs.MessageTimestamp, t.Configs, b) == "LogAppendTime",
+		minInsyncReplicas:  int(get(configs.MinInsyncReplicas, 1)),
+		timestampBeforeMax: get(configs.TimestampBeforeMax, math.MaxInt64),
+		timestampAfterMax:  get(configs.TimestampAfterMax, 3600000),
 	}
 	if !strings.Contains(configs.Effective(configs.CleanupPolicy, t.Configs, b), "delete") {
 		// Compaction is not performed; a compact-only topic must then keep everything.

@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"fmt"
+	"math"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik/chronik-node/wal/batch"
@@ -44,4 +47,31 @@ func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int6
 		return true
 	})
 	return off, ts, found && err == nil
+}
+
+// timestampOutOfRange applies message.timestamp.before.max.ms and after.max.ms to a
+// CreateTime batch, as Kafka 4 does (the after bound defaults to one hour, so a producer
+// whose clock runs ahead gets INVALID_TIMESTAMP). It returns why the batch is refused, or
+// "". Kafka checks every record; the header bounds them without reading the records:
+// the max timestamp is the newest one, and the first timestamp is the oldest for every
+// producer that stamps records in order (a record stamped before the first one is not
+// caught). LogAppendTime topics replace the timestamps, so they are not checked.
+func (a *partitionActor) timestampOutOfRange(h batch.Header, nowMs int64) string {
+	if a.cfg.logAppendTime {
+		return ""
+	}
+	// Bounds that would overflow mean no bound; nowMs and the limits are not negative.
+	lo, hi := nowMs-a.cfg.timestampBeforeMax, int64(math.MaxInt64)
+	if a.cfg.timestampAfterMax <= math.MaxInt64-nowMs {
+		hi = nowMs + a.cfg.timestampAfterMax
+	}
+	switch {
+	case h.MaxTimestamp != -1 && h.MaxTimestamp > hi:
+		return fmt.Sprintf("the batch's newest timestamp %d is out of range: timestamps must be within [%d, %d] (message.timestamp.after.max.ms = %d)",
+			h.MaxTimestamp, lo, hi, a.cfg.timestampAfterMax)
+	case h.FirstTimestamp != -1 && h.FirstTimestamp < lo:
+		return fmt.Sprintf("the batch's first timestamp %d is out of range: timestamps must be within [%d, %d] (message.timestamp.before.max.ms = %d)",
+			h.FirstTimestamp, lo, hi, a.cfg.timestampBeforeMax)
+	}
+	return ""
 }

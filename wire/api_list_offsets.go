@@ -23,6 +23,13 @@ func (h *Handlers) handleListOffsets(ctx context.Context, r *Request) (kmsg.Resp
 	}
 	replies := make(chan actors.ListOffsetsReply, total)
 	var slots []*kmsg.ListOffsetsResponseTopicPartition
+	// A partition named twice gets INVALID_REQUEST in every place it appears, as in Kafka.
+	seen := make(map[actors.TopicPartition]int, total)
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			seen[actors.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}]++
+		}
+	}
 	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(req.Topics))
 	for ti, rt := range req.Topics {
 		st := &resp.Topics[ti]
@@ -33,6 +40,11 @@ func (h *Handlers) handleListOffsets(ctx context.Context, r *Request) (kmsg.Resp
 			sp := &st.Partitions[pi]
 			*sp = kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition, sp.Offset, sp.Timestamp, sp.LeaderEpoch = rp.Partition, -1, -1, -1
+			tp := actors.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			if seen[tp] > 1 {
+				sp.ErrorCode = kerr.InvalidRequest.Code
+				continue
+			}
 			if !timestampSupported(req.Version, rp.Timestamp) {
 				sp.ErrorCode = kerr.UnsupportedVersion.Code
 				continue
@@ -41,14 +53,16 @@ func (h *Handlers) handleListOffsets(ctx context.Context, r *Request) (kmsg.Resp
 			if req.Version >= 4 {
 				epoch = rp.CurrentLeaderEpoch
 			}
-			h.cluster.ListOffsets(actors.TopicPartition{Topic: rt.Topic, Partition: rp.Partition},
-				&actors.ListOffsetsRequest{Timestamp: rp.Timestamp, CurrentLeaderEpoch: epoch, Index: len(slots), Reply: replies})
+			h.cluster.ListOffsets(tp, &actors.ListOffsetsRequest{Timestamp: rp.Timestamp, CurrentLeaderEpoch: epoch, Index: len(slots), Reply: replies})
 			slots = append(slots, sp)
 		}
 	}
 	err := collect(ctx, replies, len(slots), 30*time.Second, func(rep actors.ListOffsetsReply) {
 		sp := slots[rep.Index]
 		sp.ErrorCode, sp.Offset, sp.Timestamp, sp.LeaderEpoch = rep.Code, rep.Offset, rep.Timestamp, rep.LeaderEpoch
+		if rep.Code != 0 {
+			sp.LeaderEpoch = -1 // Kafka's error answers carry no epoch
+		}
 		if req.Version == 0 && rep.Code == 0 {
 			sp.OldStyleOffsets = []int64{rep.Offset}
 		}

@@ -13,8 +13,8 @@ var (
 	// ErrCorrupt: the bytes are not a well-formed batch (bad length, CRC, codec or framing).
 	// Kafka code CORRUPT_MESSAGE.
 	ErrCorrupt = errors.New("corrupt record batch")
-	// ErrUnsupportedMagic: a message set in the legacy formats (magic 0 or 1).
-	// Kafka code UNSUPPORTED_FOR_MESSAGE_FORMAT.
+	// ErrUnsupportedMagic: a message set in the legacy formats (magic 0 or 1). Kafka
+	// code INVALID_RECORD when a Produce v3+ request carries it.
 	ErrUnsupportedMagic = errors.New("unsupported message format (magic 0/1)")
 	// ErrInvalidRecord: the batch checksums fine but its records contradict the header
 	// (count, offset deltas, malformed record fields). Kafka code INVALID_RECORD.

@@ -1,0 +1,177 @@
+package test
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
+)
+
+// Conformance with the Java broker's answers, where a client would notice a difference.
+
+// Kafka 4 refuses CreateTime batches stamped more than message.timestamp.after.max.ms
+// (one hour by default) ahead of its clock, or more than before.max.ms (unlimited by
+// default) behind it, with INVALID_TIMESTAMP; LogAppendTime topics restamp and accept.
+func TestProduceTimestampBounds(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "ts-default", 1, nil)
+	createTopic(t, n, "ts-narrow", 1, map[string]string{"message.timestamp.before.max.ms": "60000", "message.timestamp.after.max.ms": "86400000"})
+	createTopic(t, n, "ts-append", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	cl := n.rawClient()
+	now := time.Now()
+	at := func(d time.Duration) []byte {
+		return batchtest.Build(batchtest.DefaultOptions(now.Add(d).UnixMilli()), sameTimestamp(2, "r"))
+	}
+	for _, c := range []struct {
+		topic string
+		shift time.Duration
+		want  int16
+	}{
+		{"ts-default", 2 * time.Hour, kerr.InvalidTimestamp.Code},
+		{"ts-default", 30 * time.Minute, 0},
+		{"ts-default", -365 * 24 * time.Hour, 0},
+		{"ts-narrow", 2 * time.Hour, 0},
+		{"ts-narrow", -2 * time.Hour, kerr.InvalidTimestamp.Code},
+		{"ts-narrow", 48 * time.Hour, kerr.InvalidTimestamp.Code},
+		{"ts-append", 48 * time.Hour, 0},
+	} {
+		p := produceRaw(t, cl, c.topic, 0, at(c.shift))
+		if p.ErrorCode != c.want {
+			t.Errorf("%s, stamped %v from now: error %d, want %d", c.topic, c.shift, p.ErrorCode, c.want)
+		}
+		if c.want != 0 && (p.ErrorMessage == nil || !strings.Contains(*p.ErrorMessage, "out of range") || p.BaseOffset != -1) {
+			t.Errorf("%s, stamped %v from now: message %v, base offset %d", c.topic, c.shift, p.ErrorMessage, p.BaseOffset)
+		}
+	}
+	// Refused batches took no offsets: two accepted batches of two records each.
+	if l := offsetOf(t, cl, "ts-default", 0, -1); l != 4 {
+		t.Fatalf("ts-default holds %d records, want 4", l)
+	}
+
+	// A producer whose clock runs two hours ahead gets the error for its record.
+	prod := n.client(kgo.DefaultProduceTopic("ts-default"))
+	err := prod.ProduceSync(testContext(t), &kgo.Record{Value: []byte("v"), Timestamp: now.Add(2 * time.Hour)}).FirstErr()
+	if !errors.Is(err, kerr.InvalidTimestamp) {
+		t.Fatalf("kgo produce stamped two hours ahead: %v", err)
+	}
+}
+
+// ListOffsets answers as Kafka does where clients read more than the offset: a partition
+// named twice is INVALID_REQUEST wherever it appears, and answers without a record (no
+// record at or after the timestamp, nothing tiered, an error) name no leader epoch.
+func TestListOffsetsEdgeAnswers(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "lo", 2, nil)
+	cl := n.rawClient()
+	now := time.Now()
+	produceBatch(t, cl, "lo", 0, batchtest.DefaultOptions(now.UnixMilli()), sameTimestamp(3, "r"))
+
+	// One request naming partition 1 twice.
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = "lo"
+	for _, x := range []struct {
+		partition int32
+		ts        int64
+	}{{0, -1}, {1, -2}, {1, -1}} {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = x.partition, x.ts, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testContext(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 3 {
+		t.Fatalf("response: %+v", resp.Topics)
+	}
+	for i, want := range []int16{0, kerr.InvalidRequest.Code, kerr.InvalidRequest.Code} {
+		if p := resp.Topics[0].Partitions[i]; p.ErrorCode != want || (want != 0 && (p.Offset != -1 || p.LeaderEpoch != -1)) {
+			t.Errorf("answer %d of a request naming partition 1 twice: %+v, want error %d", i, p, want)
+		}
+	}
+	if p := resp.Topics[0].Partitions[0]; p.Offset != 3 || p.LeaderEpoch != 0 {
+		t.Errorf("latest offset of partition 0 beside a duplicate: %+v", p)
+	}
+	if p := listOffsetAtEpoch(t, cl, "lo", 1, -3, -1); p.ErrorCode != 0 || p.Offset != -1 || p.Timestamp != -1 || p.LeaderEpoch != -1 {
+		t.Errorf("max timestamp of an empty partition: %+v", p)
+	}
+
+	type answer struct {
+		code          int16
+		offset, stamp int64
+		epoch         int32
+	}
+	for _, c := range []struct {
+		what    string
+		ts      int64
+		current int32
+		want    answer
+	}{
+		{"latest tiered", -5, -1, answer{0, -1, -1, -1}},
+		{"a timestamp after every record", now.Add(time.Hour).UnixMilli(), -1, answer{0, -1, -1, -1}},
+		{"the first record's timestamp", now.UnixMilli(), -1, answer{0, 0, now.UnixMilli(), 0}},
+		{"latest, under a leader epoch newer than the partition's", -1, 7, answer{kerr.UnknownLeaderEpoch.Code, -1, -1, -1}},
+	} {
+		p := listOffsetAtEpoch(t, cl, "lo", 0, c.ts, c.current)
+		if got := (answer{p.ErrorCode, p.Offset, p.Timestamp, p.LeaderEpoch}); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.what, got, c.want)
+		}
+	}
+}
+
+func listOffsetAtEpoch(t *testing.T, cl kmsg.Requestor, topic string, partition int32, ts int64, current int32) kmsg.ListOffsetsResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = partition, ts, current
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testContext(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Topics[0].Partitions[0]
+}
+
+// Kafka accepts only magic 2 record batches in Produce v3+ and refuses a legacy message
+// set there as INVALID_RECORD (UNSUPPORTED_FOR_MESSAGE_FORMAT is for v0-2 requests).
+func TestProduceLegacyMessageSetInNewRequest(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "legacy", 1, nil)
+	cl := n.rawClient()
+	for _, magic := range []byte{0, 1} {
+		// One message: offset, size, crc, magic, attributes, [timestamp (v1)], null key,
+		// 1-byte value.
+		msg := binary.BigEndian.AppendUint64(nil, 0)
+		body := []byte{magic, 0}
+		if magic == 1 {
+			body = binary.BigEndian.AppendUint64(body, uint64(time.Now().UnixMilli()))
+		}
+		body = binary.BigEndian.AppendUint32(body, 0xffffffff)
+		body = append(binary.BigEndian.AppendUint32(body, 1), 'v')
+		msg = binary.BigEndian.AppendUint32(msg, uint32(4+len(body)))
+		msg = append(binary.BigEndian.AppendUint32(msg, crc32.ChecksumIEEE(body)), body...)
+
+		p := produceRaw(t, cl, "legacy", 0, msg)
+		if p.ErrorCode != kerr.InvalidRecord.Code || p.ErrorMessage == nil || !strings.Contains(*p.ErrorMessage, "magic") {
+			t.Errorf("magic %d message set in Produce v12: error %d %v", magic, p.ErrorCode, p.ErrorMessage)
+		}
+	}
+	if l := offsetOf(t, cl, "legacy", 0, -1); l != 0 {
+		t.Fatalf("legacy messages were appended: latest offset %d", l)
+	}
+}
