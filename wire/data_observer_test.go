@@ -48,6 +48,7 @@ func (c *dataCluster) ListOffsets(actors.TopicPartition, *actors.ListOffsetsRequ
 func (c *dataCluster) DeleteRecords(actors.TopicPartition, *actors.DeleteRecordsRequest) {}
 func (c *dataCluster) EpochEnd(actors.TopicPartition, *actors.EpochEndRequest)           {}
 func (c *dataCluster) AllocateProducerID(context.Context) (int64, error)                 { return 0, nil }
+func (c *dataCluster) PartitionViews() []actors.PartitionView                            { return nil }
 
 type recordingDataObserver struct {
 	mu        sync.Mutex

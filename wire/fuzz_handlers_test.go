@@ -58,6 +58,7 @@ func (f *fakeCluster) Propose(context.Context, ...fsm.Command) ([]fsm.Result, er
 	return nil, errors.New("the fake cluster has no metadata log")
 }
 func (f *fakeCluster) AllocateProducerID(context.Context) (int64, error) { return 1000, nil }
+func (f *fakeCluster) PartitionViews() []actors.PartitionView            { return nil }
 
 func (f *fakeCluster) Produce(tp actors.TopicPartition, r *actors.ProduceRequest) {
 	rep := actors.ProduceReply{Index: r.Index, BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}

@@ -32,6 +32,7 @@ type Cluster interface {
 	DeleteRecords(tp actors.TopicPartition, r *actors.DeleteRecordsRequest)
 	EpochEnd(tp actors.TopicPartition, r *actors.EpochEndRequest)
 	AllocateProducerID(ctx context.Context) (int64, error)
+	PartitionViews() []actors.PartitionView // the partition replicas this node hosts, sorted
 
 	GroupCoordinator // consumer groups (groups.go)
 }
@@ -42,6 +43,7 @@ type BrokerConfig struct {
 	NumPartitions     int32
 	ReplicationFactor int16
 	AutoCreateTopics  bool
+	LogDir            string // absolute path of the directory holding the partition logs
 	// Static is the node's configuration by key, as DescribeConfigs shows it for the
 	// broker resource; StaticSet marks the keys set in the config file.
 	Static    map[string]string
@@ -81,6 +83,7 @@ func (h *Handlers) APIs() []API {
 		{Key: 37, MinVersion: 0, MaxVersion: 3, Handle: h.handleCreatePartitions},
 		{Key: 44, MinVersion: 0, MaxVersion: 1, Handle: h.handleIncrementalAlterConfigs},
 		{Key: 60, MinVersion: 0, MaxVersion: 2, Handle: h.handleDescribeCluster},
+		{Key: 35, MinVersion: 0, MaxVersion: 4, Handle: h.handleDescribeLogDirs},
 
 		// Consumer groups.
 		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit},

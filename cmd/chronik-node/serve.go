@@ -126,7 +126,7 @@ func startNode(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*ru
 			SnapshotEntries: cfg.RaftSnapshotEntries, ProposalTimeout: cfg.RaftProposalTimeout,
 		},
 		Data: actors.DataOptions{
-			Dir: filepath.Join(cfg.DataDir, "partitions"), FlushAlways: cfg.FlushPolicy == "always",
+			Dir: partitionsDir(cfg), FlushAlways: cfg.FlushPolicy == "always",
 			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
 			StaticConfig: static, StaticSet: staticSet,
 		},
@@ -157,12 +157,22 @@ func startNode(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*ru
 	return r, nil
 }
 
+// partitionsDir is the log directory: the partition logs live in it, one directory each.
+// It is absolute, as DescribeLogDirs reports it.
+func partitionsDir(cfg *config.Config) string {
+	dir := filepath.Join(cfg.DataDir, "partitions")
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return dir
+}
+
 // listen starts the Kafka listener and the debug HTTP listener.
 func (r *runningNode) listen(cfg *config.Config) error {
 	static, set := cfg.Values()
 	handlers := wire.NewHandlers(r.node, wire.BrokerConfig{
 		NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, ReplicationFactor: cfg.DefaultReplicationFactor,
-		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set,
+		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set, LogDir: partitionsDir(cfg),
 	}, r.log.With().Str("component", "handlers").Logger())
 	r.metrics = metrics.New(r.node, version, r.log.With().Str("component", "metrics").Logger())
 	r.node.OnImage(r.metrics.TopicsChanged)
