@@ -47,7 +47,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		st := &resp.Topics[ti]
 		*st = kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		name, known := topicName(img, rt.Topic, rt.TopicID)
+		name, known := topicName(img, rt.Topic, rt.TopicID, req.Version >= 13)
 		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/actors"
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
 // A fetch in which no partition can be read (every topic id unknown, say, after the
@@ -134,4 +135,29 @@ func fetchOfUnknownTopicID() *kmsg.FetchRequest {
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	return req
+}
+
+// From v13 Produce and Fetch name topics only by id. A zero id names no topic: Kafka
+// answers UNKNOWN_TOPIC_ID, and so must we, not look up a topic with an empty name.
+func TestZeroTopicIDIsUnknownInProduceAndFetchV13(t *testing.T) {
+	fetch := fetchOfUnknownTopicID()
+	fetch.Topics[0].TopicID = [16]byte{}
+	resp, err := runDataHandler(t, fetch)
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if err != nil || !ok || len(fr.Topics) != 1 || fr.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicID.Code {
+		t.Fatalf("Fetch v13 of topic id zero answered %+v, %v; want UNKNOWN_TOPIC_ID", resp, err)
+	}
+
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Version, produce.Acks, produce.TimeoutMillis = 13, -1, 1000
+	rt := kmsg.NewProduceRequestTopic()
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batchtest.Build(batchtest.DefaultOptions(1700000000000), batchtest.Values(1, 10))
+	rt.Partitions = append(rt.Partitions, rp)
+	produce.Topics = append(produce.Topics, rt)
+	resp, err = runDataHandler(t, produce)
+	pr, ok := resp.(*kmsg.ProduceResponse)
+	if err != nil || !ok || len(pr.Topics) != 1 || pr.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicID.Code {
+		t.Fatalf("Produce v13 to topic id zero answered %+v, %v; want UNKNOWN_TOPIC_ID", resp, err)
+	}
 }

@@ -48,7 +48,7 @@ func (h *Handlers) beginProduce(ctx context.Context, r *Request) func() (kmsg.Re
 		st := &resp.Topics[ti]
 		*st = kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		name, known := topicName(img, rt.Topic, rt.TopicID)
+		name, known := topicName(img, rt.Topic, rt.TopicID, req.Version >= 13)
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		for pi, rp := range rt.Partitions {
 			sp := &st.Partitions[pi]

@@ -39,7 +39,7 @@ func (h *Handlers) observeProduce(req *kmsg.ProduceRequest, resp *kmsg.ProduceRe
 	}
 	img := h.cluster.Image()
 	for _, rt := range req.Topics {
-		name, known := topicName(img, rt.Topic, rt.TopicID)
+		name, known := topicName(img, rt.Topic, rt.TopicID, req.Version >= 13)
 		if !known {
 			continue
 		}
@@ -75,7 +75,7 @@ func (h *Handlers) observeFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse
 		if bytes == 0 {
 			continue
 		}
-		if name, known := topicName(img, rt.Topic, rt.TopicID); known {
+		if name, known := topicName(img, rt.Topic, rt.TopicID, req.Version >= 13); known {
 			h.data.TopicBytesOut(name, bytes)
 		}
 	}

@@ -193,9 +193,11 @@ const allTopicOperations = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<
 // IDEMPOTENT_WRITE, ALTER, DESCRIBE.
 const allClusterOperations = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
 
-// topicName resolves a topic named directly or (newer versions) by id.
-func topicName(img *metastore.Image, name string, id [16]byte) (string, bool) {
-	if id != [16]byte{} {
+// topicName resolves a topic named directly or, where the request version names topics
+// by id (byID: Produce and Fetch v13+), by id; there a zero id is an unknown one, as in
+// Kafka (UNKNOWN_TOPIC_ID), not a topic with no name.
+func topicName(img *metastore.Image, name string, id [16]byte, byID bool) (string, bool) {
+	if byID || id != [16]byte{} {
 		t := img.TopicByID(id)
 		if t == nil {
 			return "", false
