@@ -43,6 +43,7 @@ type partitionActor struct {
 	leader      bool
 	broken      error     // the log could not be opened; requests get KAFKA_STORAGE_ERROR
 	lastOpenLog time.Time // when an open failure was last logged
+	lastOpen    time.Time // when the log was last opened, or tried
 	self        *actor.PID
 
 	sync        *syncer
@@ -90,7 +91,7 @@ func newPartitionActor(n *Node, tp TopicPartition) actor.Producer {
 }
 
 func (a *partitionActor) Receive(ctx actor.Context) {
-	if a.broken != nil {
+	if a.broken != nil && a.reopenDue(time.Now()) {
 		a.open() // serve again as soon as the cause (a full disk, say) is gone
 	}
 	switch m := ctx.Message().(type) {
@@ -120,6 +121,19 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 	}
 }
 
+// damagedReopenInterval spaces the attempts to open a log found damaged on disk. Each
+// attempt rescans the damaged segment (up to segment.bytes) and logs its findings; at
+// every fetch, produce and tick that made a broken partition read its segment over and
+// over and flooded the log, for a condition only an operator can cure.
+const damagedReopenInterval = 10 * time.Second
+
+// reopenDue reports whether a broken partition should try to open its log again now: at
+// once (every message) when the cause may pass by itself, such as a full disk, but only
+// every damagedReopenInterval when the log is damaged.
+func (a *partitionActor) reopenDue(now time.Time) bool {
+	return !errors.Is(a.broken, wal.ErrDamaged) || now.Sub(a.lastOpen) >= damagedReopenInterval
+}
+
 // open (re)builds the partition from disk: the WAL with its recovery, the producer state
 // from its snapshot plus the batches after it, and the high watermark.
 func (a *partitionActor) open() {
@@ -134,6 +148,7 @@ func (a *partitionActor) open() {
 	a.cfg = resolvePartitionConfig(a.n, img, t)
 	a.setLeadership(t.Partitions[a.tp.Partition])
 	a.dir = filepath.Join(a.n.opts.Data.Dir, a.tp.String())
+	a.lastOpen = time.Now()
 	logFailure := time.Since(a.lastOpenLog) >= 10*time.Second
 	if logFailure {
 		a.lastOpenLog = time.Now()

@@ -228,6 +228,7 @@ func TestRecoveryRefusesDamageBelowRecoveryPoint(t *testing.T) {
 	flipByte(t, stem+logSuffix, 100)
 	_, err := Open(f.dir, f.cfg, zerolog.Nop())
 	mustErrIs(t, err, ErrStorage)
+	mustErrIs(t, err, ErrDamaged)
 	if !strings.Contains(err.Error(), "below the recovery point") {
 		t.Fatalf("error does not explain itself: %v", err)
 	}
