@@ -270,12 +270,12 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		fail(kerr.NotEnoughReplicas.Code, fmt.Sprintf("the in-sync replica set of %s has %d members, fewer than min.insync.replicas = %d", a.tp, a.isrSize, a.cfg.minInsyncReplicas))
 		return
 	}
-	batches, headers, code, msg := a.validate(m.Records)
+	now := time.Now()
+	batches, headers, code, msg := a.validate(m.Records, now)
 	if code != 0 {
 		fail(code, msg)
 		return
 	}
-	now := time.Now()
 	for i, b := range batches {
 		h := headers[i]
 		pb := producerBatch(h)
@@ -345,8 +345,9 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 }
 
 // validate splits and checks a partition's records: structure and CRC, size limit,
-// no transactional or control batches (transactions are not supported).
-func (a *partitionActor) validate(records []byte) ([][]byte, []batch.Header, int16, string) {
+// timestamps not too far ahead of now, no transactional or control batches
+// (transactions are not supported).
+func (a *partitionActor) validate(records []byte, now time.Time) ([][]byte, []batch.Header, int16, string) {
 	batches, err := batch.Split(records)
 	if err != nil {
 		return nil, nil, kerr.CorruptMessage.Code, err.Error()
@@ -371,10 +372,21 @@ func (a *partitionActor) validate(records []byte) ([][]byte, []batch.Header, int
 			return nil, nil, kerr.InvalidRecord.Code, "clients may not write control batches"
 		case h.Transactional():
 			return nil, nil, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
+		case !a.cfg.logAppendTime && timestampTooNew(h.MaxTimestamp, now.UnixMilli(), a.cfg.timestampAfterMaxMs):
+			// As Kafka (KIP-937): one record stamped far in the future would otherwise
+			// hold its segment, and every later one, back from time-based retention.
+			return nil, nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is %d ms ahead of the broker's clock; message.timestamp.after.max.ms allows %d",
+				h.MaxTimestamp, h.MaxTimestamp-now.UnixMilli(), a.cfg.timestampAfterMaxMs)
 		}
 		headers[i] = h
 	}
 	return batches, headers, 0, ""
+}
+
+// timestampTooNew reports whether ts is more than afterMaxMs ahead of nowMs, without
+// overflowing for the largest afterMaxMs.
+func timestampTooNew(ts, nowMs, afterMaxMs int64) bool {
+	return ts > nowMs && ts-nowMs > afterMaxMs
 }
 
 func producerBatch(h batch.Header) producers.Batch {

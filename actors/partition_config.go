@@ -16,6 +16,9 @@ type partitionConfig struct {
 	maxMessageBytes   int
 	logAppendTime     bool
 	minInsyncReplicas int
+	// timestampAfterMaxMs bounds how far ahead of the broker's clock a CreateTime
+	// timestamp may be (Kafka's message.timestamp.after.max.ms, KIP-937).
+	timestampAfterMaxMs int64
 }
 
 // brokerConfigs is the broker-side input to topic config resolution.
@@ -47,9 +50,10 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 			RetentionBytes:     get(configs.RetentionBytes, -1),
 			IndexIntervalBytes: int(get(configs.IndexIntervalBytes, wal.DefaultIndexIntervalBytes)),
 		},
-		maxMessageBytes:   int(get(configs.MaxMessageBytes, 1048588)),
-		logAppendTime:     configs.Effective(configs.MessageTimestamp, t.Configs, b) == "LogAppendTime",
-		minInsyncReplicas: int(get(configs.MinInsyncReplicas, 1)),
+		maxMessageBytes:     int(get(configs.MaxMessageBytes, 1048588)),
+		logAppendTime:       configs.Effective(configs.MessageTimestamp, t.Configs, b) == "LogAppendTime",
+		minInsyncReplicas:   int(get(configs.MinInsyncReplicas, 1)),
+		timestampAfterMaxMs: get(configs.TimestampAfterMax, 3600000),
 	}
 	if !strings.Contains(configs.Effective(configs.CleanupPolicy, t.Configs, b), "delete") {
 		// Compaction is not performed; a compact-only topic must then keep everything.

@@ -71,6 +71,7 @@ const (
 	SegmentBytes       = "segment.bytes"
 	SegmentMs          = "segment.ms"
 	IndexIntervalBytes = "index.interval.bytes"
+	TimestampAfterMax  = "message.timestamp.after.max.ms"
 )
 
 // topicDefs lists every topic config Kafka 4 knows that the broker accepts. The ones in
@@ -97,6 +98,8 @@ var topicDefs = []Def{
 		Doc: "A segment rolls when its first batch is older than this."},
 	{Name: IndexIntervalBytes, BrokerKey: "log.index.interval.bytes", Type: TypeInt, Default: "4096", check: intRange(0, math.MaxInt32),
 		Doc: "Bytes between offset index entries."},
+	{Name: TimestampAfterMax, BrokerKey: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "3600000", check: intRange(0, math.MaxInt64),
+		Doc: "With CreateTime, a batch whose newest timestamp is further ahead of the broker's clock gets INVALID_TIMESTAMP."},
 
 	// Accepted and described, not acted on.
 	{Name: "delete.retention.ms", BrokerKey: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: intRange(0, math.MaxInt64)},
@@ -106,7 +109,6 @@ var topicDefs = []Def{
 	{Name: "max.compaction.lag.ms", BrokerKey: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64)},
 	{Name: "min.compaction.lag.ms", BrokerKey: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", check: intRange(0, math.MaxInt64)},
 	{Name: "min.cleanable.dirty.ratio", BrokerKey: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", check: floatRange(0, 1)},
-	{Name: "message.timestamp.after.max.ms", BrokerKey: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "3600000", check: intRange(0, math.MaxInt64)},
 	{Name: "message.timestamp.before.max.ms", BrokerKey: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(0, math.MaxInt64)},
 	{Name: "preallocate", BrokerKey: "log.preallocate", Type: TypeBoolean, Default: "false", check: isBool},
 	{Name: "segment.index.bytes", BrokerKey: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", check: intRange(4, math.MaxInt32)},
