@@ -1,0 +1,49 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestSecondNodeOnTheSameDataDirRefuses starts a second node on a running node's data
+// directory: it must exit with a message that says the directory is in use (it used to
+// say only "open metadata store .../meta.db: timeout"), and the first node must keep
+// serving.
+func TestSecondNodeOnTheSameDataDirRefuses(t *testing.T) {
+	n := startNode(t, "")
+	dataDir := filepath.Join(n.dir, "data")
+	cfg := filepath.Join(t.TempDir(), "second.toml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, "listeners = %q\ndebug.listener = %q\ndata.dir = %q\n",
+		freeAddr(t), freeAddr(t), dataDir), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	second := exec.CommandContext(ctx, chronikBin, "--config", cfg)
+	second.Stderr = &stderr
+	err := second.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("second node on the same data dir: %v (want exit status 1); stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "locked by another process") || !strings.Contains(stderr.String(), "meta.db") {
+		t.Fatalf("second node's error does not say the data dir is in use:\n%s", stderr.String())
+	}
+
+	prod := n.client(kgo.DefaultProduceTopic("after-second"), kgo.AllowAutoTopicCreation())
+	produceAll(t, prod, []*kgo.Record{{Value: []byte("first node serves")}})
+	if got := consumeN(t, n, "after-second", 1); string(got[0].Value) != "first node serves" {
+		t.Fatalf("read back %q", got[0].Value)
+	}
+}
