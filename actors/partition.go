@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -628,20 +629,46 @@ func (a *partitionActor) refresh(img *metastore.Image) {
 }
 
 // preparePartitionDir creates the directory and records which topic id it belongs to; a
-// directory left by a deleted topic of the same name is removed first.
+// directory left by a deleted topic of the same name is removed first. A marker that
+// names no topic id (truncated, emptied, overwritten) proves nothing about whose data the
+// directory holds, so the directory is left alone and the partition does not open.
 func preparePartitionDir(dir string, id metastore.UUID, trash *trash, log zerolog.Logger) error {
-	marker := filepath.Join(dir, "partition.metadata")
-	want := "topic_id: " + id.String() + "\n"
-	if have, err := os.ReadFile(marker); err == nil && string(have) != want {
+	marker := filepath.Join(dir, partitionMarker)
+	want := markerPrefix + id.String() + "\n"
+	have, err := os.ReadFile(marker)
+	switch {
+	case err == nil && string(have) == want:
+		return nil
+	case err == nil:
+		if _, ok := parsePartitionMarker(have); !ok {
+			return fmt.Errorf("%s holds %q, not a topic id: the directory's data is left untouched; remove the file to keep the data as topic id %s, or the directory to drop it",
+				marker, have, id)
+		}
 		log.Warn().Str("dir", dir).Str("found", string(have)).Msg("partition directory belongs to a deleted topic; removing it")
 		if err := trash.discard(dir, "it belongs to a deleted topic"); err != nil {
 			return fmt.Errorf("remove stale partition dir: %w", err)
 		}
-	} else if err == nil {
-		return nil
+	case !os.IsNotExist(err):
+		return fmt.Errorf("read partition marker: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create partition dir %s: %w", dir, err)
 	}
 	return writeFileSync(marker, []byte(want))
+}
+
+// The marker file naming the topic id a partition directory belongs to.
+const (
+	partitionMarker = "partition.metadata"
+	markerPrefix    = "topic_id: "
+)
+
+// parsePartitionMarker returns the topic id a marker file's contents name.
+func parsePartitionMarker(b []byte) (metastore.UUID, bool) {
+	text, ok := strings.CutPrefix(strings.TrimSpace(string(b)), markerPrefix)
+	var id metastore.UUID
+	if !ok || id.UnmarshalText([]byte(text)) != nil {
+		return metastore.UUID{}, false
+	}
+	return id, true
 }

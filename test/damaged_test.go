@@ -62,3 +62,39 @@ func TestDamagedSegmentAnswersStorageErrorWithoutRescanning(t *testing.T) {
 		t.Fatalf("healthy topic read back %q", got[0].Value)
 	}
 }
+
+// TestUnreadablePartitionMarkerKeepsTheData empties a partition's partition.metadata
+// (the file naming the topic id its directory belongs to) while the node is down. The
+// node used to take that for a deleted topic's directory and delete every record in it;
+// now the partition answers KAFKA_STORAGE_ERROR, the log says which file is wrong, and
+// once the operator removes the file the data is served again.
+func TestUnreadablePartitionMarkerKeepsTheData(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "marked", 1, nil)
+	produceValues(t, n, "marked", 0, "v", 100, 10, time.Now())
+	if err := n.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	marker := filepath.Join(n.dir, "data", "partitions", "marked-0", "partition.metadata")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+
+	cl := n.rawClient()
+	if p := fetchRaw(t, cl, "marked", 0, 0); p.ErrorCode != kerr.KafkaStorageError.Code {
+		t.Fatalf("fetch with an unreadable partition.metadata: error %d, want KAFKA_STORAGE_ERROR", p.ErrorCode)
+	}
+	if !n.logsContain("partition.metadata", "not a topic id") {
+		t.Fatal("the node did not log what is wrong with the partition")
+	}
+	if bases := segmentBases(t, n, "marked", 0); len(bases) == 0 {
+		t.Fatal("the partition's segments were deleted")
+	}
+
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
+	got := readPartition(t, n, "marked", 0, 0, 100)
+	checkContiguous(t, "marked-0 after the marker was removed", got, 0)
+}
