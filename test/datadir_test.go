@@ -47,3 +47,38 @@ func TestSecondNodeOnTheSameDataDirRefuses(t *testing.T) {
 		t.Fatalf("read back %q", got[0].Value)
 	}
 }
+
+// TestTruncatedStoreRefusedWithAnError cuts meta.db, then raft.db, back to their two
+// meta pages while the node is down. bbolt maps the missing pages and the node died of
+// SIGBUS with a goroutine dump; it now exits 1 with an error naming the file.
+func TestTruncatedStoreRefusedWithAnError(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "kept", 1, nil)
+	if err := n.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	for _, name := range []string{"meta.db", "raft.db"} {
+		path := filepath.Join(n.dir, "data", name)
+		intact, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(path, 8192); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, chronikBin, "--config", n.config).CombinedOutput()
+		cancel()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), name+" is 8192 bytes") {
+			t.Fatalf("start with %s truncated: %v; output:\n%.2000s", name, err, out)
+		}
+		if err := os.WriteFile(path, intact, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.start()
+	if names := n.topicNames(testContext(t)); len(names) != 1 || names[0] != "kept" {
+		t.Fatalf("topics after the stores were put back: %v", names)
+	}
+}
