@@ -82,3 +82,33 @@ func TestTruncatedStoreRefusedWithAnError(t *testing.T) {
 		t.Fatalf("topics after the stores were put back: %v", names)
 	}
 }
+
+// TestLostMetadataStoreKeepsPartitionData removes meta.db while the node is down. The
+// node rebuilds the metadata from the Raft log, but it used to look at the partition
+// directories first, with the store still empty, take every one for a deleted topic's and
+// delete it: the topic came back with none of its records. Directories of topics that
+// really are gone are still removed, once the metadata has caught up.
+func TestLostMetadataStoreKeepsPartitionData(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "survivor", 1, nil)
+	produceValues(t, n, "survivor", 0, "v", 100, 10, time.Now())
+	if err := n.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	partitions := filepath.Join(n.dir, "data", "partitions")
+	stray := filepath.Join(partitions, "gone-0")
+	if err := os.Mkdir(stray, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(n.dir, "data", "meta.db")); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+
+	got := readPartition(t, n, "survivor", 0, 0, 100)
+	checkContiguous(t, "survivor-0 after meta.db was rebuilt", got, 0)
+	eventually(t, 10*time.Second, "the unknown topic's directory to go", func() bool {
+		_, err := os.Stat(stray)
+		return errors.Is(err, os.ErrNotExist)
+	})
+}
