@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -43,6 +44,7 @@ type partitionActor struct {
 	leader      bool
 	broken      error     // the log could not be opened; requests get KAFKA_STORAGE_ERROR
 	lastOpenLog time.Time // when an open failure was last logged
+	lastOpen    time.Time // when the log was last opened, or tried
 	self        *actor.PID
 
 	sync        *syncer
@@ -90,7 +92,7 @@ func newPartitionActor(n *Node, tp TopicPartition) actor.Producer {
 }
 
 func (a *partitionActor) Receive(ctx actor.Context) {
-	if a.broken != nil {
+	if a.broken != nil && a.reopenDue(time.Now()) {
 		a.open() // serve again as soon as the cause (a full disk, say) is gone
 	}
 	switch m := ctx.Message().(type) {
@@ -120,6 +122,19 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 	}
 }
 
+// damagedReopenInterval spaces the attempts to open a log found damaged on disk. Each
+// attempt rescans the damaged segment (up to segment.bytes) and logs its findings; at
+// every fetch, produce and tick that made a broken partition read its segment over and
+// over and flooded the log, for a condition only an operator can cure.
+const damagedReopenInterval = 10 * time.Second
+
+// reopenDue reports whether a broken partition should try to open its log again now: at
+// once (every message) when the cause may pass by itself, such as a full disk, but only
+// every damagedReopenInterval when the log is damaged.
+func (a *partitionActor) reopenDue(now time.Time) bool {
+	return !errors.Is(a.broken, wal.ErrDamaged) || now.Sub(a.lastOpen) >= damagedReopenInterval
+}
+
 // open (re)builds the partition from disk: the WAL with its recovery, the producer state
 // from its snapshot plus the batches after it, and the high watermark.
 func (a *partitionActor) open() {
@@ -134,6 +149,7 @@ func (a *partitionActor) open() {
 	a.cfg = resolvePartitionConfig(a.n, img, t)
 	a.setLeadership(t.Partitions[a.tp.Partition])
 	a.dir = filepath.Join(a.n.opts.Data.Dir, a.tp.String())
+	a.lastOpen = time.Now()
 	logFailure := time.Since(a.lastOpenLog) >= 10*time.Second
 	if logFailure {
 		a.lastOpenLog = time.Now()
@@ -624,20 +640,46 @@ func (a *partitionActor) refresh(img *metastore.Image) {
 }
 
 // preparePartitionDir creates the directory and records which topic id it belongs to; a
-// directory left by a deleted topic of the same name is removed first.
+// directory left by a deleted topic of the same name is removed first. A marker that
+// names no topic id (truncated, emptied, overwritten) proves nothing about whose data the
+// directory holds, so the directory is left alone and the partition does not open.
 func preparePartitionDir(dir string, id metastore.UUID, trash *trash, log zerolog.Logger) error {
-	marker := filepath.Join(dir, "partition.metadata")
-	want := "topic_id: " + id.String() + "\n"
-	if have, err := os.ReadFile(marker); err == nil && string(have) != want {
+	marker := filepath.Join(dir, partitionMarker)
+	want := markerPrefix + id.String() + "\n"
+	have, err := os.ReadFile(marker)
+	switch {
+	case err == nil && string(have) == want:
+		return nil
+	case err == nil:
+		if _, ok := parsePartitionMarker(have); !ok {
+			return fmt.Errorf("%s holds %q, not a topic id: the directory's data is left untouched; remove the file to keep the data as topic id %s, or the directory to drop it",
+				marker, have, id)
+		}
 		log.Warn().Str("dir", dir).Str("found", string(have)).Msg("partition directory belongs to a deleted topic; removing it")
 		if err := trash.discard(dir, "it belongs to a deleted topic"); err != nil {
 			return fmt.Errorf("remove stale partition dir: %w", err)
 		}
-	} else if err == nil {
-		return nil
+	case !os.IsNotExist(err):
+		return fmt.Errorf("read partition marker: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create partition dir %s: %w", dir, err)
 	}
 	return writeFileSync(marker, []byte(want))
+}
+
+// The marker file naming the topic id a partition directory belongs to.
+const (
+	partitionMarker = "partition.metadata"
+	markerPrefix    = "topic_id: "
+)
+
+// parsePartitionMarker returns the topic id a marker file's contents name.
+func parsePartitionMarker(b []byte) (metastore.UUID, bool) {
+	text, ok := strings.CutPrefix(strings.TrimSpace(string(b)), markerPrefix)
+	var id metastore.UUID
+	if !ok || id.UnmarshalText([]byte(text)) != nil {
+		return metastore.UUID{}, false
+	}
+	return id, true
 }

@@ -60,7 +60,11 @@ type partitionManager struct {
 	n   *Node
 	log zerolog.Logger
 
-	children      map[TopicPartition]child
+	children map[TopicPartition]child
+	// strays are partition directories found at start whose topic the image did not
+	// hold before the metadata had caught up with the Raft log; they are judged again
+	// once it has (see strayCheck).
+	strays        []TopicPartition
 	brokerConfigs map[string]map[string]string
 	lastRetention time.Time
 	cancelTick    func()
@@ -122,6 +126,7 @@ func (m *partitionManager) Receive(ctx actor.Context) {
 		msg.reply <- m.ensure(ctx, msg.tp)
 	case *imageChanged:
 		m.apply(ctx, msg.img, msg.changed)
+		m.strayCheck(ctx)
 	case *managerTick:
 		now := time.Now()
 		tick := &partitionTick{now: now}
@@ -172,9 +177,30 @@ func (m *partitionManager) openExisting(ctx actor.Context, img *metastore.Image)
 			continue
 		}
 		if m.ensure(ctx, tp) == nil {
+			m.strays = append(m.strays, tp)
+		}
+	}
+	if len(m.strays) > 0 && !m.n.metadataCaughtUp() {
+		m.log.Info().Int("directories", len(m.strays)).Uint64("applied_index", img.Index).Uint64("replay_to", m.n.replayTo).
+			Msg("partition directories of unknown topics are kept until the metadata has caught up with the raft log")
+	}
+	m.strayCheck(ctx)
+}
+
+// strayCheck removes the partition directories found at start whose topic or partition
+// does not exist, once the metadata has caught up with the Raft log. Before that, a topic
+// the log is about to replay (the whole log, when meta.db was lost) looks deleted, and
+// its data went with it.
+func (m *partitionManager) strayCheck(ctx actor.Context) {
+	if len(m.strays) == 0 || !m.n.metadataCaughtUp() {
+		return
+	}
+	for _, tp := range m.strays {
+		if m.ensure(ctx, tp) == nil {
 			m.removeDir(tp, "its topic or partition no longer exists here")
 		}
 	}
+	m.strays = nil
 }
 
 // apply reacts to applied metadata: partitions of deleted (or re-created) topics stop and

@@ -46,6 +46,10 @@ func (u UUID) MarshalText() ([]byte, error) { return []byte(u.String()), nil }
 
 // UnmarshalText parses the form MarshalText writes.
 func (u *UUID) UnmarshalText(b []byte) error {
+	if n := base64.RawURLEncoding.DecodedLen(len(b)); n != len(u) {
+		// Checked first: Decode writes past u for longer text (it panicked).
+		return fmt.Errorf("parse topic id %q: %d bytes, want 16", b, n)
+	}
 	n, err := base64.RawURLEncoding.Decode(u[:], b)
 	if err != nil {
 		return fmt.Errorf("parse topic id %q: %w", b, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the layout this code reads and writes. A store written by another
@@ -51,9 +52,17 @@ type Options struct {
 	NoSync bool
 }
 
+// lockTimeout bounds the wait for bbolt's file lock, which another process holding the
+// store keeps for as long as it runs.
+const lockTimeout = 2 * time.Second
+
 // Open opens (creating if needed) the store at path and checks its schema version.
 func Open(path string, opts Options) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, berrors.ErrTimeout) {
+		// bbolt's own message is a bare "timeout": say whose lock it waited for.
+		return nil, fmt.Errorf("open metadata store %s: locked by another process (is another node running on this data dir?): %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open metadata store %s: %w", path, err)
 	}

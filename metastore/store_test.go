@@ -144,4 +144,7 @@ func TestUUIDText(t *testing.T) {
 	if err := back.UnmarshalText([]byte("AAAA")); err == nil {
 		t.Fatal("short id accepted")
 	}
+	if err := back.UnmarshalText([]byte(u.String() + "AAAAAAAA")); err == nil {
+		t.Fatal("long id accepted")
+	}
 }

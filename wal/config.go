@@ -67,6 +67,11 @@ var (
 	// ErrStorage: a disk operation failed (or on-disk data is unreadable). The Log stays
 	// usable; the failed operation changed nothing. Kafka code KAFKA_STORAGE_ERROR.
 	ErrStorage = errors.New("storage error")
+	// ErrDamaged: Open found data a completed Sync had made durable damaged on disk. It
+	// always comes wrapped together with ErrStorage. Unlike a full disk, it does not go
+	// away by itself: only an operator repairing or removing the files cures it, so
+	// opening again at once is pointless (and rescans the segment each time).
+	ErrDamaged = errors.New("log damaged")
 	// ErrStaleEpoch: a batch carries a leader epoch older than the newest one in the log.
 	// Kafka code FENCED_LEADER_EPOCH.
 	ErrStaleEpoch = errors.New("leader epoch older than the log's latest")

@@ -40,12 +40,24 @@ func (l *Log) ReadInto(offset, maxOffset int64, maxBytes int, alloc func(n int) 
 		l.mu.RUnlock()
 		return nil, nil
 	}
-	seg := l.segments[l.segmentIndex(offset)]
+	i := l.segmentIndex(offset)
+	seg := l.segments[i]
 	limit, pos := seg.size, seg.startPosition(offset)
+	var next *segment // for a gap after seg, below
+	var nextLimit int64
+	if i+1 < len(l.segments) {
+		next, nextLimit = l.segments[i+1], l.segments[i+1].size
+	}
 	l.mu.RUnlock()
 
-	// Offsets are contiguous, so the segment holding offset has a batch holding it.
+	// Offsets are contiguous, so the segment holding offset has a batch holding it,
+	// unless a segment file went missing while the log was closed: as Kafka does, a read
+	// in that gap is served from the next segment, so a consumer crossing it moves on.
 	h, pos, found, err := seg.findBatch(offset, pos, limit)
+	if err == nil && !found && next != nil {
+		seg, limit = next, nextLimit
+		h, pos, found, err = seg.findBatch(seg.base, 0, limit)
+	}
 	if err == nil && !found {
 		err = fmt.Errorf("%w: %s ends before offset %d", ErrStorage, seg.logPath(), offset)
 	}

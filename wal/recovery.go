@@ -194,8 +194,8 @@ func (l *Log) loadTrusted(s *segment, nextBase int64) error {
 		return err
 	}
 	if res.problem != "" || s.next != nextBase {
-		return fmt.Errorf("%w: %s is damaged below the recovery point (at position %d: %s; ends at offset %d, next segment starts at %d)",
-			ErrStorage, s.logPath(), res.validSize, res.problem, s.next, nextBase)
+		return fmt.Errorf("%w: %w: %s is damaged below the recovery point (at position %d: %s; ends at offset %d, next segment starts at %d)",
+			ErrStorage, ErrDamaged, s.logPath(), res.validSize, res.problem, s.next, nextBase)
 	}
 	s.appendTimeEntry()
 	if err := s.writeIndexFiles(); err != nil {

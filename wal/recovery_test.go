@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/chronik/chronik-node/wal/batch"
 )
 
 // recoveryFixture is a closed log of several segments and what it holds.
@@ -228,6 +230,7 @@ func TestRecoveryRefusesDamageBelowRecoveryPoint(t *testing.T) {
 	flipByte(t, stem+logSuffix, 100)
 	_, err := Open(f.dir, f.cfg, zerolog.Nop())
 	mustErrIs(t, err, ErrStorage)
+	mustErrIs(t, err, ErrDamaged)
 	if !strings.Contains(err.Error(), "below the recovery point") {
 		t.Fatalf("error does not explain itself: %v", err)
 	}
@@ -352,4 +355,32 @@ func TestRecoveryWhenRetentionRemovalsAreUndone(t *testing.T) {
 	l = openTest(t, dir, cfg)
 	defer l.Close()
 	checkContent(t, l, &stored{batches: want.batches[3:], headers: want.headers[3:]})
+}
+
+// TestReadSkipsAMissingSegment: a sealed segment's files lost while the log was closed
+// leave a gap in the offsets. As in Kafka, a read in the gap is served from the next
+// segment; it used to fail with ErrStorage, and a consumer crossing the gap was stuck
+// there for good.
+func TestReadSkipsAMissingSegment(t *testing.T) {
+	f := newRecoveryFixture(t)
+	logs := segmentFiles(t, f.dir, logSuffix)
+	missing, _, _ := parseSegmentName(filepath.Base(logs[1]))
+	after, _, _ := parseSegmentName(filepath.Base(logs[2]))
+	stem := strings.TrimSuffix(logs[1], logSuffix)
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		mustRemove(t, stem+suffix)
+	}
+	l, _ := f.reopen(t)
+	for _, offset := range []int64{missing, after - 1} {
+		data, err := l.Read(offset, l.EndOffset(), 1<<20)
+		if err != nil {
+			t.Fatalf("read at %d, in the gap [%d, %d): %v", offset, missing, after, err)
+		}
+		if h, err := batch.ParseHeader(data); err != nil || h.BaseOffset != after {
+			t.Fatalf("read at %d in the gap returned a batch at %d (%v), want the next segment's first, at %d", offset, h.BaseOffset, err, after)
+		}
+	}
+	if data, err := l.Read(missing-1, l.EndOffset(), 1); err != nil || len(data) == 0 {
+		t.Fatalf("read just below the gap: %d bytes, %v", len(data), err)
+	}
 }

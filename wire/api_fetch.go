@@ -15,6 +15,13 @@ import (
 // this long.
 const defaultPartitionReadTimeout = 15 * time.Second
 
+// maxFetchBytes caps the records of one Fetch response whatever MaxBytes the client asks
+// for, as Kafka's fetch.max.bytes (55 MiB by default) does. Each partition's records are
+// read into memory and held until the response is written, so without it one request
+// asking for 1 GiB read a whole 1 GiB segment, and a client pipelining such requests
+// without reading the answers held that much per request.
+const maxFetchBytes = 55 << 20
+
 // Fetch v4-17 (v4 is the first that carries record batches).
 //
 // Every partition is read by its actor concurrently, up to its PartitionMaxBytes; the
@@ -70,6 +77,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 	if req.Version < 3 || limit <= 0 {
 		limit = 1 << 30
 	}
+	limit = min(limit, maxFetchBytes)
 	read := func() int {
 		replies := make(chan actors.FetchReply, len(slots))
 		for i, s := range slots {

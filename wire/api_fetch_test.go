@@ -161,3 +161,36 @@ func TestZeroTopicIDIsUnknownInProduceAndFetchV13(t *testing.T) {
 		t.Fatalf("Produce v13 to topic id zero answered %+v, %v; want UNKNOWN_TOPIC_ID", resp, err)
 	}
 }
+
+// recordingCluster remembers the largest read a fetch asked a partition for.
+type recordingCluster struct {
+	*fakeCluster
+	largestRead chan int
+}
+
+func (c recordingCluster) Fetch(tp actors.TopicPartition, r *actors.FetchRequest) {
+	c.largestRead <- max(<-c.largestRead, r.MaxBytes)
+	c.fakeCluster.Fetch(tp, r)
+}
+
+// A fetch asking for 1 GiB reads at most 55 MiB of a partition, as Kafka's
+// fetch.max.bytes caps it: reads are held in memory until the response is written.
+func TestFetchReadsAreCapped(t *testing.T) {
+	c := recordingCluster{newFakeCluster(), make(chan int, 1)}
+	c.largestRead <- 0
+	h := NewHandlers(c, BrokerConfig{NodeID: 1}, zerolog.Nop())
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MaxBytes = 12, -1, 1<<30
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = fuzzTopic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1<<30, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	if _, err := h.handleFetch(context.Background(), &Request{Key: req.Key(), Version: req.Version, Body: req}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-c.largestRead; got == 0 || got > maxFetchBytes {
+		t.Fatalf("a fetch asking for 1 GiB read up to %d bytes of a partition; want at most %d", got, maxFetchBytes)
+	}
+}

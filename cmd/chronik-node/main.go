@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -27,6 +29,13 @@ func run(args []string) int {
 			return statusCommand(args[1:], os.Stdout, os.Stderr)
 		case "help", "-h", "--help":
 			usage()
+			return 0
+		case "--help-flags", "-help-flags":
+			// The node's flag set prints its own defaults for -h.
+			if _, err := loadConfig([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(os.Stderr, "chronik-node:", err)
+				return 2
+			}
 			return 0
 		}
 	}
