@@ -481,6 +481,12 @@ func (a *partitionActor) fetch(m *FetchRequest) FetchReply {
 		return r
 	}
 	r.HighWatermark, r.LogStartOffset = a.hw, a.wal.StartOffset()
+	if m.MaxBytes <= 0 {
+		if m.Offset < r.LogStartOffset || m.Offset > a.wal.EndOffset() {
+			r.Code = kerr.OffsetOutOfRange.Code
+		}
+		return r
+	}
 	data, err := a.wal.ReadInto(m.Offset, a.hw, m.MaxBytes, m.Alloc)
 	switch {
 	case errors.Is(err, wal.ErrOffsetOutOfRange):

@@ -29,7 +29,10 @@ type ProduceReply struct {
 
 // FetchRequest reads from one partition.
 type FetchRequest struct {
-	Offset             int64
+	Offset int64
+	// MaxBytes bounds the records read, but at least one batch is read if one is there
+	// (KIP-74). 0 or less reads nothing: the reply carries the offsets only, for a
+	// partition the response has no room left for.
 	MaxBytes           int
 	CurrentLeaderEpoch int32 // -1 when the client does not know it
 	Index              int

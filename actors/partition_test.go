@@ -201,3 +201,22 @@ func TestFailedFsyncFencesWritesUntilRestart(t *testing.T) {
 		t.Fatalf("produce after a restart: %+v, want offset 2", r)
 	}
 }
+
+// A read with no byte budget (a Fetch response already full) answers the partition's
+// offsets and nothing else, and still tells an out-of-range offset, as Kafka does.
+func TestFetchWithNoBudgetAnswersOffsetsOnly(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "bbolt", 1000)
+	defer n.stop(t)
+	createTopic(t, n.Node, "budget", 1)
+	tp := TopicPartition{Topic: "budget", Partition: 0}
+	produceOne(t, n.Node, tp, batchtest.Build(batchtest.DefaultOptions(1000), batchtest.Values(10, 5)))
+	fr := make(chan FetchReply, 1)
+	n.Fetch(tp, &FetchRequest{Offset: 3, MaxBytes: 0, CurrentLeaderEpoch: -1, Reply: fr})
+	if f := <-fr; f.Code != 0 || len(f.Records) != 0 || f.HighWatermark != 10 || f.LogStartOffset != 0 {
+		t.Fatalf("offsets-only read: code %d, %d bytes, high watermark %d, log start %d", f.Code, len(f.Records), f.HighWatermark, f.LogStartOffset)
+	}
+	n.Fetch(tp, &FetchRequest{Offset: 11, MaxBytes: 0, CurrentLeaderEpoch: -1, Reply: fr})
+	if f := <-fr; f.Code != kerr.OffsetOutOfRange.Code {
+		t.Fatalf("offsets-only read past the log end: code %d, want OFFSET_OUT_OF_RANGE", f.Code)
+	}
+}

@@ -46,6 +46,8 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		rp   *kmsg.FetchRequestTopicPartition
 		sp   *kmsg.FetchResponseTopicPartition
 		data actors.FetchReply
+
+		readLimit int // this read's MaxBytes; 0 reads the offsets only
 	}
 	var slots []*slot
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
@@ -78,11 +80,13 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		limit = 1 << 30
 	}
 	limit = min(limit, maxFetchBytes)
-	read := func() int {
-		replies := make(chan actors.FetchReply, len(slots))
-		for i, s := range slots {
+	// readWave reads slots concurrently, each up to its readLimit, and returns the bytes
+	// read; ok is false when the connection closed (nothing more is worth reading).
+	readWave := func(wave []*slot) (int, bool) {
+		replies := make(chan actors.FetchReply, len(wave))
+		for i, s := range wave {
 			h.cluster.Fetch(s.tp, &actors.FetchRequest{
-				Offset: s.rp.FetchOffset, MaxBytes: min(int(s.rp.PartitionMaxBytes), limit),
+				Offset: s.rp.FetchOffset, MaxBytes: s.readLimit,
 				CurrentLeaderEpoch: currentEpoch(req.Version, s.rp.CurrentLeaderEpoch), Index: i, Reply: replies,
 				Alloc: r.Buffer,
 			})
@@ -92,30 +96,60 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		// up again and retries) rather than holding up the connection's later responses.
 		timer := time.NewTimer(h.partitionReadTimeout)
 		defer timer.Stop()
-		answered := make([]bool, len(slots))
+		answered := make([]bool, len(wave))
 		total := 0
-		for range slots {
+		for range wave {
 			select {
 			case rep := <-replies:
-				r.ReleaseBuffer(slots[rep.Index].data.Records) // the first read's, after a long poll
-				slots[rep.Index].data = rep
+				s := wave[rep.Index]
+				r.ReleaseBuffer(s.data.Records) // the first read's, after a long poll
+				s.data = rep
 				answered[rep.Index] = true
 				total += len(rep.Records)
 			case <-timer.C:
-				for i, s := range slots {
+				for i, s := range wave {
 					if !answered[i] {
 						r.ReleaseBuffer(s.data.Records)
 						s.data = actors.FetchReply{Index: i, Code: kerr.NotLeaderForPartition.Code, HighWatermark: -1, LogStartOffset: -1}
 					}
 				}
-				return total
+				return total, true
 			case <-ctx.Done():
-				return total
+				return total, false
 			}
+		}
+		return total, true
+	}
+
+	// read reads every partition and returns the bytes of records read. The reads go out
+	// in waves, in request order: a wave takes partitions while their read limits fit in
+	// what is left of the response budget, and once nothing is left the rest are asked
+	// for their offsets only. Kafka reads partitions one after another against the budget
+	// in the same way; reading all of them at once, each up to PartitionMaxBytes, read
+	// 500 MiB for a 50 MiB response to a consumer of 500 backlogged partitions.
+	read := func() int {
+		total := 0
+		for start := 0; start < len(slots); {
+			left := limit - total
+			end, allotted := start, 0
+			for end < len(slots) && (left <= 0 || allotted < left) {
+				s := slots[end]
+				s.readLimit = 0
+				if left > 0 {
+					s.readLimit = max(1, min(int(s.rp.PartitionMaxBytes), left-allotted))
+					allotted += s.readLimit
+				}
+				end++
+			}
+			n, ok := readWave(slots[start:end])
+			total += n
+			if !ok {
+				break
+			}
+			start = end
 		}
 		return total
 	}
-
 	failed := func() bool { return anyFetchError(slots, func(s *slot) int16 { return s.data.Code }) }
 	// With no partition to read (every topic unknown) there is nothing to wait for: answer
 	// at once, as Kafka does, rather than after MaxWaitMillis.

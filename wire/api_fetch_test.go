@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/actors"
+	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
@@ -192,5 +194,69 @@ func TestFetchReadsAreCapped(t *testing.T) {
 	}
 	if got := <-c.largestRead; got == 0 || got > maxFetchBytes {
 		t.Fatalf("a fetch asking for 1 GiB read up to %d bytes of a partition; want at most %d", got, maxFetchBytes)
+	}
+}
+
+// backloggedCluster has partitions that all hold more than any read asks for, and counts
+// what the reads ask for in all.
+type backloggedCluster struct {
+	*fakeCluster
+	mu        sync.Mutex
+	asked     int // the sum of every read's MaxBytes
+	metaReads int // reads of the offsets only
+}
+
+func (c *backloggedCluster) Fetch(tp actors.TopicPartition, r *actors.FetchRequest) {
+	c.mu.Lock()
+	if r.MaxBytes > 0 {
+		c.asked += r.MaxBytes
+	} else {
+		c.metaReads++
+	}
+	c.mu.Unlock()
+	rep := actors.FetchReply{Index: r.Index, HighWatermark: 1000, LogStartOffset: 0}
+	if r.MaxBytes > 0 {
+		rep.Records = make([]byte, r.MaxBytes)
+	}
+	r.Reply <- rep
+}
+
+// A consumer of many backlogged partitions asks for 1 MiB of each and 10 MiB in all:
+// the broker reads about 10 MiB, not 1 MiB of every partition only to send 10 of them
+// (every read is held in memory until the response is written), and every partition
+// still gets its offsets, as Kafka answers.
+func TestFetchOfManyPartitionsReadsNoMoreThanTheResponseHolds(t *testing.T) {
+	const partitions, partMax, maxBytes = 200, 1 << 20, 10 << 20
+	c := &backloggedCluster{fakeCluster: newFakeCluster()}
+	h := NewHandlers(c, BrokerConfig{NodeID: 1}, zerolog.Nop())
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MaxBytes = 12, -1, maxBytes
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "backlog"
+	for p := range int32(partitions) {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = p, partMax, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	c.img.Topics["backlog"] = &metastore.Topic{Name: "backlog", ID: metastore.UUID{7}, Partitions: make([]metastore.Partition, partitions)}
+	resp, err := h.handleFetch(context.Background(), &Request{Key: req.Key(), Version: req.Version, Body: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.asked > maxBytes {
+		t.Fatalf("reads asked for %d bytes in all for a response of at most %d", c.asked, maxBytes)
+	}
+	withData := 0
+	for _, p := range resp.(*kmsg.FetchResponse).Topics[0].Partitions {
+		if p.ErrorCode != 0 || p.HighWatermark != 1000 {
+			t.Fatalf("partition %d: error %d, high watermark %d; every partition should get its offsets", p.Partition, p.ErrorCode, p.HighWatermark)
+		}
+		if len(p.RecordBatches) > 0 {
+			withData++
+		}
+	}
+	if withData != maxBytes/partMax || c.metaReads != partitions-withData {
+		t.Fatalf("%d partitions with records and %d offset-only reads; want %d and %d", withData, c.metaReads, maxBytes/partMax, partitions-maxBytes/partMax)
 	}
 }

@@ -87,7 +87,7 @@ func (f *fakeCluster) Fetch(tp actors.TopicPartition, r *actors.FetchRequest) {
 		rep.Code, rep.HighWatermark, rep.LogStartOffset = kerr.UnknownTopicOrPartition.Code, -1, -1
 	case r.Offset < 0 || r.Offset > 3:
 		rep.Code = kerr.OffsetOutOfRange.Code
-	case r.Offset < 3:
+	case r.Offset < 3 && r.MaxBytes > 0: // 0 asks for the offsets only
 		rep.Records = f.stored
 	}
 	r.Reply <- rep
