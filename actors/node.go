@@ -244,12 +244,12 @@ func (n *Node) Stop() {
 // Image is the latest applied metadata. It must not be modified.
 func (n *Node) Image() *metastore.Image { return n.image.Load() }
 
-// OnImage registers fn to run (on the applier's goroutine; it must not block) after each
-// applied batch with the topics that changed. Register before traffic flows.
 // metadataCaughtUp reports whether the image holds every entry the Raft log had
 // committed when the node started.
 func (n *Node) metadataCaughtUp() bool { return n.Image().Index >= n.replayTo }
 
+// OnImage registers fn to run (on the applier's goroutine; it must not block) after each
+// applied batch with the topics that changed. Register before traffic flows.
 func (n *Node) OnImage(fn func(img *metastore.Image, changedTopics []string)) {
 	n.listenersMu.Lock()
 	n.listeners = append(n.listeners, fn)
