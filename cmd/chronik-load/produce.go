@@ -64,6 +64,10 @@ type produceResult struct {
 	elapsed time.Duration
 	latency *histogram // per record: Produce called until its promise
 	request *histogram // per produce request: written until its response was read
+	// writeWait is per produce request, how long it waited in the client to be written
+	// (behind the requests in flight): time a record spends in neither the broker nor
+	// the wire.
+	writeWait *histogram
 	// recordsPerBatch is the mean number of records in the batches the client wrote.
 	recordsPerBatch float64
 	usage           cpuUsage
@@ -93,8 +97,8 @@ func (u produceUntil) String() string {
 // acknowledgement. Any failed record fails the phase: a benchmark that loses records
 // measures nothing.
 func produce(ctx context.Context, t target, cc clientConfig, topic string, until produceUntil, rate float64) (produceResult, error) {
-	res := produceResult{latency: &histogram{}, request: &histogram{}}
-	hooks := &produceHooks{h: res.request}
+	res := produceResult{latency: &histogram{}, request: &histogram{}, writeWait: &histogram{}}
+	hooks := &produceHooks{h: res.request, writeWait: res.writeWait}
 	cl, err := kgo.NewClient(append(producerOpts(cc, t.Addr(), topic), kgo.WithHooks(hooks))...)
 	if err != nil {
 		return produceResult{}, fmt.Errorf("producer client: %w", err)
@@ -223,8 +227,8 @@ func producePaced(ctx context.Context, one func(), rate float64, sent *atomic.In
 // read: the broker's share of a record's latency (plus waiting behind earlier responses
 // on the connection). They also count the batches written and the records in them.
 type produceHooks struct {
-	h  *histogram
-	on atomic.Bool
+	h, writeWait *histogram
+	on           atomic.Bool
 	// Batches written and the records in them: how well the client batches, which sets
 	// its CPU per record (a broker that answers sooner gets smaller batches).
 	batches, batchedRecords atomic.Int64
@@ -240,5 +244,6 @@ func (t *produceHooks) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ i
 func (t *produceHooks) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
 	if key == 0 && e2e.Err() == nil && t.on.Load() { // Produce
 		t.h.Record(e2e.DurationE2E())
+		t.writeWait.Record(e2e.WriteWait)
 	}
 }

@@ -86,9 +86,10 @@ func list(v []float64, format string) string {
 }
 
 func (b *bench) printProduce(name string, r produceResult) {
-	b.printf(name, "%10.0f rec/s  %8.1f MB/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  %s  request p50 %.2f p99 %.2f max %.2f ms  %.0f rec/batch  %s",
+	b.printf(name, "%10.0f rec/s  %8.1f MB/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  %s  request p50 %.2f p99 %.2f max %.2f ms  write-wait max %.2f ms  %.0f rec/batch  %s",
 		r.recordsPerSec(), r.mbPerSec(), ms(r.latency.Quantile(0.5)), ms(r.latency.Quantile(0.99)), ms(r.latency.Quantile(1)),
-		volume(r.bytes, r.elapsed), ms(r.request.Quantile(0.5)), ms(r.request.Quantile(0.99)), ms(r.request.Quantile(1)), r.recordsPerBatch, r.usage)
+		volume(r.bytes, r.elapsed), ms(r.request.Quantile(0.5)), ms(r.request.Quantile(0.99)), ms(r.request.Quantile(1)),
+		ms(r.writeWait.Quantile(1)), r.recordsPerBatch, r.usage)
 }
 
 // printf prints one result line: LOAD/name, then the numbers.
