@@ -130,23 +130,6 @@ func TestListOffsetsEdgeAnswers(t *testing.T) {
 	}
 }
 
-func listOffsetAtEpoch(t *testing.T, cl kmsg.Requestor, topic string, partition int32, ts int64, current int32) kmsg.ListOffsetsResponseTopicPartition {
-	t.Helper()
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = partition, ts, current
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testContext(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.Topics[0].Partitions[0]
-}
-
 // Kafka accepts only magic 2 record batches in Produce v3+ and refuses a legacy message
 // set there as INVALID_RECORD (UNSUPPORTED_FOR_MESSAGE_FORMAT is for v0-2 requests).
 func TestProduceLegacyMessageSetInNewRequest(t *testing.T) {

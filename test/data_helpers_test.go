@@ -82,12 +82,18 @@ func fetchRaw(t *testing.T, cl kmsg.Requestor, topic string, partition int32, of
 // or a time in milliseconds) for one partition at the newest version both sides speak.
 func listOffset(t *testing.T, cl kmsg.Requestor, topic string, partition int32, ts int64) kmsg.ListOffsetsResponseTopicPartition {
 	t.Helper()
+	return listOffsetAtEpoch(t, cl, topic, partition, ts, -1)
+}
+
+// listOffsetAtEpoch is listOffset naming the leader epoch the client knows (-1: none).
+func listOffsetAtEpoch(t *testing.T, cl kmsg.Requestor, topic string, partition int32, ts int64, current int32) kmsg.ListOffsetsResponseTopicPartition {
+	t.Helper()
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
 	rt := kmsg.NewListOffsetsRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = partition, ts, -1
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = partition, ts, current
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(testContext(t), cl)
