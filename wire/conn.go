@@ -114,12 +114,13 @@ func (c *conn) stopReading() {
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	deadline := newIdleDeadline(c.srv.cfg.IdleTimeout, c.nc.SetReadDeadline)
+	admit := admission{ctx: c.ctx, budget: c.srv.budget}
 	for {
 		deadline.arm()
 		if c.srv.shuttingDown.Load() {
 			return
 		}
-		frame, started, err := readFrame(br, c.srv.cfg.MaxRequestBytes, &c.srv.frames)
+		frame, started, err := readAdmittedFrame(br, c.srv.cfg.MaxRequestBytes, &c.srv.frames, &admit)
 		if err != nil {
 			if c.keepReadingAfter(err, started) {
 				continue
@@ -129,6 +130,7 @@ func (c *conn) readLoop() {
 		start := time.Now()
 		d, err := decodeRequest(frame, c.srv.reg.table.Load())
 		if err != nil {
+			c.srv.budget.release(len(frame))
 			c.log.Warn().Err(err).Int("bytes", len(frame)+4).Msg("undecodable request; closing connection")
 			c.close()
 			return
@@ -151,6 +153,7 @@ func (c *conn) readLoop() {
 		select {
 		case c.sem <- struct{}{}:
 		case <-c.ctx.Done():
+			c.srv.budget.release(len(frame))
 			return
 		}
 		c.queue <- p // never blocks: the queue holds at most as many as sem admits
@@ -214,6 +217,9 @@ func (c *conn) keepReadingAfter(err error, started bool) bool {
 // once the writer reaches p (earlier responses are still written).
 func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response, error)) {
 	defer c.handlers.Done()
+	// The request's bytes count against the server's budget until it is handled (its
+	// frame is then released, or soon will be; the response is not counted).
+	defer c.srv.budget.release(p.req.Size - 4)
 	defer close(p.done)
 	defer func() {
 		if r := recover(); r != nil {

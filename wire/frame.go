@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -26,6 +27,14 @@ func (e errFrameSize) Error() string {
 // mid-frame". The body comes from pool when it holds a fitting buffer (pool may be nil);
 // otherwise it is a fresh slice. Decoded requests alias it.
 func readFrame(r io.Reader, maxSize int32, pool *framePool) (body []byte, started bool, err error) {
+	return readAdmittedFrame(r, maxSize, pool, nil)
+}
+
+// readAdmittedFrame is readFrame that, once the size is known and before the body is
+// read, takes that many bytes from admit (nil: no bound), waiting for them. A frame that
+// then fails to arrive hands its bytes back; a frame returned holds them until the caller
+// releases them.
+func readAdmittedFrame(r io.Reader, maxSize int32, pool *framePool, admit *admission) (body []byte, started bool, err error) {
 	var prefix [4]byte
 	n, err := io.ReadFull(r, prefix[:])
 	if err != nil {
@@ -35,11 +44,25 @@ func readFrame(r io.Reader, maxSize int32, pool *framePool) (body []byte, starte
 	if size <= 0 || size > maxSize {
 		return nil, true, errFrameSize{size: size, max: maxSize}
 	}
+	if admit != nil {
+		if err := admit.budget.acquire(admit.ctx, int(size)); err != nil {
+			return nil, true, fmt.Errorf("wait to read a %d-byte request: %w", size, err)
+		}
+	}
 	body, err = readBody(r, int(size), pool)
 	if err != nil {
+		if admit != nil {
+			admit.budget.release(int(size))
+		}
 		return nil, true, fmt.Errorf("read %d-byte request: %w", size, err)
 	}
 	return body, true, nil
+}
+
+// admission is where a connection's reader takes room for the requests it reads.
+type admission struct {
+	ctx    context.Context // the connection's: closing it stops the wait
+	budget *byteBudget
 }
 
 // readBody reads exactly size bytes. A pooled buffer is memory already held, so it is

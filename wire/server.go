@@ -17,7 +17,9 @@ import (
 const (
 	DefaultMaxRequestBytes    int32 = 100 << 20 // Kafka socket.request.max.bytes
 	DefaultMaxInFlightPerConn       = 64
-	DefaultIdleTimeout              = 10 * time.Minute // Kafka connections.max.idle.ms
+	// DefaultMaxQueuedRequestBytes bounds the request bytes held across connections.
+	DefaultMaxQueuedRequestBytes int64 = 512 << 20
+	DefaultIdleTimeout                 = 10 * time.Minute // Kafka connections.max.idle.ms
 )
 
 // ServerConfig tunes a Server. Zero fields take the defaults above.
@@ -29,6 +31,10 @@ type ServerConfig struct {
 	// or waiting for their turn to be written. The reader stops reading when it is
 	// reached, which pushes back on the client through TCP.
 	MaxInFlightPerConn int
+	// MaxQueuedRequestBytes bounds the bytes of the requests read and not yet handled,
+	// summed over every connection (see byteBudget). A reader waits for room before it
+	// reads a request's body; a request larger than the bound is admitted alone.
+	MaxQueuedRequestBytes int64
 	// IdleTimeout closes connections that send nothing for this long while nothing is
 	// in flight; it also bounds how long one response write may block. Negative
 	// disables it.
@@ -41,6 +47,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.MaxInFlightPerConn <= 0 {
 		c.MaxInFlightPerConn = DefaultMaxInFlightPerConn
+	}
+	if c.MaxQueuedRequestBytes <= 0 {
+		c.MaxQueuedRequestBytes = DefaultMaxQueuedRequestBytes
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
@@ -84,7 +93,8 @@ type Server struct {
 
 	encodeBuffers sync.Pool // *[]byte response encode buffers, shared by all connections
 	frames        framePool // request frames handed back by handlers (Request.ReleaseFrame)
-	markerNonce   uint64    // for vectored Fetch frames (encodeFetchVectored)
+	budget        *byteBudget
+	markerNonce   uint64 // for vectored Fetch frames (encodeFetchVectored)
 }
 
 // maxPooledBuffer caps the encode buffers kept in encodeBuffers. Larger ones (Fetch
@@ -131,8 +141,10 @@ func NewServer(cfg ServerConfig, reg *Registry, obs Observer, log zerolog.Logger
 	if reg == nil {
 		reg, _ = NewRegistry() // cannot fail: only the built-in ApiVersions
 	}
+	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:       cfg.withDefaults(),
+		cfg:       cfg,
+		budget:    newByteBudget(cfg.MaxQueuedRequestBytes),
 		reg:       reg,
 		obs:       obs,
 		log:       log,

@@ -21,11 +21,12 @@ type Config struct {
 	NodeID  int32
 	DataDir string
 
-	Listener           string // host:port the Kafka listener binds
-	AdvertisedListener string // host:port clients are told to connect to
-	MaxRequestBytes    int32
-	MaxInFlightPerConn int
-	ConnMaxIdle        time.Duration
+	Listener              string // host:port the Kafka listener binds
+	AdvertisedListener    string // host:port clients are told to connect to
+	MaxRequestBytes       int32
+	MaxInFlightPerConn    int
+	MaxQueuedRequestBytes int64
+	ConnMaxIdle           time.Duration
 
 	DebugListener  string
 	FaultInjection bool

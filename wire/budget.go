@@ -1,0 +1,77 @@
+package wire
+
+import (
+	"context"
+	"sync"
+)
+
+// byteBudget bounds the request bytes the whole server holds at once: every connection
+// may pipeline MaxInFlightPerConn requests of up to MaxRequestBytes, so without a shared
+// bound a few clients pipelining large produces could make the node hold gigabytes
+// (Kafka bounds its request queue with queued.max.requests for the same reason). A
+// reader that finds the budget spent waits before reading the body, which pushes back on
+// its client through TCP; it is admitted when answered requests hand their bytes back.
+type byteBudget struct {
+	mu       sync.Mutex
+	capacity int64
+	free     int64
+	waiting  int // readers waiting for room, for tests and the curious
+	// released is closed and replaced whenever bytes come back, waking waiters to look
+	// again.
+	released chan struct{}
+}
+
+func newByteBudget(capacity int64) *byteBudget {
+	return &byteBudget{capacity: capacity, free: capacity, released: make(chan struct{})}
+}
+
+// charge is what a request of n bytes takes from the budget: a request larger than the
+// whole budget takes all of it, so it is admitted alone rather than never.
+func (b *byteBudget) charge(n int) int64 { return min(int64(n), b.capacity) }
+
+// acquire takes n bytes, waiting until they are free or ctx ends.
+func (b *byteBudget) acquire(ctx context.Context, n int) error {
+	c := b.charge(n)
+	for {
+		b.mu.Lock()
+		if b.free >= c {
+			b.free -= c
+			b.mu.Unlock()
+			return nil
+		}
+		released := b.released
+		b.waiting++
+		b.mu.Unlock()
+		var err error
+		select {
+		case <-released:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		b.mu.Lock()
+		b.waiting--
+		b.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// release gives back n bytes taken by acquire.
+func (b *byteBudget) release(n int) {
+	c := b.charge(n)
+	b.mu.Lock()
+	b.free += c
+	if b.waiting > 0 { // a waiter took the channel under mu, so none is missed
+		close(b.released)
+		b.released = make(chan struct{})
+	}
+	b.mu.Unlock()
+}
+
+// state is how many bytes admitted requests hold now, and how many readers wait.
+func (b *byteBudget) state() (held int64, waiting int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.capacity - b.free, b.waiting
+}

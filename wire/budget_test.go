@@ -1,0 +1,127 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestByteBudget(t *testing.T) {
+	b := newByteBudget(100)
+	ctx := context.Background()
+	if err := b.acquire(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	// 60 + 60 does not fit: the second waits until the first is released.
+	got := make(chan error, 1)
+	go func() { got <- b.acquire(ctx, 60) }()
+	waitFor(t, "the second acquire to wait", func() bool { _, w := b.state(); return w == 1 })
+	b.release(60)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	// A request larger than the whole budget is admitted alone, once it is all free.
+	go func() { got <- b.acquire(ctx, 1000) }()
+	waitFor(t, "the oversized acquire to wait", func() bool { _, w := b.state(); return w == 1 })
+	b.release(60)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := b.state(); held != 100 {
+		t.Fatalf("an oversized request holds %d, want the whole budget", held)
+	}
+	// A closed connection stops waiting.
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { got <- b.acquire(cctx, 1) }()
+	waitFor(t, "the acquire to wait", func() bool { _, w := b.state(); return w == 1 })
+	cancel()
+	if err := <-got; !errors.Is(err, context.Canceled) {
+		t.Fatalf("acquire after its context ended: %v", err)
+	}
+	b.release(1000)
+	if held, waiting := b.state(); held != 0 || waiting != 0 {
+		t.Fatalf("after every release: %d held, %d waiting", held, waiting)
+	}
+}
+
+// The request bytes the server holds are bounded over all connections: a connection
+// whose request does not fit waits, unread, until an earlier request is handled, and
+// requests abandoned by a client that went away give their bytes back.
+func TestServerBoundsRequestBytesAcrossConnections(t *testing.T) {
+	g := newGate()
+	api := API{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		if err := g.wait(ctx, req.CorrelationID); err != nil {
+			return nil, err
+		}
+		return req.Body.(*kmsg.MetadataRequest).ResponseKind(), nil
+	}}
+	ts := startServer(t, ServerConfig{MaxQueuedRequestBytes: 64 << 10}, api)
+	// A Metadata request of about 40 KiB: two do not fit in 64 KiB.
+	big := func() kmsg.Request {
+		req := kmsg.NewPtrMetadataRequest()
+		req.Version = 9
+		for i := range 400 {
+			rt := kmsg.NewMetadataRequestTopic()
+			name := strings.Repeat("t", 90) + string(rune('a'+i%26))
+			rt.Topic = &name
+			req.Topics = append(req.Topics, rt)
+		}
+		return req
+	}
+	first, second := dialRaw(t, ts.addr), dialRaw(t, ts.addr)
+	first.send(1, big())
+	if corr := nextStarted(t, g); corr != 1 {
+		t.Fatalf("handler %d started first", corr)
+	}
+	second.send(2, big())
+	waitFor(t, "the second connection to wait for room", func() bool { _, w := ts.srv.budget.state(); return w == 1 })
+	select {
+	case corr := <-g.started:
+		t.Fatalf("request %d was handled while the first held the budget", corr)
+	default:
+	}
+	g.open(1)
+	first.recv(metadataResponse())
+	if corr := nextStarted(t, g); corr != 2 {
+		t.Fatalf("handler %d started, want 2", corr)
+	}
+
+	// A client that leaves with its request unread still has it handled (its bytes
+	// arrived) and the bytes come back; nothing is left held or waiting.
+	third := dialRaw(t, ts.addr)
+	third.send(3, big())
+	waitFor(t, "the third connection to wait for room", func() bool { _, w := ts.srv.budget.state(); return w == 1 })
+	third.nc.Close()
+	g.open(2)
+	second.recv(metadataResponse())
+	if corr := nextStarted(t, g); corr != 3 {
+		t.Fatalf("handler %d started, want 3", corr)
+	}
+	g.open(3)
+	waitFor(t, "every request's bytes to come back", func() bool {
+		held, waiting := ts.srv.budget.state()
+		return held == 0 && waiting == 0
+	})
+}
+
+// nextStarted is the correlation id of the next handler to start.
+func nextStarted(t *testing.T, g *gate) int32 {
+	t.Helper()
+	select {
+	case corr := <-g.started:
+		return corr
+	case <-time.After(testDeadline):
+		t.Fatal("no handler started")
+		return -1
+	}
+}
+
+func metadataResponse() *kmsg.MetadataResponse {
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.Version = 9
+	return resp
+}
