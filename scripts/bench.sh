@@ -2,7 +2,7 @@
 # chronik-node benchmarks, in sections. Every result line is printed under the exact
 # command that produced it, so any number can be reproduced by copying that command.
 #
-#   scripts/bench.sh                 all sections (about 7 minutes; `make bench` runs this
+#   scripts/bench.sh                 all sections (about 13 minutes; `make bench` runs this
 #                                    after `make build`)
 #   scripts/bench.sh metadata e2e    only the named sections
 #
