@@ -84,6 +84,8 @@ func (h *Handlers) APIs() []API {
 		{Key: 44, MinVersion: 0, MaxVersion: 1, Handle: h.handleIncrementalAlterConfigs},
 		{Key: 60, MinVersion: 0, MaxVersion: 2, Handle: h.handleDescribeCluster},
 		{Key: 35, MinVersion: 0, MaxVersion: 4, Handle: h.handleDescribeLogDirs},
+		{Key: 43, MinVersion: 0, MaxVersion: 2, Handle: h.handleElectLeaders},
+		{Key: 46, MinVersion: 0, MaxVersion: 0, Handle: h.handleListPartitionReassignments},
 
 		// Consumer groups.
 		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit},
