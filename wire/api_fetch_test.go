@@ -164,22 +164,10 @@ func TestZeroTopicIDIsUnknownInProduceAndFetchV13(t *testing.T) {
 	}
 }
 
-// recordingCluster remembers the largest read a fetch asked a partition for.
-type recordingCluster struct {
-	*fakeCluster
-	largestRead chan int
-}
-
-func (c recordingCluster) Fetch(tp actors.TopicPartition, r *actors.FetchRequest) {
-	c.largestRead <- max(<-c.largestRead, r.MaxBytes)
-	c.fakeCluster.Fetch(tp, r)
-}
-
 // A fetch asking for 1 GiB reads at most 55 MiB of a partition, as Kafka's
 // fetch.max.bytes caps it: reads are held in memory until the response is written.
 func TestFetchReadsAreCapped(t *testing.T) {
-	c := recordingCluster{newFakeCluster(), make(chan int, 1)}
-	c.largestRead <- 0
+	c := &backloggedCluster{fakeCluster: newFakeCluster()}
 	h := NewHandlers(c, BrokerConfig{NodeID: 1}, zerolog.Nop())
 	req := kmsg.NewPtrFetchRequest()
 	req.Version, req.ReplicaID, req.MaxBytes = 12, -1, 1<<30
@@ -192,31 +180,35 @@ func TestFetchReadsAreCapped(t *testing.T) {
 	if _, err := h.handleFetch(context.Background(), &Request{Key: req.Key(), Version: req.Version, Body: req}); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-c.largestRead; got == 0 || got > maxFetchBytes {
+	if got := c.largest; got == 0 || got > maxFetchBytes {
 		t.Fatalf("a fetch asking for 1 GiB read up to %d bytes of a partition; want at most %d", got, maxFetchBytes)
 	}
 }
 
-// backloggedCluster has partitions that all hold more than any read asks for, and counts
-// what the reads ask for in all.
+// backloggedCluster has partitions that each hold 1 MiB past any fetch offset, and counts
+// what the reads ask for.
 type backloggedCluster struct {
 	*fakeCluster
 	mu        sync.Mutex
 	asked     int // the sum of every read's MaxBytes
+	largest   int // the largest read's MaxBytes
 	metaReads int // reads of the offsets only
 }
+
+const backlog = 1 << 20
 
 func (c *backloggedCluster) Fetch(tp actors.TopicPartition, r *actors.FetchRequest) {
 	c.mu.Lock()
 	if r.MaxBytes > 0 {
 		c.asked += r.MaxBytes
+		c.largest = max(c.largest, r.MaxBytes)
 	} else {
 		c.metaReads++
 	}
 	c.mu.Unlock()
 	rep := actors.FetchReply{Index: r.Index, HighWatermark: 1000, LogStartOffset: 0}
 	if r.MaxBytes > 0 {
-		rep.Records = make([]byte, r.MaxBytes)
+		rep.Records = make([]byte, min(r.MaxBytes, backlog))
 	}
 	r.Reply <- rep
 }
