@@ -272,26 +272,21 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		return
 	}
 	now := time.Now()
-	batches, headers, code, msg := a.validate(m.Records, now.UnixMilli())
+	b, h, code, msg := a.validate(m.Records, now.UnixMilli())
 	if code != 0 {
 		fail(code, msg)
 		return
 	}
-	for i, b := range batches {
-		h := headers[i]
-		pb := producerBatch(h)
-		dup, isDup, err := a.producers.Check(pb)
-		if err != nil {
-			fail(producers.Code(err), err.Error())
-			return
-		}
-		if isDup {
-			// A retry of a batch already in the log: answer with where it went.
-			if i == 0 {
-				reply.BaseOffset = dup.BaseOffset
-			}
-			continue
-		}
+	pb := producerBatch(h)
+	dup, isDup, err := a.producers.Check(pb)
+	if err != nil {
+		fail(producers.Code(err), err.Error())
+		return
+	}
+	if isDup {
+		// A retry of a batch already in the log: answer with where it went.
+		reply.BaseOffset = dup.BaseOffset
+	} else {
 		if a.cfg.logAppendTime {
 			batch.SetLogAppendTime(b, now.UnixMilli())
 			reply.LogAppendTime = now.UnixMilli()
@@ -306,9 +301,7 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 			fail(code, err.Error())
 			return
 		}
-		if i == 0 {
-			reply.BaseOffset = base
-		}
+		reply.BaseOffset = base
 		pb.BaseOffset, pb.LastOffset = base, base+int64(h.LastOffsetDelta)
 		a.producers.Apply(pb, now.UnixMilli())
 		a.snapDirty = a.snapDirty || pb.ProducerID >= 0
@@ -345,43 +338,44 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 	a.appendFailureLogged, a.appendFailuresUnlogged = now, 0
 }
 
-// validate splits and checks a partition's records: structure and CRC, size limit,
-// timestamps within the topic's bounds, no transactional or control batches
-// (transactions are not supported).
-func (a *partitionActor) validate(records []byte, nowMs int64) ([][]byte, []batch.Header, int16, string) {
+// validate splits and checks a partition's records: exactly one batch (as Kafka requires of
+// Produce v3+: with several, a failure part-way would leave the earlier ones written behind
+// an error the producer retries), structure and CRC, size limit, timestamps within the
+// topic's bounds, no transactional or control batches (transactions are not supported).
+func (a *partitionActor) validate(records []byte, nowMs int64) ([]byte, batch.Header, int16, string) {
 	batches, err := batch.Split(records)
-	if err != nil {
-		return nil, nil, kerr.CorruptMessage.Code, err.Error()
+	switch {
+	case err != nil:
+		return nil, batch.Header{}, kerr.CorruptMessage.Code, err.Error()
+	case len(batches) == 0:
+		return nil, batch.Header{}, kerr.InvalidRecord.Code, "no record batches"
+	case len(batches) > 1:
+		return nil, batch.Header{}, kerr.InvalidRecord.Code,
+			fmt.Sprintf("produce requests of version 3 and later may carry exactly one record batch per partition, not %d", len(batches))
 	}
-	if len(batches) == 0 {
-		return nil, nil, kerr.InvalidRecord.Code, "no record batches"
+	b := batches[0]
+	if len(b) > a.cfg.maxMessageBytes {
+		return nil, batch.Header{}, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b), a.cfg.maxMessageBytes)
 	}
-	headers := make([]batch.Header, len(batches))
-	for i, b := range batches {
-		if len(b) > a.cfg.maxMessageBytes {
-			return nil, nil, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b), a.cfg.maxMessageBytes)
-		}
-		h, err := batch.Validate(b)
-		switch {
-		case errors.Is(err, batch.ErrUnsupportedMagic):
-			// Kafka refuses anything but magic 2 in a Produce v3+ request as an invalid
-			// record (ProduceRequest.validateRecords).
-			return nil, nil, kerr.InvalidRecord.Code, "produce requests of version 3 and later may only carry record batches with magic 2: " + err.Error()
-		case errors.Is(err, batch.ErrInvalidRecord):
-			return nil, nil, kerr.InvalidRecord.Code, err.Error()
-		case err != nil:
-			return nil, nil, kerr.CorruptMessage.Code, err.Error()
-		case h.Control():
-			return nil, nil, kerr.InvalidRecord.Code, "clients may not write control batches"
-		case h.Transactional():
-			return nil, nil, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
-		}
-		if msg := a.timestampOutOfRange(h, nowMs); msg != "" {
-			return nil, nil, kerr.InvalidTimestamp.Code, msg
-		}
-		headers[i] = h
+	h, err := batch.Validate(b)
+	switch {
+	case errors.Is(err, batch.ErrUnsupportedMagic):
+		// Kafka refuses anything but magic 2 in a Produce v3+ request as an invalid
+		// record (ProduceRequest.validateRecords).
+		return nil, batch.Header{}, kerr.InvalidRecord.Code, "produce requests of version 3 and later may only carry record batches with magic 2: " + err.Error()
+	case errors.Is(err, batch.ErrInvalidRecord):
+		return nil, batch.Header{}, kerr.InvalidRecord.Code, err.Error()
+	case err != nil:
+		return nil, batch.Header{}, kerr.CorruptMessage.Code, err.Error()
+	case h.Control():
+		return nil, batch.Header{}, kerr.InvalidRecord.Code, "clients may not write control batches"
+	case h.Transactional():
+		return nil, batch.Header{}, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
 	}
-	return batches, headers, 0, ""
+	if msg := a.timestampOutOfRange(h, nowMs); msg != "" {
+		return nil, batch.Header{}, kerr.InvalidTimestamp.Code, msg
+	}
+	return b, h, 0, ""
 }
 
 func producerBatch(h batch.Header) producers.Batch {
