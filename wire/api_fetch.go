@@ -34,6 +34,8 @@ const maxFetchBytes = 55 << 20
 func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	// MaxWaitMillis counts from the request's arrival, whatever the first read took.
+	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	if req.Version >= 7 && !fullFetch(req.SessionEpoch) {
 		// Only an incremental fetch needs a session, and we never hand one out.
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
@@ -80,9 +82,29 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		limit = 1 << 30
 	}
 	limit = min(limit, maxFetchBytes)
-	// readWave reads slots concurrently, each up to its readLimit, and returns the bytes
-	// read; ok is false when the connection closed (nothing more is worth reading).
-	readWave := func(wave []*slot) (int, bool) {
+	// The records read count against the server's fetch budget until the response is
+	// written. A read waits for room at most until the fetch's MaxWaitMillis; past that
+	// it reads offsets only, and the client asks again.
+	roomCtx, cancelRoom := context.WithDeadline(ctx, deadline)
+	defer cancelRoom()
+	// drop hands back records the response will not carry, and the budget they held.
+	drop := func(records []byte) {
+		r.Unreserve(len(records))
+		r.ReleaseBuffer(records)
+	}
+	// readWave reads slots concurrently, each up to its readLimit (allotted in all), and
+	// returns the bytes read; ok is false when the connection closed (nothing more is
+	// worth reading).
+	readWave := func(wave []*slot, allotted int) (int, bool) {
+		if allotted > 0 && r.Reserve(roomCtx, allotted) != nil {
+			if ctx.Err() != nil {
+				return 0, false
+			}
+			for _, s := range wave {
+				s.readLimit = 0
+			}
+			allotted = 0
+		}
 		replies := make(chan actors.FetchReply, len(wave))
 		for i, s := range wave {
 			h.cluster.Fetch(s.tp, &actors.FetchRequest{
@@ -98,18 +120,27 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		defer timer.Stop()
 		answered := make([]bool, len(wave))
 		total := 0
+		// What the wave read beyond or short of what it reserved is charged or given back
+		// once it is over.
+		defer func() {
+			if total > allotted {
+				r.ReserveRead(total - allotted)
+			} else {
+				r.Unreserve(allotted - total)
+			}
+		}()
 		for range wave {
 			select {
 			case rep := <-replies:
 				s := wave[rep.Index]
-				r.ReleaseBuffer(s.data.Records) // the first read's, after a long poll
+				drop(s.data.Records) // the first read's, after a long poll
 				s.data = rep
 				answered[rep.Index] = true
 				total += len(rep.Records)
 			case <-timer.C:
 				for i, s := range wave {
 					if !answered[i] {
-						r.ReleaseBuffer(s.data.Records)
+						drop(s.data.Records)
 						s.data = actors.FetchReply{Index: i, Code: kerr.NotLeaderForPartition.Code, HighWatermark: -1, LogStartOffset: -1}
 					}
 				}
@@ -141,7 +172,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 				}
 				end++
 			}
-			n, ok := readWave(slots[start:end])
+			n, ok := readWave(slots[start:end], allotted)
 			total += n
 			if !ok {
 				break
@@ -154,7 +185,6 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 	// With no partition to read (every topic unknown) there is nothing to wait for: answer
 	// at once, as Kafka does, rather than after MaxWaitMillis.
 	if total := read(); total < int(req.MinBytes) && req.MaxWaitMillis > 0 && len(slots) > 0 && !failed() {
-		deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 		wake := make(chan struct{}, 1)
 		// watched[i] is the offset slot i's parked watch waits for the high watermark to
 		// pass; the partition forgets the watch once it wakes it.
@@ -193,11 +223,11 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		s.sp.ErrorCode = d.Code
 		s.sp.HighWatermark, s.sp.LastStableOffset, s.sp.LogStartOffset = d.HighWatermark, d.HighWatermark, d.LogStartOffset
 		if d.Code != 0 || len(d.Records) == 0 {
-			r.ReleaseBuffer(d.Records)
+			drop(d.Records)
 			continue
 		}
 		if used > 0 && used+len(d.Records) > limit {
-			r.ReleaseBuffer(d.Records)
+			drop(d.Records)
 			continue // over the response budget: the client fetches it next time
 		}
 		s.sp.RecordBatches = d.Records

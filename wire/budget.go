@@ -31,13 +31,23 @@ func (b *byteBudget) charge(n int) int64 { return min(int64(n), b.capacity) }
 
 // acquire takes n bytes, waiting until they are free or ctx ends.
 func (b *byteBudget) acquire(ctx context.Context, n int) error {
+	_, err := b.take(ctx, n)
+	return err
+}
+
+// release gives back n bytes taken by acquire.
+func (b *byteBudget) release(n int) { b.give(b.charge(n)) }
+
+// take is acquire for callers that give the bytes back in parts: it returns what it
+// charged, which the parts given to give must add up to.
+func (b *byteBudget) take(ctx context.Context, n int) (int64, error) {
 	c := b.charge(n)
 	for {
 		b.mu.Lock()
 		if b.free >= c {
 			b.free -= c
 			b.mu.Unlock()
-			return nil
+			return c, nil
 		}
 		released := b.released
 		b.waiting++
@@ -52,14 +62,24 @@ func (b *byteBudget) acquire(ctx context.Context, n int) error {
 		b.waiting--
 		b.mu.Unlock()
 		if err != nil {
-			return err
+			return 0, err
 		}
 	}
 }
 
-// release gives back n bytes taken by acquire.
-func (b *byteBudget) release(n int) {
-	c := b.charge(n)
+// takeNow charges c bytes that are already in memory, without waiting: free may go below
+// zero, and then nobody is admitted until enough comes back.
+func (b *byteBudget) takeNow(c int64) {
+	b.mu.Lock()
+	b.free -= c
+	b.mu.Unlock()
+}
+
+// give hands back c bytes charged by take or takeNow.
+func (b *byteBudget) give(c int64) {
+	if c <= 0 {
+		return
+	}
 	b.mu.Lock()
 	b.free += c
 	if b.waiting > 0 { // a waiter took the channel under mu, so none is missed

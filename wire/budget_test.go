@@ -3,11 +3,15 @@ package wire
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/metastore"
 )
 
 func TestByteBudget(t *testing.T) {
@@ -124,4 +128,86 @@ func metadataResponse() *kmsg.MetadataResponse {
 	resp := kmsg.NewPtrMetadataResponse()
 	resp.Version = 9
 	return resp
+}
+
+// A consumer that pipelines Fetches of a backlogged topic and does not read the answers
+// holds their records in the node until they are written. The fetch budget bounds that
+// across connections: another consumer's Fetch waits for room no longer than its
+// MaxWaitMillis and is answered with offsets but no records (so the client asks again),
+// and gets records once the first consumer reads; closing connections gives everything
+// back.
+func TestServerBoundsFetchedBytesAcrossConnections(t *testing.T) {
+	const partitions = 8 // backlog (1 MiB) each: an 8 MiB response
+	c := &backloggedCluster{fakeCluster: newFakeCluster()}
+	c.img.Topics["backlog"] = &metastore.Topic{Name: "backlog", ID: metastore.UUID{7}, Partitions: make([]metastore.Partition, partitions)}
+	h := NewHandlers(c, BrokerConfig{NodeID: 1}, zerolog.Nop())
+	ts := startServer(t, ServerConfig{MaxQueuedFetchBytes: 10 << 20}, h.APIs()...)
+	fetch := func(maxWaitMs int32) *kmsg.FetchRequest {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID, req.MaxBytes, req.MinBytes, req.MaxWaitMillis = 12, -1, 50<<20, 1, maxWaitMs
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "backlog"
+		for p := range int32(partitions) {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = p, backlog, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		return req
+	}
+	recordBytes := func(conn *rawConn) int {
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 12
+		conn.recv(resp)
+		n := 0
+		for _, p := range resp.Topics[0].Partitions {
+			if p.ErrorCode != 0 || p.HighWatermark != 1000 {
+				t.Fatalf("partition %d: error %d, high watermark %d", p.Partition, p.ErrorCode, p.HighWatermark)
+			}
+			n += len(p.RecordBatches)
+		}
+		return n
+	}
+
+	// The slow consumer's socket buffers hold far less than its 8 MiB answer.
+	slow := dialRaw(t, ts.addr)
+	if err := slow.nc.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
+		t.Fatal(err)
+	}
+	slow.send(1, fetch(0))
+	waitFor(t, "the slow consumer's records to be held", func() bool {
+		held, _ := ts.srv.fetchBudget.state()
+		return held >= partitions*backlog
+	})
+
+	other := dialRaw(t, ts.addr)
+	start := time.Now()
+	other.send(2, fetch(200))
+	if n := recordBytes(other); n > 2<<20 {
+		t.Fatalf("a second consumer got %d bytes of records while the first held %d of the 10 MiB budget", n, partitions*backlog)
+	}
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Fatalf("answered after %v, before its MaxWaitMillis of 200 ms", waited)
+	}
+
+	if n := recordBytes(slow); n != partitions*backlog {
+		t.Fatalf("the slow consumer got %d bytes of records, want %d", n, partitions*backlog)
+	}
+	other.send(3, fetch(200))
+	if n := recordBytes(other); n != partitions*backlog {
+		t.Fatalf("once the budget was free the second consumer got %d bytes of records, want %d", n, partitions*backlog)
+	}
+
+	// A consumer that leaves with its answer unread gives its bytes back too.
+	slow.send(4, fetch(0))
+	waitFor(t, "the slow consumer's records to be held again", func() bool {
+		held, _ := ts.srv.fetchBudget.state()
+		return held >= partitions*backlog
+	})
+	slow.nc.Close()
+	other.nc.Close()
+	waitFor(t, "every fetched byte to come back", func() bool {
+		held, waiting := ts.srv.fetchBudget.state()
+		return held == 0 && waiting == 0
+	})
 }

@@ -39,6 +39,7 @@ type conn struct {
 	sem      chan struct{}
 	queue    chan *pending
 	handlers sync.WaitGroup
+	fetched  *fetchHold // this connection's share of the server's fetch budget
 }
 
 // pending is one request from the moment it is read until its response is written.
@@ -60,14 +61,15 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	info := ConnInfo{ID: id, RemoteAddr: nc.RemoteAddr().String(), LocalAddr: nc.LocalAddr().String()}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
-		srv:    s,
-		nc:     nc,
-		info:   info,
-		log:    s.log.With().Uint64("conn", id).Str("remote", info.RemoteAddr).Logger(),
-		ctx:    ctx,
-		cancel: cancel,
-		sem:    make(chan struct{}, s.cfg.MaxInFlightPerConn),
-		queue:  make(chan *pending, s.cfg.MaxInFlightPerConn),
+		srv:     s,
+		nc:      nc,
+		info:    info,
+		log:     s.log.With().Uint64("conn", id).Str("remote", info.RemoteAddr).Logger(),
+		ctx:     ctx,
+		cancel:  cancel,
+		sem:     make(chan struct{}, s.cfg.MaxInFlightPerConn),
+		queue:   make(chan *pending, s.cfg.MaxInFlightPerConn),
+		fetched: &fetchHold{budget: s.fetchBudget},
 	}
 }
 
@@ -88,6 +90,7 @@ func (c *conn) serve() {
 	<-writerDone
 	c.close()
 	c.handlers.Wait()
+	c.fetched.releaseAll() // responses never written, reads cut short by the close
 	c.log.Debug().Msg("connection closed")
 }
 
@@ -146,6 +149,7 @@ func (c *conn) readLoop() {
 				Size:          len(frame) + 4,
 				frame:         frame,
 				pool:          &c.srv.frames,
+				hold:          c.fetched,
 			},
 			start: start,
 			done:  make(chan struct{}),

@@ -27,6 +27,11 @@ type Request struct {
 	// once the response is written; if it never is (the connection closed first), the
 	// garbage collector takes them.
 	afterWrite [][]byte
+
+	// hold is the connection's account of the server's fetch budget (nil outside a
+	// server); reserved is what this request holds of it (see Reserve).
+	hold     *fetchHold
+	reserved int64
 }
 
 // Buffer returns a buffer of length n with undefined contents, from the server's pool
@@ -51,12 +56,14 @@ func (r *Request) ReleaseAfterResponse(b []byte) {
 	}
 }
 
-// releaseResponseBuffers runs once the response is written.
+// releaseResponseBuffers runs once the response is written: its buffers and its share of
+// the fetch budget go back.
 func (r *Request) releaseResponseBuffers() {
 	for _, b := range r.afterWrite {
 		r.pool.put(b)
 	}
 	r.afterWrite = nil
+	r.Unreserve(int(r.reserved))
 }
 
 // ReleaseFrame gives the request's frame, the bytes Body was decoded from, back to the

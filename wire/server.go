@@ -19,7 +19,9 @@ const (
 	DefaultMaxInFlightPerConn       = 64
 	// DefaultMaxQueuedRequestBytes bounds the request bytes held across connections.
 	DefaultMaxQueuedRequestBytes int64 = 512 << 20
-	DefaultIdleTimeout                 = 10 * time.Minute // Kafka connections.max.idle.ms
+	// DefaultMaxQueuedFetchBytes bounds the fetched record bytes held across connections.
+	DefaultMaxQueuedFetchBytes int64 = 512 << 20
+	DefaultIdleTimeout               = 10 * time.Minute // Kafka connections.max.idle.ms
 )
 
 // ServerConfig tunes a Server. Zero fields take the defaults above.
@@ -35,6 +37,11 @@ type ServerConfig struct {
 	// summed over every connection (see byteBudget). A reader waits for room before it
 	// reads a request's body; a request larger than the bound is admitted alone.
 	MaxQueuedRequestBytes int64
+	// MaxQueuedFetchBytes bounds the record bytes Fetch handlers have read for responses
+	// not yet written, summed over every connection (see fetchHold). A Fetch waits for
+	// room before it reads, at most until its MaxWaitMillis, and then answers without
+	// the records it could not hold.
+	MaxQueuedFetchBytes int64
 	// IdleTimeout closes connections that send nothing for this long while nothing is
 	// in flight; it also bounds how long one response write may block. Negative
 	// disables it.
@@ -50,6 +57,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.MaxQueuedRequestBytes <= 0 {
 		c.MaxQueuedRequestBytes = DefaultMaxQueuedRequestBytes
+	}
+	if c.MaxQueuedFetchBytes <= 0 {
+		c.MaxQueuedFetchBytes = DefaultMaxQueuedFetchBytes
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
@@ -91,10 +101,11 @@ type Server struct {
 	conns     map[*conn]struct{}
 	connsWG   sync.WaitGroup // one per live connection, down when its goroutines are done
 
-	encodeBuffers sync.Pool // *[]byte response encode buffers, shared by all connections
-	frames        framePool // request frames handed back by handlers (Request.ReleaseFrame)
-	budget        *byteBudget
-	markerNonce   uint64 // for vectored Fetch frames (encodeFetchVectored)
+	encodeBuffers sync.Pool   // *[]byte response encode buffers, shared by all connections
+	frames        framePool   // request frames handed back by handlers (Request.ReleaseFrame)
+	budget        *byteBudget // request bytes read and not yet handled
+	fetchBudget   *byteBudget // fetched record bytes not yet written (see fetchHold)
+	markerNonce   uint64      // for vectored Fetch frames (encodeFetchVectored)
 }
 
 // maxPooledBuffer caps the encode buffers kept in encodeBuffers. Larger ones (Fetch
@@ -143,13 +154,14 @@ func NewServer(cfg ServerConfig, reg *Registry, obs Observer, log zerolog.Logger
 	}
 	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:       cfg,
-		budget:    newByteBudget(cfg.MaxQueuedRequestBytes),
-		reg:       reg,
-		obs:       obs,
-		log:       log,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
+		cfg:         cfg,
+		budget:      newByteBudget(cfg.MaxQueuedRequestBytes),
+		fetchBudget: newByteBudget(cfg.MaxQueuedFetchBytes),
+		reg:         reg,
+		obs:         obs,
+		log:         log,
+		listeners:   make(map[net.Listener]struct{}),
+		conns:       make(map[*conn]struct{}),
 		// Random, so that no client-chosen bytes (a topic name) can be taken for a marker.
 		markerNonce: rand.Uint64(),
 	}

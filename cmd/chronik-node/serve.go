@@ -191,7 +191,7 @@ func (r *runningNode) listen(cfg *config.Config) error {
 		return fmt.Errorf("kafka listener %s: %w", cfg.Listener, err)
 	}
 	r.kafka = wire.NewServer(wire.ServerConfig{
-		MaxRequestBytes: cfg.MaxRequestBytes, MaxInFlightPerConn: cfg.MaxInFlightPerConn, MaxQueuedRequestBytes: cfg.MaxQueuedRequestBytes, IdleTimeout: cfg.ConnMaxIdle,
+		MaxRequestBytes: cfg.MaxRequestBytes, MaxInFlightPerConn: cfg.MaxInFlightPerConn, MaxQueuedRequestBytes: cfg.MaxQueuedRequestBytes, MaxQueuedFetchBytes: cfg.MaxQueuedFetchBytes, IdleTimeout: cfg.ConnMaxIdle,
 	}, reg, r.metrics, r.log.With().Str("component", "kafka").Logger())
 	go func() { r.served <- r.kafka.Serve(ln) }()
 

@@ -26,6 +26,7 @@ type Config struct {
 	MaxRequestBytes       int32
 	MaxInFlightPerConn    int
 	MaxQueuedRequestBytes int64
+	MaxQueuedFetchBytes   int64
 	ConnMaxIdle           time.Duration
 
 	DebugListener  string
