@@ -107,3 +107,32 @@ func checkEndOffsets(t *testing.T, l *Log, want map[int32][2]int64) {
 		}
 	}
 }
+
+// A new log writes no epoch checkpoint until it has an epoch to record: creating many
+// partitions at once paid an fsync, a rename and a directory fsync each for an empty
+// file. The first append records its epoch durably, and a reopen reads it back.
+func TestNewLogWritesItsEpochCheckpointOnFirstAppend(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, testConfig())
+	path := filepath.Join(dir, epochCheckpoint)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("a new, empty log wrote %s (stat: %v)", epochCheckpoint, err)
+	}
+	l.Close()
+	l = openTest(t, dir, testConfig()) // reopening the empty log is just as quiet
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("reopening an empty log wrote %s (stat: %v)", epochCheckpoint, err)
+	}
+	if _, err := l.Append(makeBatch(2, 10, t0.UnixMilli()), 3, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the first append left no %s: %v", epochCheckpoint, err)
+	}
+	l.Close()
+	l = openTest(t, dir, testConfig())
+	defer l.Close()
+	if got := l.LeaderEpochs(); !slices.Equal(got, []EpochEntry{{3, 0}}) {
+		t.Fatalf("LeaderEpochs after reopen = %v", got)
+	}
+}

@@ -346,7 +346,10 @@ func (l *Log) recoverEpochs(hints epochCache) {
 		}
 	}
 	l.epochs = epochs.truncateFromStart(l.logStart)
-	if !ok || !slices.Equal(stored, l.epochs) {
+	// A new, empty log needs no checkpoint yet (a missing one reads as empty): writing one
+	// cost every partition's creation an fsync, a rename and a directory fsync.
+	empty := len(l.epochs) == 0 && l.sizeLocked() == 0
+	if err != nil || (ok && !slices.Equal(stored, l.epochs)) || (!ok && !empty) {
 		if err := writeCheckpoint(l.dir, epochCheckpoint, l.epochs.encode()); err != nil {
 			l.logger.Error().Err(err).Msg("wal: cannot persist leader epoch cache")
 		}
