@@ -156,7 +156,13 @@ func loadProducerState(dir string, l *wal.Log, log zerolog.Logger) *producers.St
 	st.RemoveBefore(l.StartOffset())
 	st.Expire(now, producerExpiry.Milliseconds())
 	if batches > 0 || st.Len() > 0 {
-		log.Info().Int("producers", st.Len()).Int("batches_scanned", batches).Int64("from", from).Dur("took", time.Since(start)).Msg("producer state rebuilt")
+		// Loading a snapshot is routine, and a node with thousands of partitions logged a
+		// line for each at every start; scanning the log past it is worth an info line.
+		ev := log.Debug()
+		if batches > 0 {
+			ev = log.Info()
+		}
+		ev.Int("producers", st.Len()).Int("batches_scanned", batches).Int64("from", from).Dur("took", time.Since(start)).Msg("producer state rebuilt")
 	}
 	return st
 }
