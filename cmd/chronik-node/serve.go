@@ -44,6 +44,7 @@ func serve(args []string) int {
 		log.Error().Err(err).Msg("startup failed")
 		return 1
 	}
+	checkOpenFiles(log, n.node.Image())
 	log.Info().Dur("took", time.Since(start)).Str("kafka", cfg.Listener).Str("advertised", cfg.AdvertisedListener).
 		Str("debug", cfg.DebugListener).Str("version", version).Msg("chronik-node ready")
 

@@ -1,0 +1,12 @@
+//go:build !unix
+
+package main
+
+import (
+	"github.com/rs/zerolog"
+
+	"github.com/chronik/chronik-node/metastore"
+)
+
+// checkOpenFiles has no limit to read outside Unix.
+func checkOpenFiles(zerolog.Logger, *metastore.Image) {}
