@@ -96,6 +96,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 	// returns the bytes read; ok is false when the connection closed (nothing more is
 	// worth reading).
 	readWave := func(wave []*slot, allotted int) (int, bool) {
+		before := r.reserved
 		if allotted > 0 && r.Reserve(roomCtx, allotted) != nil {
 			if ctx.Err() != nil {
 				return 0, false
@@ -103,8 +104,10 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			for _, s := range wave {
 				s.readLimit = 0
 			}
-			allotted = 0
 		}
+		// What the budget charged, which is less than asked when the whole budget is
+		// smaller (and nothing outside a server).
+		allotted = int(r.reserved - before)
 		replies := make(chan actors.FetchReply, len(wave))
 		for i, s := range wave {
 			h.cluster.Fetch(s.tp, &actors.FetchRequest{
