@@ -295,6 +295,9 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		if a.cfg.logAppendTime {
 			batch.SetLogAppendTime(b, now.UnixMilli())
 			reply.LogAppendTime = now.UnixMilli()
+			pb.MaxTimestamp = now.UnixMilli()
+		} else {
+			pb.MaxTimestamp = stampCreateTime(b, h)
 		}
 		base, err := a.wal.Append(b, a.leaderEpoch, now)
 		if err != nil {

@@ -75,3 +75,22 @@ func (a *partitionActor) timestampOutOfRange(h batch.Header, nowMs int64) string
 	}
 	return ""
 }
+
+// stampCreateTime makes an uncompressed batch bound for a CreateTime topic carry the max
+// timestamp of its records, as Kafka's broker does, and returns that timestamp. The
+// timestamp index, ListOffsets by time and max timestamp, and time-based retention all
+// read a batch's max timestamp; one that understated its newest record (kafkajs writes
+// one when some messages carry a timestamp and others do not) made a lookup by time skip
+// that record. Compressed batches keep their header: correcting it means decompressing
+// every produced batch, which the broker does not do.
+func stampCreateTime(b []byte, h batch.Header) int64 {
+	if h.Compression() != batch.CodecNone {
+		return h.MaxTimestamp
+	}
+	newest, err := batch.MaxRecordTimestamp(b[batch.HeaderSize:h.Size()], h.FirstTimestamp)
+	if err != nil {
+		return h.MaxTimestamp // validate walked these records; this does not happen
+	}
+	batch.SetCreateTime(b, newest)
+	return newest
+}

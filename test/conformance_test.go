@@ -158,3 +158,30 @@ func TestProduceLegacyMessageSetInNewRequest(t *testing.T) {
 		t.Fatalf("legacy messages were appended: latest offset %d", l)
 	}
 }
+
+// Kafka takes a CreateTime batch's max timestamp from its records, not from the header
+// the producer wrote: lookups by time and by max timestamp find a record the header
+// understated (kafkajs writes such headers; TestKafkaJSLookupsByTime drives it). The
+// fetched batch carries the corrected header with a valid CRC.
+func TestUnderstatedMaxTimestampIsCorrected(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "understated", 1, nil)
+	cl := n.rawClient()
+	now := time.Now().UnixMilli()
+	o := batchtest.DefaultOptions(now - 60000)
+	o.MaxTimestamp = now - 60000 // the header claims the first record is the newest
+	recs := []batchtest.Record{{Value: []byte("old")}, {Value: []byte("new"), TimestampDelta: 60000}}
+	if p := produceRaw(t, cl, "understated", 0, batchtest.Build(o, recs)); p.ErrorCode != 0 {
+		t.Fatalf("produce: error %d", p.ErrorCode)
+	}
+	if off := offsetOf(t, cl, "understated", 0, now-1000); off != 1 {
+		t.Fatalf("first record at or after a second ago: offset %d, want 1", off)
+	}
+	if p := listOffset(t, cl, "understated", 0, -3); p.Offset != 1 || p.Timestamp != now {
+		t.Fatalf("max timestamp: offset %d at %d, want 1 at %d", p.Offset, p.Timestamp, now)
+	}
+	got := readPartition(t, n, "understated", 0, 0, 2) // kgo checks the CRC
+	if got[1].Timestamp.UnixMilli() != now {
+		t.Fatalf("record 1 read back stamped %v, want %d", got[1].Timestamp, now)
+	}
+}

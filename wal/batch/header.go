@@ -152,6 +152,22 @@ func SetLogAppendTime(b []byte, ts int64) {
 	be.PutUint32(b[offCRC:], Checksum(b))
 }
 
+// SetCreateTime makes the header of b (exactly one batch) say what a CreateTime topic
+// stores: the CreateTime timestamp type and maxTimestamp, the newest of its records'
+// timestamps. Both lie inside the CRC, which is recomputed only when one of them changed,
+// so a batch whose producer got them right is not touched. It reports whether it changed b.
+func SetCreateTime(b []byte, maxTimestamp int64) bool {
+	be := binary.BigEndian
+	attrs := int16(be.Uint16(b[offAttributes:]))
+	if attrs&AttrLogAppendTime == 0 && int64(be.Uint64(b[offMaxTimestamp:])) == maxTimestamp {
+		return false
+	}
+	be.PutUint16(b[offAttributes:], uint16(attrs&^AttrLogAppendTime))
+	be.PutUint64(b[offMaxTimestamp:], uint64(maxTimestamp))
+	be.PutUint32(b[offCRC:], Checksum(b))
+	return true
+}
+
 // Checksum computes the CRC-32C the CRC field of b (exactly one batch) should hold.
 func Checksum(b []byte) uint32 {
 	return crc32c(b[crcStart:])

@@ -30,3 +30,45 @@ func TestRecordTimes(t *testing.T) {
 		t.Fatal("garbage records walked without error")
 	}
 }
+
+// A producer's header can understate its newest record (kafkajs does, when some messages
+// carry a timestamp and others do not): the records say what the newest timestamp is.
+func TestMaxRecordTimestampReadsTheRecords(t *testing.T) {
+	recs := []batchtest.Record{{Value: []byte("a"), TimestampDelta: 0}, {Value: []byte("b"), TimestampDelta: 60000}, {Value: []byte("c"), TimestampDelta: 5}}
+	opts := batchtest.DefaultOptions(1000)
+	opts.MaxTimestamp = 1000 // what the producer claimed
+	b := batchtest.Build(opts, recs)
+	got, err := batch.MaxRecordTimestamp(b[batch.HeaderSize:], 1000)
+	if err != nil || got != 61000 {
+		t.Fatalf("max record timestamp %d, %v; want 61000", got, err)
+	}
+	if _, err := batch.MaxRecordTimestamp([]byte{0x7f, 1, 2}, 0); err == nil {
+		t.Fatal("garbage records walked without error")
+	}
+}
+
+func TestSetCreateTime(t *testing.T) {
+	opts := batchtest.DefaultOptions(1000)
+	opts.MaxTimestamp = 1000
+	b := batchtest.Build(opts, batchtest.Values(3, 4))
+	if !batch.SetCreateTime(b, 1002) {
+		t.Fatal("an understated max timestamp was left alone")
+	}
+	h, err := batch.Validate(b)
+	if err != nil || h.MaxTimestamp != 1002 || h.LogAppendTime() {
+		t.Fatalf("after SetCreateTime: %+v, %v", h, err)
+	}
+	before := string(b)
+	if batch.SetCreateTime(b, 1002) || string(b) != before {
+		t.Fatal("a correct header was rewritten")
+	}
+	// A client may not claim LogAppendTime on a CreateTime topic: the bit goes.
+	opts.LogAppendTime, opts.MaxTimestamp = true, 0
+	b = batchtest.Build(opts, batchtest.Values(3, 4))
+	if !batch.SetCreateTime(b, 1002) {
+		t.Fatal("the LogAppendTime bit was left set")
+	}
+	if h, err := batch.Validate(b); err != nil || h.LogAppendTime() || h.MaxTimestamp != 1002 {
+		t.Fatalf("after clearing LogAppendTime: %+v, %v", h, err)
+	}
+}
