@@ -286,9 +286,13 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 			return
 		}
 		if isDup {
-			// A retry of a batch already in the log: answer with where it went.
+			// A retry of a batch already in the log: answer with where it went and, on a
+			// LogAppendTime topic, the time it was stamped with, as Kafka does.
 			if i == 0 {
 				reply.BaseOffset = dup.BaseOffset
+				if a.cfg.logAppendTime {
+					reply.LogAppendTime = dup.MaxTimestamp
+				}
 			}
 			continue
 		}

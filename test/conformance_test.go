@@ -185,3 +185,33 @@ func TestUnderstatedMaxTimestampIsCorrected(t *testing.T) {
 		t.Fatalf("record 1 read back stamped %v, want %d", got[1].Timestamp, now)
 	}
 }
+
+// A producer's retry of a batch already in the log (its response was lost) is answered
+// as Kafka answers it: with the original offset and, on a LogAppendTime topic, the time
+// the original was stamped with; librdkafka and the Java client report that time as the
+// record's timestamp. The retry was answered with LogAppendTime -1.
+func TestRetryOnLogAppendTimeTopicAnswersTheOriginalStamp(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "lat-retry", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	cl := n.rawClient()
+	init := kmsg.NewPtrInitProducerIDRequest()
+	iresp, err := init.RequestWith(testContext(t), cl)
+	if err != nil || iresp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, iresp)
+	}
+	o := batchtest.DefaultOptions(time.Now().UnixMilli())
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, 0
+	records := batchtest.Build(o, sameTimestamp(3, "r"))
+
+	first := produceRaw(t, cl, "lat-retry", 0, append([]byte(nil), records...))
+	if first.ErrorCode != 0 || first.BaseOffset != 0 || first.LogAppendTime <= 0 {
+		t.Fatalf("first produce: error %d, base %d, log append time %d", first.ErrorCode, first.BaseOffset, first.LogAppendTime)
+	}
+	retry := produceRaw(t, cl, "lat-retry", 0, records)
+	if retry.ErrorCode != 0 || retry.BaseOffset != 0 || retry.LogAppendTime != first.LogAppendTime {
+		t.Fatalf("retry: error %d, base %d, log append time %d; want 0, 0, %d", retry.ErrorCode, retry.BaseOffset, retry.LogAppendTime, first.LogAppendTime)
+	}
+	if l := offsetOf(t, cl, "lat-retry", 0, -1); l != 3 {
+		t.Fatalf("the partition holds %d records after a retry, want 3", l)
+	}
+}
