@@ -81,10 +81,15 @@ func (a *partitionActor) timestampOutOfRange(h batch.Header, nowMs int64) string
 // timestamp index, ListOffsets by time and max timestamp, and time-based retention all
 // read a batch's max timestamp; one that understated its newest record (kafkajs writes
 // one when some messages carry a timestamp and others do not) made a lookup by time skip
-// that record. Compressed batches keep their header: correcting it means decompressing
-// every produced batch, which the broker does not do.
+// that record. Compressed batches keep their max timestamp (correcting it means
+// decompressing every produced batch, which the broker does not do) and only lose a
+// LogAppendTime bit a client set, which would make consumers read every record's time as
+// the batch's.
 func stampCreateTime(b []byte, h batch.Header) int64 {
 	if h.Compression() != batch.CodecNone {
+		if h.LogAppendTime() {
+			batch.SetCreateTime(b, h.MaxTimestamp)
+		}
 		return h.MaxTimestamp
 	}
 	newest, err := batch.MaxRecordTimestamp(b[batch.HeaderSize:h.Size()], h.FirstTimestamp)
