@@ -277,6 +277,12 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		fail(code, msg)
 		return
 	}
+	if a.cfg.compacted {
+		if code, msg := a.refuseKeyless(batches, headers); code != 0 {
+			fail(code, msg)
+			return
+		}
+	}
 	for i, b := range batches {
 		h := headers[i]
 		pb := producerBatch(h)

@@ -171,3 +171,34 @@ func TestKcatIdempotentProducerAcrossRestart(t *testing.T) {
 		t.Fatalf("log end %d after %d records sent once each", end, total)
 	}
 }
+
+// A compacted topic takes no record without a key, as in Kafka: librdkafka gets
+// INVALID_RECORD ("Broker failed to validate record") for a keyless message, compressed or not, and
+// nothing of the refused batch is written. Keyed records go through.
+func TestKcatCompactedTopicRefusesKeylessRecords(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat is not installed")
+	}
+	n := startNode(t, "")
+	createTopic(t, n, "kcat-compacted", 1, map[string]string{"cleanup.policy": "compact,delete"})
+	produce := func(input string, args ...string) (string, error) {
+		cmd := exec.Command(kcat, append([]string{"-b", n.kafkaAddr, "-t", "kcat-compacted", "-P", "-X", "linger.ms=50"}, args...)...)
+		cmd.Stdin = strings.NewReader(input)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := produce("k1:v1\nk2:v2\n", "-K:"); err != nil {
+		t.Fatalf("keyed records: %v\n%s", err, out)
+	}
+	for _, codec := range []string{"none", "gzip"} {
+		out, err := produce("k3:v3\nno-key\n", "-K:", "-z", codec)
+		if err == nil || !strings.Contains(out, "Broker failed to validate record") {
+			t.Fatalf("a batch with a keyless record (%s): %v\n%s\nwant INVALID_RECORD", codec, err, out)
+		}
+	}
+	out, err := exec.Command(kcat, "-b", n.kafkaAddr, "-t", "kcat-compacted", "-C", "-o", "beginning", "-e", "-q", "-f", "%k=%s\n").CombinedOutput()
+	if err != nil || strings.Join(strings.Fields(string(out)), ",") != "k1=v1,k2=v2" {
+		t.Fatalf("kcat read back %q (%v), want only the keyed records", out, err)
+	}
+}

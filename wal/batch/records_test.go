@@ -72,3 +72,25 @@ func TestSetCreateTime(t *testing.T) {
 		t.Fatalf("after clearing LogAppendTime: %+v, %v", h, err)
 	}
 }
+
+func TestFirstKeyless(t *testing.T) {
+	keyed := batchtest.Record{Key: []byte("k"), Value: []byte("v")}
+	keyless := batchtest.Record{Value: []byte("v")}
+	for _, c := range []struct {
+		recs []batchtest.Record
+		want int
+	}{
+		{[]batchtest.Record{keyed, keyed}, -1},
+		{[]batchtest.Record{keyless}, 0},
+		{[]batchtest.Record{keyed, keyed, keyless, keyed}, 2},
+		{[]batchtest.Record{{Key: []byte{}, Value: []byte("v")}}, -1}, // empty is a key; null is not
+	} {
+		b := batchtest.Build(batchtest.DefaultOptions(0), c.recs)
+		if got, err := batch.FirstKeyless(b[batch.HeaderSize:]); err != nil || got != c.want {
+			t.Errorf("%d records: first keyless %d, %v; want %d", len(c.recs), got, err, c.want)
+		}
+	}
+	if _, err := batch.FirstKeyless([]byte{0x7f, 1, 2}); err == nil {
+		t.Fatal("garbage records walked without error")
+	}
+}
