@@ -61,3 +61,26 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRecordWalks feeds arbitrary records sections to the walks the partition runs on
+// produced records (compressed ones once decompressed): they never panic, every error
+// wraps ErrInvalidRecord, and what Validate's record check accepts they walk without
+// error. Seeds live in testdata/fuzz/FuzzRecordWalks.
+func FuzzRecordWalks(f *testing.F) {
+	f.Fuzz(func(t *testing.T, recs []byte, firstTimestamp int64) {
+		n := int32(0)
+		timesErr := batch.RecordTimes(recs, func(int32, int64) bool { n++; return true })
+		_, maxErr := batch.MaxRecordTimestamp(recs, firstTimestamp)
+		keyless, keyErr := batch.FirstKeyless(recs)
+		for _, err := range []error{timesErr, maxErr, keyErr} {
+			if err != nil && !errors.Is(err, batch.ErrInvalidRecord) {
+				t.Fatalf("error %v does not wrap ErrInvalidRecord", err)
+			}
+		}
+		if batch.CheckRecordsReference(recs, n) == nil {
+			if timesErr != nil || maxErr != nil || keyErr != nil || keyless >= int(n) {
+				t.Fatalf("well-formed records (%d): walks say %v, %v, %v (keyless %d)", n, timesErr, maxErr, keyErr, keyless)
+			}
+		}
+	})
+}
