@@ -1,6 +1,7 @@
 // Package batch reads, checks and patches Kafka record batches (message format v2, magic 2)
-// without decoding or decompressing them: the broker stores the client's bytes verbatim and
-// only rewrites the two fields that lie outside the CRC.
+// without decompressing them: the broker stores the client's records as they came and
+// rewrites only header fields: the two that lie outside the CRC, and the timestamp type
+// and max timestamp (then recomputing the CRC) where the topic's timestamp type says so.
 //
 // Layout of a v2 batch (all integers big-endian):
 //
