@@ -272,10 +272,16 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		return
 	}
 	now := time.Now()
-	b, h, code, msg := a.validate(m.Records, now.UnixMilli())
+	b, h, times, code, msg := a.validate(m.Records, now.UnixMilli())
 	if code != 0 {
 		fail(code, msg)
 		return
+	}
+	if a.cfg.compacted {
+		if code, msg := a.refuseKeyless(b, h); code != 0 {
+			fail(code, msg)
+			return
+		}
 	}
 	pb := producerBatch(h)
 	dup, isDup, err := a.producers.Check(pb)
@@ -284,12 +290,19 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		return
 	}
 	if isDup {
-		// A retry of a batch already in the log: answer with where it went.
+		// A retry of a batch already in the log: answer with where it went and, on a
+		// LogAppendTime topic, the time it was stamped with, as Kafka does.
 		reply.BaseOffset = dup.BaseOffset
+		if a.cfg.logAppendTime {
+			reply.LogAppendTime = dup.MaxTimestamp
+		}
 	} else {
 		if a.cfg.logAppendTime {
 			batch.SetLogAppendTime(b, now.UnixMilli())
 			reply.LogAppendTime = now.UnixMilli()
+			pb.MaxTimestamp = now.UnixMilli()
+		} else {
+			pb.MaxTimestamp = stampCreateTime(b, h, times)
 		}
 		base, err := a.wal.Append(b, a.leaderEpoch, now)
 		if err != nil {
@@ -342,40 +355,41 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 // Produce v3+: with several, a failure part-way would leave the earlier ones written behind
 // an error the producer retries), structure and CRC, size limit, timestamps within the
 // topic's bounds, no transactional or control batches (transactions are not supported).
-func (a *partitionActor) validate(records []byte, nowMs int64) ([]byte, batch.Header, int16, string) {
+func (a *partitionActor) validate(records []byte, nowMs int64) ([]byte, batch.Header, batch.TimeSpan, int16, string) {
+	var none batch.TimeSpan
 	batches, err := batch.Split(records)
 	switch {
 	case err != nil:
-		return nil, batch.Header{}, kerr.CorruptMessage.Code, err.Error()
+		return nil, batch.Header{}, none, kerr.CorruptMessage.Code, err.Error()
 	case len(batches) == 0:
-		return nil, batch.Header{}, kerr.InvalidRecord.Code, "no record batches"
+		return nil, batch.Header{}, none, kerr.InvalidRecord.Code, "no record batches"
 	case len(batches) > 1:
-		return nil, batch.Header{}, kerr.InvalidRecord.Code,
+		return nil, batch.Header{}, none, kerr.InvalidRecord.Code,
 			fmt.Sprintf("produce requests of version 3 and later may carry exactly one record batch per partition, not %d", len(batches))
 	}
 	b := batches[0]
 	if len(b) > a.cfg.maxMessageBytes {
-		return nil, batch.Header{}, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b), a.cfg.maxMessageBytes)
+		return nil, batch.Header{}, none, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b), a.cfg.maxMessageBytes)
 	}
-	h, err := batch.Validate(b)
+	h, times, err := batch.ValidateProduced(b)
 	switch {
 	case errors.Is(err, batch.ErrUnsupportedMagic):
 		// Kafka refuses anything but magic 2 in a Produce v3+ request as an invalid
 		// record (ProduceRequest.validateRecords).
-		return nil, batch.Header{}, kerr.InvalidRecord.Code, "produce requests of version 3 and later may only carry record batches with magic 2: " + err.Error()
+		return nil, batch.Header{}, none, kerr.InvalidRecord.Code, "produce requests of version 3 and later may only carry record batches with magic 2: " + err.Error()
 	case errors.Is(err, batch.ErrInvalidRecord):
-		return nil, batch.Header{}, kerr.InvalidRecord.Code, err.Error()
+		return nil, batch.Header{}, none, kerr.InvalidRecord.Code, err.Error()
 	case err != nil:
-		return nil, batch.Header{}, kerr.CorruptMessage.Code, err.Error()
+		return nil, batch.Header{}, none, kerr.CorruptMessage.Code, err.Error()
 	case h.Control():
-		return nil, batch.Header{}, kerr.InvalidRecord.Code, "clients may not write control batches"
+		return nil, batch.Header{}, none, kerr.InvalidRecord.Code, "clients may not write control batches"
 	case h.Transactional():
-		return nil, batch.Header{}, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
+		return nil, batch.Header{}, none, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
 	}
-	if msg := a.timestampOutOfRange(h, nowMs); msg != "" {
-		return nil, batch.Header{}, kerr.InvalidTimestamp.Code, msg
+	if msg := a.timestampOutOfRange(times, nowMs); msg != "" {
+		return nil, batch.Header{}, none, kerr.InvalidTimestamp.Code, msg
 	}
-	return b, h, 0, ""
+	return b, h, times, 0, ""
 }
 
 func producerBatch(h batch.Header) producers.Batch {

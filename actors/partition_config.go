@@ -17,6 +17,8 @@ type partitionConfig struct {
 	maxMessageBytes   int
 	logAppendTime     bool
 	minInsyncReplicas int
+	// cleanup.policy includes compact: records without a key are refused, as in Kafka.
+	compacted bool
 	// With CreateTime, how far a batch's timestamps may be behind or ahead of the
 	// broker's clock (message.timestamp.before/after.max.ms).
 	timestampBeforeMax int64
@@ -58,7 +60,9 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 		timestampBeforeMax: get(configs.TimestampBeforeMax, math.MaxInt64),
 		timestampAfterMax:  get(configs.TimestampAfterMax, 3600000),
 	}
-	if !strings.Contains(configs.Effective(configs.CleanupPolicy, t.Configs, b), "delete") {
+	policy := configs.Effective(configs.CleanupPolicy, t.Configs, b)
+	c.compacted = strings.Contains(policy, "compact")
+	if !strings.Contains(policy, "delete") {
 		// Compaction is not performed; a compact-only topic must then keep everything.
 		c.wal.RetentionMs, c.wal.RetentionBytes = -1, -1
 	}

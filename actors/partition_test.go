@@ -145,6 +145,61 @@ func TestListOffsetsFindsTheRecordInsideABatch(t *testing.T) {
 	}
 }
 
+// A CreateTime batch whose header understates its newest record (kafkajs writes such
+// headers) is stored with the max timestamp of its records, as Kafka stores it, so the
+// lookups by time and by max timestamp find that record.
+func TestUnderstatedMaxTimestampIsCorrected(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	defer n.stop(t)
+	if r := createTopic(t, n.Node, "understated", 1); !r.OK() {
+		t.Fatal(r.Message)
+	}
+	tp := TopicPartition{Topic: "understated", Partition: 0}
+	opts := batchtest.DefaultOptions(1000)
+	opts.MaxTimestamp = 1000
+	recs := []batchtest.Record{{Value: []byte("a")}, {Value: []byte("b"), TimestampDelta: 50}, {Value: []byte("c"), TimestampDelta: 10}}
+	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, recs)); r.Code != 0 {
+		t.Fatalf("produce: %+v", r)
+	}
+	for _, c := range []struct{ ts, wantOffset, wantTs int64 }{{1040, 1, 1050}, {-3, 1, 1050}, {1051, -1, -1}} {
+		reply := make(chan ListOffsetsReply, 1)
+		n.ListOffsets(tp, &ListOffsetsRequest{Timestamp: c.ts, CurrentLeaderEpoch: -1, Reply: reply})
+		if r := <-reply; r.Code != 0 || r.Offset != c.wantOffset || r.Timestamp != c.wantTs {
+			t.Errorf("timestamp %d: offset %d at %d (code %d), want %d at %d", c.ts, r.Offset, r.Timestamp, r.Code, c.wantOffset, c.wantTs)
+		}
+	}
+}
+
+// A client may not mark a batch LogAppendTime on a CreateTime topic: Kafka stores it as
+// CreateTime, so consumers read each record's own time. Compressed batches lose the bit
+// too, with a CRC that still checks.
+func TestClientLogAppendTimeBitIsCleared(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	defer n.stop(t)
+	if r := createTopic(t, n.Node, "ct", 1); !r.OK() {
+		t.Fatal(r.Message)
+	}
+	tp := TopicPartition{Topic: "ct", Partition: 0}
+	for i, codec := range []int8{batch.CodecNone, batch.CodecGzip} {
+		opts := batchtest.DefaultOptions(1000)
+		opts.Codec, opts.LogAppendTime = codec, true
+		if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(2, 4))); r.Code != 0 {
+			t.Fatalf("codec %d: produce: %+v", codec, r)
+		}
+		reply := make(chan FetchReply, 1)
+		n.Fetch(tp, &FetchRequest{Offset: int64(2 * i), MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, Reply: reply})
+		r := <-reply
+		first, err := batch.ParseHeader(r.Records)
+		if err != nil || first.Size() > len(r.Records) {
+			t.Fatalf("codec %d: fetched %d bytes: %v", codec, len(r.Records), err)
+		}
+		h, err := batch.CheckIntegrity(r.Records[:first.Size()])
+		if err != nil || h.LogAppendTime() || h.MaxTimestamp != 1001 {
+			t.Fatalf("codec %d: stored header %+v, %v; want CreateTime, max 1001, a valid CRC", codec, h, err)
+		}
+	}
+}
+
 func TestTimestampLookupSkipsDeletedRecords(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), "memory", 1000)
 	defer n.stop(t)

@@ -52,11 +52,11 @@ func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int6
 // timestampOutOfRange applies message.timestamp.before.max.ms and after.max.ms to a
 // CreateTime batch, as Kafka 4 does (the after bound defaults to one hour, so a producer
 // whose clock runs ahead gets INVALID_TIMESTAMP). It returns why the batch is refused, or
-// "". Kafka checks every record; the header bounds them without reading the records:
-// the max timestamp is the newest one, and the first timestamp is the oldest for every
-// producer that stamps records in order (a record stamped before the first one is not
-// caught). LogAppendTime topics replace the timestamps, so they are not checked.
-func (a *partitionActor) timestampOutOfRange(h batch.Header, nowMs int64) string {
+// "". Kafka checks every record; times spans them (read from the records of an
+// uncompressed batch, from the header of a compressed one, where a record stamped before
+// the first one is not caught). LogAppendTime topics replace the timestamps, so they are
+// not checked.
+func (a *partitionActor) timestampOutOfRange(times batch.TimeSpan, nowMs int64) string {
 	if a.cfg.logAppendTime {
 		return ""
 	}
@@ -66,12 +66,32 @@ func (a *partitionActor) timestampOutOfRange(h batch.Header, nowMs int64) string
 		hi = nowMs + a.cfg.timestampAfterMax
 	}
 	switch {
-	case h.MaxTimestamp != -1 && h.MaxTimestamp > hi:
+	case times.Newest != -1 && times.Newest > hi:
 		return fmt.Sprintf("the batch's newest timestamp %d is out of range: timestamps must be within [%d, %d] (message.timestamp.after.max.ms = %d)",
-			h.MaxTimestamp, lo, hi, a.cfg.timestampAfterMax)
-	case h.FirstTimestamp != -1 && h.FirstTimestamp < lo:
-		return fmt.Sprintf("the batch's first timestamp %d is out of range: timestamps must be within [%d, %d] (message.timestamp.before.max.ms = %d)",
-			h.FirstTimestamp, lo, hi, a.cfg.timestampBeforeMax)
+			times.Newest, lo, hi, a.cfg.timestampAfterMax)
+	case times.Oldest != -1 && times.Oldest < lo:
+		return fmt.Sprintf("the batch's oldest timestamp %d is out of range: timestamps must be within [%d, %d] (message.timestamp.before.max.ms = %d)",
+			times.Oldest, lo, hi, a.cfg.timestampBeforeMax)
 	}
 	return ""
+}
+
+// stampCreateTime makes an uncompressed batch bound for a CreateTime topic carry the max
+// timestamp of its records, as Kafka's broker does, and returns that timestamp. The
+// timestamp index, ListOffsets by time and max timestamp, and time-based retention all
+// read a batch's max timestamp; one that understated its newest record (kafkajs writes
+// one when some messages carry a timestamp and others do not) made a lookup by time skip
+// that record. times comes from validation's walk of the records, so this reads nothing
+// more. Compressed batches keep their max timestamp (correcting it means decompressing
+// every produced batch, which the broker does not do) and only lose a LogAppendTime bit a
+// client set, which would make consumers read every record's time as the batch's.
+func stampCreateTime(b []byte, h batch.Header, times batch.TimeSpan) int64 {
+	if h.Compression() != batch.CodecNone {
+		if h.LogAppendTime() {
+			batch.SetCreateTime(b, h.MaxTimestamp)
+		}
+		return h.MaxTimestamp
+	}
+	batch.SetCreateTime(b, times.Newest)
+	return times.Newest
 }

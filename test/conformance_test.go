@@ -158,3 +158,60 @@ func TestProduceLegacyMessageSetInNewRequest(t *testing.T) {
 		t.Fatalf("legacy messages were appended: latest offset %d", l)
 	}
 }
+
+// Kafka takes a CreateTime batch's max timestamp from its records, not from the header
+// the producer wrote: lookups by time and by max timestamp find a record the header
+// understated (kafkajs writes such headers; TestKafkaJSLookupsByTime drives it). The
+// fetched batch carries the corrected header with a valid CRC.
+func TestUnderstatedMaxTimestampIsCorrected(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "understated", 1, nil)
+	cl := n.rawClient()
+	now := time.Now().UnixMilli()
+	o := batchtest.DefaultOptions(now - 60000)
+	o.MaxTimestamp = now - 60000 // the header claims the first record is the newest
+	recs := []batchtest.Record{{Value: []byte("old")}, {Value: []byte("new"), TimestampDelta: 60000}}
+	if p := produceRaw(t, cl, "understated", 0, batchtest.Build(o, recs)); p.ErrorCode != 0 {
+		t.Fatalf("produce: error %d", p.ErrorCode)
+	}
+	if off := offsetOf(t, cl, "understated", 0, now-1000); off != 1 {
+		t.Fatalf("first record at or after a second ago: offset %d, want 1", off)
+	}
+	if p := listOffset(t, cl, "understated", 0, -3); p.Offset != 1 || p.Timestamp != now {
+		t.Fatalf("max timestamp: offset %d at %d, want 1 at %d", p.Offset, p.Timestamp, now)
+	}
+	got := readPartition(t, n, "understated", 0, 0, 2) // kgo checks the CRC
+	if got[1].Timestamp.UnixMilli() != now {
+		t.Fatalf("record 1 read back stamped %v, want %d", got[1].Timestamp, now)
+	}
+}
+
+// A producer's retry of a batch already in the log (its response was lost) is answered
+// as Kafka answers it: with the original offset and, on a LogAppendTime topic, the time
+// the original was stamped with; librdkafka and the Java client report that time as the
+// record's timestamp. The retry was answered with LogAppendTime -1.
+func TestRetryOnLogAppendTimeTopicAnswersTheOriginalStamp(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "lat-retry", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	cl := n.rawClient()
+	init := kmsg.NewPtrInitProducerIDRequest()
+	iresp, err := init.RequestWith(testContext(t), cl)
+	if err != nil || iresp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, iresp)
+	}
+	o := batchtest.DefaultOptions(time.Now().UnixMilli())
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, 0
+	records := batchtest.Build(o, sameTimestamp(3, "r"))
+
+	first := produceRaw(t, cl, "lat-retry", 0, append([]byte(nil), records...))
+	if first.ErrorCode != 0 || first.BaseOffset != 0 || first.LogAppendTime <= 0 {
+		t.Fatalf("first produce: error %d, base %d, log append time %d", first.ErrorCode, first.BaseOffset, first.LogAppendTime)
+	}
+	retry := produceRaw(t, cl, "lat-retry", 0, records)
+	if retry.ErrorCode != 0 || retry.BaseOffset != 0 || retry.LogAppendTime != first.LogAppendTime {
+		t.Fatalf("retry: error %d, base %d, log append time %d; want 0, 0, %d", retry.ErrorCode, retry.BaseOffset, retry.LogAppendTime, first.LogAppendTime)
+	}
+	if l := offsetOf(t, cl, "lat-retry", 0, -1); l != 3 {
+		t.Fatalf("the partition holds %d records after a retry, want 3", l)
+	}
+}

@@ -3,9 +3,12 @@ package test
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -98,5 +101,104 @@ func TestKcatRoundTrip(t *testing.T) {
 	meta, err := exec.Command(kcat, "-b", n.kafkaAddr, "-L", "-t", "kcat").CombinedOutput()
 	if err != nil || !strings.Contains(string(meta), `topic "kcat" with 1 partitions`) {
 		t.Fatalf("kcat -L: %v\n%s", err, meta)
+	}
+}
+
+// librdkafka's idempotent producer (kcat -X enable.idempotence=true, acks=all) carries on
+// through a kill -9 and restart of the node mid-stream: it resends what was in flight with
+// the same sequence numbers, the restarted node recognises what it already has from the
+// producer state it rebuilt, and every record is in the log exactly once, in order, with
+// no fatal error on the client.
+func TestKcatIdempotentProducerAcrossRestart(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat is not installed")
+	}
+	n := startNode(t, "")
+	createTopic(t, n, "kcat-idem", 1, nil)
+	const total = 100000
+	input := filepath.Join(t.TempDir(), "records")
+	var lines strings.Builder
+	for i := range total {
+		fmt.Fprintf(&lines, "r%d\n", i)
+	}
+	if err := os.WriteFile(input, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Small batches and no linger keep the producer sending long enough to be cut off;
+	// -E keeps kcat going when its only broker is down.
+	cmd := exec.Command(kcat, "-b", n.kafkaAddr, "-t", "kcat-idem", "-P", "-E", "-l", input,
+		"-X", "enable.idempotence=true", "-X", "acks=all", "-X", "batch.num.messages=20", "-X", "linger.ms=0",
+		"-X", "message.timeout.ms=60000")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	cl := n.rawClient()
+	var atKill int64
+	eventually(t, 30*time.Second, "kcat to produce a tenth of its records", func() bool {
+		atKill = offsetOf(t, cl, "kcat-idem", 0, -1)
+		return atKill >= total/10
+	})
+	n.restart()
+	t.Logf("restarted the node with %d of %d records in the log", atKill, total)
+	if atKill >= total {
+		t.Fatalf("kcat had produced everything before the restart; nothing was in flight")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("kcat: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("kcat still producing 60s after the restart\n%s", stderr.String())
+	}
+	if s := stderr.String(); strings.Contains(s, "Fatal") || strings.Contains(s, "Delivery failed") {
+		t.Fatalf("kcat reported errors beyond the restart's disconnects:\n%s", s)
+	}
+	got := readPartition(t, n, "kcat-idem", 0, 0, total)
+	for i, r := range got {
+		if want := fmt.Sprintf("r%d", i); string(r.Value) != want {
+			t.Fatalf("offset %d holds %q, want %q (restarted at offset %d)", r.Offset, r.Value, want, atKill)
+		}
+	}
+	if end := offsetOf(t, n.rawClient(), "kcat-idem", 0, -1); end != total {
+		t.Fatalf("log end %d after %d records sent once each", end, total)
+	}
+}
+
+// A compacted topic takes no record without a key, as in Kafka: librdkafka gets
+// INVALID_RECORD ("Broker failed to validate record") for a keyless message, compressed or not, and
+// nothing of the refused batch is written. Keyed records go through.
+func TestKcatCompactedTopicRefusesKeylessRecords(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat is not installed")
+	}
+	n := startNode(t, "")
+	createTopic(t, n, "kcat-compacted", 1, map[string]string{"cleanup.policy": "compact,delete"})
+	produce := func(input string, args ...string) (string, error) {
+		cmd := exec.Command(kcat, append([]string{"-b", n.kafkaAddr, "-t", "kcat-compacted", "-P", "-X", "linger.ms=50"}, args...)...)
+		cmd.Stdin = strings.NewReader(input)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := produce("k1:v1\nk2:v2\n", "-K:"); err != nil {
+		t.Fatalf("keyed records: %v\n%s", err, out)
+	}
+	for _, codec := range []string{"none", "gzip"} {
+		out, err := produce("k3:v3\nno-key\n", "-K:", "-z", codec)
+		if err == nil || !strings.Contains(out, "Broker failed to validate record") {
+			t.Fatalf("a batch with a keyless record (%s): %v\n%s\nwant INVALID_RECORD", codec, err, out)
+		}
+	}
+	out, err := exec.Command(kcat, "-b", n.kafkaAddr, "-t", "kcat-compacted", "-C", "-o", "beginning", "-e", "-q", "-f", "%k=%s\n").CombinedOutput()
+	if err != nil || strings.Join(strings.Fields(string(out)), ",") != "k1=v1,k2=v2" {
+		t.Fatalf("kcat read back %q (%v), want only the keyed records", out, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -192,5 +193,66 @@ func TestSaramaOldProtocolVersions(t *testing.T) {
 	}
 	if off, err := produce(sarama.DefaultVersion, "after"); err != nil || off != 2 {
 		t.Fatalf("produce after the refusals: offset %d, %v", off, err)
+	}
+}
+
+// TestSaramaTooLargeAndOffsetsByTime: Sarama's idempotent sync producer (Kafka 2.8
+// protocol, LZ4) gets MESSAGE_TOO_LARGE for a batch over the topic's max.message.bytes and
+// goes on producing at the next offset (the refused batch took no sequence numbers), and
+// Client.GetOffset with a timestamp finds the first record stamped at or after it.
+func TestSaramaTooLargeAndOffsetsByTime(t *testing.T) {
+	n := startNode(t, "")
+	const topic = "sarama-times"
+	createTopic(t, n, topic, 1, map[string]string{"max.message.bytes": "2000"})
+	cfg := saramaConfig()
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Compression = sarama.CompressionLZ4
+	prod, err := sarama.NewSyncProducer([]string{n.kafkaAddr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	now := time.Now().Truncate(time.Millisecond)
+	send := func(value []byte, at time.Time) (int64, error) {
+		_, off, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(value), Timestamp: at})
+		return off, err
+	}
+	for i, ago := range []time.Duration{time.Minute, 30 * time.Second} {
+		if off, err := send([]byte("small"), now.Add(-ago)); err != nil || off != int64(i) {
+			t.Fatalf("send %d: offset %d, %v", i, off, err)
+		}
+	}
+	noise := make([]byte, 5000) // LZ4 cannot shrink it under max.message.bytes
+	rand.NewChaCha8([32]byte{1}).Read(noise)
+	if _, err := send(noise, now); !errors.Is(err, sarama.ErrMessageSizeTooLarge) {
+		t.Fatalf("a 5000-byte batch on a topic taking 2000: %v, want MESSAGE_TOO_LARGE", err)
+	}
+	if off, err := send([]byte("after"), now); err != nil || off != 2 {
+		t.Fatalf("send after the refusal: offset %d, %v; want 2", off, err)
+	}
+
+	client, err := sarama.NewClient([]string{n.kafkaAddr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for _, c := range []struct {
+		at   time.Time
+		want int64
+	}{
+		{now.Add(-time.Hour), 0},
+		{now.Add(-time.Minute), 0},
+		{now.Add(-45 * time.Second), 1},
+		{now.Add(-time.Second), 2},
+		{now, 2},
+		{now.Add(time.Millisecond), -1}, // nothing that late: Kafka answers -1
+	} {
+		if off, err := client.GetOffset(topic, 0, c.at.UnixMilli()); err != nil || off != c.want {
+			t.Errorf("GetOffset at %v: %d, %v; want %d", now.Sub(c.at), off, err, c.want)
+		}
 	}
 }

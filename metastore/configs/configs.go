@@ -80,7 +80,7 @@ const (
 // them keep working, and documented as inert in the README.
 var topicDefs = []Def{
 	{Name: CleanupPolicy, BrokerKey: "log.cleanup.policy", Type: TypeList, Default: "delete", check: oneOfList("delete", "compact"),
-		Doc: "delete: segments older than retention are removed. compact is accepted but not performed; such topics are never deleted by retention."},
+		Doc: "delete: segments older than retention are removed. compact is accepted but not performed: a compact-only topic is never deleted by retention, and records without a key are refused (INVALID_RECORD), as Kafka refuses them."},
 	{Name: CompressionType, BrokerKey: "compression.type", Type: TypeString, Default: "producer", check: oneOf("producer", "uncompressed", "none", "gzip", "snappy", "lz4", "zstd"),
 		Doc: "Batches are stored exactly as the producer compressed them (the broker never recompresses)."},
 	{Name: MaxMessageBytes, BrokerKey: "message.max.bytes", Type: TypeInt, Default: "1048588", check: intRange(0, math.MaxInt32),

@@ -14,10 +14,11 @@ func isSentinel(err error) bool {
 	return errors.Is(err, batch.ErrCorrupt) || errors.Is(err, batch.ErrUnsupportedMagic) || errors.Is(err, batch.ErrInvalidRecord)
 }
 
-// FuzzValidate feeds arbitrary bytes to Validate. Seeds live in testdata/fuzz/FuzzValidate.
+// FuzzValidate feeds arbitrary bytes to Validate (as ValidateProduced, whose record
+// timestamps must match a separate walk's). Seeds live in testdata/fuzz/FuzzValidate.
 func FuzzValidate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := batch.Validate(b)
+		h, times, err := batch.ValidateProduced(b)
 		if err != nil {
 			if !isSentinel(err) {
 				t.Fatalf("error %v wraps no sentinel", err)
@@ -26,6 +27,18 @@ func FuzzValidate(f *testing.F) {
 		}
 		if h.Size() != len(b) || h.NumRecords < 1 || h.LastOffsetDelta != h.NumRecords-1 {
 			t.Fatalf("accepted inconsistent header %+v for %d bytes", h, len(b))
+		}
+		if h.Compression() == batch.CodecNone {
+			// The timestamps the fast walk collected are the records' own.
+			newest, err := batch.MaxRecordTimestamp(b[batch.HeaderSize:], h.FirstTimestamp)
+			if err != nil || newest != times.Newest {
+				t.Fatalf("ValidateProduced's newest timestamp %d, the records' %d (%v)", times.Newest, newest, err)
+			}
+			oldest := int64(1<<63 - 1)
+			_ = batch.RecordTimes(b[batch.HeaderSize:], func(_ int32, d int64) bool { oldest = min(oldest, h.FirstTimestamp+d); return true })
+			if oldest != times.Oldest {
+				t.Fatalf("ValidateProduced's oldest timestamp %d, the records' %d", times.Oldest, oldest)
+			}
 		}
 		if _, err := batch.CheckIntegrity(b); err != nil {
 			t.Fatalf("Validate accepted what CheckIntegrity rejects: %v", err)
@@ -57,6 +70,29 @@ func FuzzSplit(f *testing.F) {
 			// Every split batch must be safe to validate.
 			if _, err := batch.Validate(p); err != nil && !isSentinel(err) {
 				t.Fatalf("Validate error %v wraps no sentinel", err)
+			}
+		}
+	})
+}
+
+// FuzzRecordWalks feeds arbitrary records sections to the walks the partition runs on
+// produced records (compressed ones once decompressed): they never panic, every error
+// wraps ErrInvalidRecord, and what Validate's record check accepts they walk without
+// error. Seeds live in testdata/fuzz/FuzzRecordWalks.
+func FuzzRecordWalks(f *testing.F) {
+	f.Fuzz(func(t *testing.T, recs []byte, firstTimestamp int64) {
+		n := int32(0)
+		timesErr := batch.RecordTimes(recs, func(int32, int64) bool { n++; return true })
+		_, maxErr := batch.MaxRecordTimestamp(recs, firstTimestamp)
+		keyless, keyErr := batch.FirstKeyless(recs)
+		for _, err := range []error{timesErr, maxErr, keyErr} {
+			if err != nil && !errors.Is(err, batch.ErrInvalidRecord) {
+				t.Fatalf("error %v does not wrap ErrInvalidRecord", err)
+			}
+		}
+		if batch.CheckRecordsReference(recs, n) == nil {
+			if timesErr != nil || maxErr != nil || keyErr != nil || keyless >= int(n) {
+				t.Fatalf("well-formed records (%d): walks say %v, %v, %v (keyless %d)", n, timesErr, maxErr, keyErr, keyless)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 // Package batch reads, checks and patches Kafka record batches (message format v2, magic 2)
-// without decoding or decompressing them: the broker stores the client's bytes verbatim and
-// only rewrites the two fields that lie outside the CRC.
+// without decompressing them: the broker stores the client's records as they came and
+// rewrites only header fields: the two that lie outside the CRC, and the timestamp type
+// and max timestamp (then recomputing the CRC) where the topic's timestamp type says so.
 //
 // Layout of a v2 batch (all integers big-endian):
 //
@@ -150,6 +151,22 @@ func SetLogAppendTime(b []byte, ts int64) {
 	be.PutUint16(b[offAttributes:], uint16(attrs))
 	be.PutUint64(b[offMaxTimestamp:], uint64(ts))
 	be.PutUint32(b[offCRC:], Checksum(b))
+}
+
+// SetCreateTime makes the header of b (exactly one batch) say what a CreateTime topic
+// stores: the CreateTime timestamp type and maxTimestamp, the newest of its records'
+// timestamps. Both lie inside the CRC, which is recomputed only when one of them changed,
+// so a batch whose producer got them right is not touched. It reports whether it changed b.
+func SetCreateTime(b []byte, maxTimestamp int64) bool {
+	be := binary.BigEndian
+	attrs := int16(be.Uint16(b[offAttributes:]))
+	if attrs&AttrLogAppendTime == 0 && int64(be.Uint64(b[offMaxTimestamp:])) == maxTimestamp {
+		return false
+	}
+	be.PutUint16(b[offAttributes:], uint16(attrs&^AttrLogAppendTime))
+	be.PutUint64(b[offMaxTimestamp:], uint64(maxTimestamp))
+	be.PutUint32(b[offCRC:], Checksum(b))
+	return true
 }
 
 // Checksum computes the CRC-32C the CRC field of b (exactly one batch) should hold.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 )
 
 // Sentinel errors; every error returned by this package wraps exactly one of them, so the
@@ -71,37 +72,68 @@ func checkFrame(b []byte) (Header, error) {
 // CRC, codec, record count against the last offset delta and, for uncompressed batches,
 // every record's structure. Compressed batches are not decompressed.
 func Validate(b []byte) (Header, error) {
+	h, _, err := ValidateProduced(b)
+	return h, err
+}
+
+// TimeSpan is the span of a batch's record timestamps: for an uncompressed batch, read
+// from its records; for a compressed one, the header's first and max timestamps, taken on
+// trust.
+type TimeSpan struct{ Oldest, Newest int64 }
+
+// ValidateProduced is Validate that also returns the span of the records' timestamps.
+// Kafka takes a CreateTime batch's max timestamp, and checks timestamp bounds, on its
+// records, and producers have been seen to understate the max in the header (kafkajs,
+// when some messages carry a timestamp and others do not). It costs nothing over
+// Validate: the record walk reads every timestamp delta anyway.
+func ValidateProduced(b []byte) (Header, TimeSpan, error) {
 	h, err := checkFrame(b)
 	if err != nil {
-		return Header{}, err
+		return Header{}, TimeSpan{}, err
 	}
 	if c := h.Compression(); c > CodecZstd {
-		return Header{}, fmt.Errorf("%w: unknown compression codec %d", ErrCorrupt, c)
+		return Header{}, TimeSpan{}, fmt.Errorf("%w: unknown compression codec %d", ErrCorrupt, c)
 	}
 	if h.NumRecords < 1 {
-		return Header{}, fmt.Errorf("%w: batch declares %d records", ErrInvalidRecord, h.NumRecords)
+		return Header{}, TimeSpan{}, fmt.Errorf("%w: batch declares %d records", ErrInvalidRecord, h.NumRecords)
 	}
 	if h.LastOffsetDelta != h.NumRecords-1 {
-		return Header{}, fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalidRecord, h.LastOffsetDelta, h.NumRecords)
+		return Header{}, TimeSpan{}, fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalidRecord, h.LastOffsetDelta, h.NumRecords)
 	}
+	times := TimeSpan{Oldest: h.FirstTimestamp, Newest: h.MaxTimestamp}
 	if h.Compression() == CodecNone {
-		if err := checkRecords(b[HeaderSize:], h.NumRecords); err != nil {
-			return Header{}, err
+		span, err := checkRecords(b[HeaderSize:], h.NumRecords)
+		if err != nil {
+			return Header{}, TimeSpan{}, err
 		}
+		times = TimeSpan{Oldest: h.FirstTimestamp + span.min, Newest: max(-1, h.FirstTimestamp+span.max)}
 	}
-	return h, nil
+	return h, times, nil
 }
+
+// deltaSpan is the smallest and largest timestamp delta of a records section.
+type deltaSpan struct{ min, max int64 }
 
 // checkRecords walks n uncompressed records that must fill recs exactly. It runs on every
 // produced batch, so it first tries recordsWellFormed, a fast walk that only says yes or no;
 // only when that says no does it walk again with checkRecordsReference, which names the fault.
 // Both walks accept exactly the same inputs (FuzzCheckRecords holds them to that), so the
 // reference walk's verdict is final either way.
-func checkRecords(recs []byte, n int32) error {
-	if recordsWellFormed(recs, n) {
-		return nil
+func checkRecords(recs []byte, n int32) (deltaSpan, error) {
+	if span, ok := recordsWellFormed(recs, n); ok {
+		return span, nil
 	}
-	return checkRecordsReference(recs, n)
+	if err := checkRecordsReference(recs, n); err != nil {
+		return deltaSpan{}, err
+	}
+	// The two walks disagree, which FuzzCheckRecords exists to rule out; trust the
+	// reference, and read the timestamps the slow way.
+	span := deltaSpan{min: math.MaxInt64, max: math.MinInt64}
+	_ = RecordTimes(recs, func(_ int32, d int64) bool {
+		span.min, span.max = min(span.min, d), max(span.max, d)
+		return true
+	})
+	return span, nil
 }
 
 // checkRecordsReference is the plain, field-by-field record walk: the definition of what a
@@ -217,8 +249,9 @@ func (r *recordReader) bytesField(nullable bool) {
 // every read is bounded by the body's end. Both decoders fail (return -1) at any position
 // outside their slice, including the -1 of an earlier failure, so a failed read may be
 // followed by others and caught by one check further on.
-func recordsWellFormed(recs []byte, n int32) bool {
+func recordsWellFormed(recs []byte, n int32) (deltaSpan, bool) {
 	pos := 0
+	span := deltaSpan{min: math.MaxInt64, max: math.MinInt64}
 	for i := int32(0); i < n; i++ {
 		// Running out of bytes before n records makes the decode fail.
 		length, next := shortUvarint(recs, pos)
@@ -226,23 +259,25 @@ func recordsWellFormed(recs []byte, n int32) bool {
 			length, next = uvarintAt(recs, pos)
 		}
 		if next < 0 || length&1 != 0 || length>>1 > uint64(len(recs)-next) {
-			return false
+			return deltaSpan{}, false
 		}
 		pos = next + int(length>>1)
 		body := recs[next:pos]
 
 		// body[0] is the attributes byte: unused in v2, but it must be there. Starting at
 		// 1 makes the timestampDelta read fail on an empty body.
-		_, p := shortUvarint(body, 1) // timestampDelta: any value
+		ts, p := shortUvarint(body, 1) // timestampDelta: any value
 		if p < 0 {
-			_, p = uvarintAt(body, 1)
+			ts, p = uvarintAt(body, 1)
 		}
+		d := int64(ts>>1) ^ -int64(ts&1) // zigzag
+		span.min, span.max = min(span.min, d), max(span.max, d)
 		delta, q := shortUvarint(body, p)
 		if q < 0 {
 			delta, q = uvarintAt(body, p)
 		}
 		if q < 0 || delta != uint64(i)<<1 {
-			return false
+			return deltaSpan{}, false
 		}
 		p = q
 		for range 2 { // key, then value: nullable byte strings
@@ -255,7 +290,7 @@ func recordsWellFormed(recs []byte, n int32) bool {
 				continue
 			}
 			if size&1 != 0 || size>>1 > uint64(len(body)-start) {
-				return false
+				return deltaSpan{}, false
 			}
 			p = start + int(size>>1)
 		}
@@ -268,10 +303,10 @@ func recordsWellFormed(recs []byte, n int32) bool {
 		}
 		// No trailing bytes; q < 0 (a failed read) fails here too.
 		if q != len(body) {
-			return false
+			return deltaSpan{}, false
 		}
 	}
-	return pos == len(recs)
+	return span, pos == len(recs)
 }
 
 // rawNull is the raw varint of a null byte string: zigzag(-1).

@@ -1,0 +1,35 @@
+package actors
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik/chronik-node/wal/batch"
+)
+
+// refuseKeyless applies Kafka's rule for compacted topics (cleanup.policy containing
+// compact) to a produce's validated batch: a record without a key is refused, the
+// whole batch with INVALID_RECORD, before anything is written. Compaction keeps the
+// newest record of each key; Kafka takes no record it could never keep or remove, and a
+// producer that works here must work there. This broker does not compact, but refuses
+// what Kafka refuses. Compressed batches are decompressed for the check, on compacted
+// topics only. It returns the error code and message, or 0.
+func (a *partitionActor) refuseKeyless(b []byte, h batch.Header) (int16, string) {
+	recs := b[batch.HeaderSize:h.Size()]
+	if h.Compression() != batch.CodecNone {
+		var err error
+		if recs, err = a.n.decompressor.Decompress(recs, kgo.CompressionCodecType(h.Compression())); err != nil {
+			return kerr.CorruptMessage.Code, fmt.Sprintf("the batch does not decompress: %v", err)
+		}
+	}
+	at, err := batch.FirstKeyless(recs)
+	switch {
+	case err != nil:
+		return kerr.InvalidRecord.Code, err.Error()
+	case at >= 0:
+		return kerr.InvalidRecord.Code, fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s (record %d of the batch).", a.tp, at)
+	}
+	return 0, ""
+}
