@@ -2,13 +2,16 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/actors"
+	"github.com/chronik/chronik-node/wal/batch"
 )
 
 // Produce v0-13.
@@ -62,6 +65,11 @@ func (h *Handlers) beginProduce(ctx context.Context, r *Request) func() (kmsg.Re
 			case req.Version < 3:
 				sp.ErrorCode = kerr.UnsupportedForMessageFormat.Code
 				sp.ErrorMessage = errMessage(sp.ErrorCode, "message format v0/v1 is not supported; use Produce v3+ (record batches)")
+			case req.Version < 7 && zstdCompressed(rp.Records):
+				// As Kafka does: a client old enough to speak only Produce v3-6 cannot be
+				// assumed to read zstd back (KIP-110 tied zstd to Produce v7 and Fetch v10).
+				sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+				sp.ErrorMessage = errMessage(sp.ErrorCode, fmt.Sprintf("produce requests of version %d may not use zstd compression; it needs version 7", req.Version))
 			default:
 				slots = append(slots, sp)
 				h.cluster.Produce(actors.TopicPartition{Topic: name, Partition: rp.Partition},
@@ -72,7 +80,7 @@ func (h *Handlers) beginProduce(ctx context.Context, r *Request) func() (kmsg.Re
 	}
 
 	return func() (kmsg.Response, error) {
-		resp, answered, err := h.finishProduce(ctx, req, resp, replies, slots, sent, refuseAll != 0)
+		resp, answered, err := h.finishProduce(ctx, req, resp, replies, slots, sent)
 		if answered {
 			// Every partition has copied its records into its log (or refused them) and
 			// holds no slice of them: the request's frame can carry the next request.
@@ -85,7 +93,7 @@ func (h *Handlers) beginProduce(ctx context.Context, r *Request) func() (kmsg.Re
 // finishProduce collects the partitions' replies into the response. answered reports
 // whether every partition replied; one that did not may still be reading its records.
 func (h *Handlers) finishProduce(ctx context.Context, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse,
-	replies chan actors.ProduceReply, slots []*kmsg.ProduceResponseTopicPartition, sent int, failed bool) (_ kmsg.Response, answered bool, _ error) {
+	replies chan actors.ProduceReply, slots []*kmsg.ProduceResponseTopicPartition, sent int) (_ kmsg.Response, answered bool, _ error) {
 	timeout := time.Duration(req.TimeoutMillis)*time.Millisecond + 5*time.Second
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -94,11 +102,8 @@ func (h *Handlers) finishProduce(ctx context.Context, req *kmsg.ProduceRequest, 
 		case rep := <-replies:
 			sp := slots[rep.Index]
 			sp.ErrorCode, sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = rep.Code, rep.BaseOffset, rep.LogAppendTime, rep.LogStartOffset
-			if rep.Code != 0 {
-				failed = true
-				if req.Version >= 8 {
-					sp.ErrorMessage = errMessage(rep.Code, rep.Message)
-				}
+			if rep.Code != 0 && req.Version >= 8 {
+				sp.ErrorMessage = errMessage(rep.Code, rep.Message)
 			}
 		case <-timer.C:
 			// A partition actor that crashed mid-request never answers; its partitions
@@ -108,23 +113,53 @@ func (h *Handlers) finishProduce(ctx context.Context, req *kmsg.ProduceRequest, 
 					sp.ErrorCode = kerr.RequestTimedOut.Code
 				}
 			}
-			return h.produceResult(req, resp, true, false)
+			return h.produceResult(req, resp, false)
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
 		}
 	}
-	return h.produceResult(req, resp, failed, true)
+	return h.produceResult(req, resp, true)
 }
 
 // produceResult is what a Produce handler returns: with acks=0 no response, and a failure
 // closes the connection.
-func (h *Handlers) produceResult(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, failed, answered bool) (kmsg.Response, bool, error) {
+func (h *Handlers) produceResult(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, answered bool) (kmsg.Response, bool, error) {
 	h.observeProduce(req, resp)
 	if req.Acks == 0 {
-		if failed {
-			return nil, answered, fmt.Errorf("acks=0 produce failed; closing the connection so the producer notices")
+		// Any partition's error counts, whether its actor or this handler refused it.
+		if errs := produceErrors(resp); errs != "" {
+			return nil, answered, fmt.Errorf("%w: %s", errAcksZeroFailed, errs)
 		}
 		return nil, answered, nil
 	}
 	return resp, answered, nil
+}
+
+// zstdCompressed reports whether records starts with a record batch compressed with zstd.
+// A malformed header is left for the partition's validation to name.
+func zstdCompressed(records []byte) bool {
+	h, err := batch.ParseHeader(records)
+	return err == nil && h.Magic == 2 && h.Compression() == batch.CodecZstd
+}
+
+// errAcksZeroFailed closes the connection after a failed acks=0 produce, Kafka's way of
+// telling a producer that expects no answer. The fault is the producer's (or its
+// partition's), not the broker's, so it is logged at info, as Kafka does.
+var errAcksZeroFailed = errors.New("acks=0 produce failed; closing the connection so the producer notices")
+
+// produceErrors lists the partitions of resp that failed, with their errors.
+func produceErrors(resp *kmsg.ProduceResponse) string {
+	var b strings.Builder
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s-%d: %s", t.Topic, p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+	return b.String()
 }

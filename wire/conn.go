@@ -324,7 +324,11 @@ func (c *conn) writeResponse(bw *bufio.Writer, p *pending) bool {
 	obs := c.srv.obs
 	if p.err != nil {
 		if !p.panicked {
-			c.log.Warn().Err(p.err).
+			ev := c.log.Warn()
+			if errors.Is(p.err, errAcksZeroFailed) {
+				ev = c.log.Info()
+			}
+			ev.Err(p.err).
 				Str("api", kmsg.NameForKey(p.req.Key)).Int16("version", p.req.Version).
 				Int32("correlation_id", p.req.CorrelationID).
 				Msg("request handler failed; closing connection")
