@@ -146,6 +146,7 @@ func (c *conn) readLoop() {
 				Size:          len(frame) + 4,
 				frame:         frame,
 				pool:          &c.srv.frames,
+				draining:      c.srv.draining,
 			},
 			start: start,
 			done:  make(chan struct{}),

@@ -85,6 +85,8 @@ type Server struct {
 
 	nextConnID   atomic.Uint64
 	shuttingDown atomic.Bool
+	draining     chan struct{} // closed by Shutdown: see Request.Draining
+	drainOnce    sync.Once
 
 	mu        sync.Mutex // guards listeners and conns, and orders them against Shutdown
 	listeners map[net.Listener]struct{}
@@ -150,6 +152,7 @@ func NewServer(cfg ServerConfig, reg *Registry, obs Observer, log zerolog.Logger
 		log:       log,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		draining:  make(chan struct{}),
 		// Random, so that no client-chosen bytes (a topic name) can be taken for a marker.
 		markerNonce: rand.Uint64(),
 	}
@@ -246,6 +249,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	// Long polls answer now: waiting out their MaxWaitMillis would hold the shutdown for
+	// as long as a client asked (kcat's fetch.wait.max.ms can be minutes) and then cut
+	// the connection under them at ctx's end.
+	s.drainOnce.Do(func() { close(s.draining) })
 
 	for _, c := range s.liveConns() {
 		c.stopReading()
