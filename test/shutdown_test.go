@@ -3,6 +3,10 @@ package test
 import (
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // SIGTERM answers fetches parked in a long poll with what they have, as Kafka does,
@@ -24,5 +28,63 @@ func TestShutdownAnswersParkedFetches(t *testing.T) {
 		if p.ErrorCode != 0 || p.HighWatermark != 0 {
 			t.Fatalf("partition %d answered error %d, high watermark %d; want an empty answer", p.Partition, p.ErrorCode, p.HighWatermark)
 		}
+	}
+}
+
+// SIGTERM answers a JoinGroup parked in a rebalance (waiting for a member that has not
+// rejoined) with a retriable error, as Kafka's coordinator does when it resigns, instead
+// of holding the shutdown until the stuck member's session expires: with a 60 s session
+// the node used to give up after its 30 s grace, cut the connections and exit 1.
+func TestShutdownAnswersParkedJoinGroup(t *testing.T) {
+	n := startNode(t, groupConfig)
+	ctx := testContext(t)
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = []string{"anything"}
+	join := func(member string) (*kmsg.JoinGroupResponse, error) {
+		// The broker itself, not the client: kgo would retry a retriable answer.
+		cl := n.client(kgo.RequestRetries(0)).SeedBrokers()[0]
+		for {
+			req := kmsg.NewPtrJoinGroupRequest()
+			req.Group, req.MemberID, req.ProtocolType = "stuck", member, "consumer"
+			req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 60_000, 60_000
+			p := kmsg.NewJoinGroupRequestProtocol()
+			p.Name, p.Metadata = "range", meta.AppendTo(nil)
+			req.Protocols = []kmsg.JoinGroupRequestProtocol{p}
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil || resp.ErrorCode != kerr.MemberIDRequired.Code {
+				return resp, err
+			}
+			member = resp.MemberID
+		}
+	}
+	// The first member joins and syncs, then goes quiet: it never rejoins.
+	first, err := join("")
+	if err != nil || first.ErrorCode != 0 {
+		t.Fatalf("first member's join: %v %+v", err, first)
+	}
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.MemberID, sync.Generation = "stuck", first.MemberID, first.Generation
+	if resp, err := sync.RequestWith(ctx, n.client()); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("first member's sync: %v %+v", err, resp)
+	}
+	// The second member's join waits for the first to rejoin.
+	second := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() {
+		resp, err := join("")
+		if err != nil {
+			t.Errorf("second member's join: %v", err)
+		}
+		second <- resp
+	}()
+	eventually(t, 10*time.Second, "the group to rebalance", func() bool {
+		g, ok := n.group("stuck")
+		return ok && g.State == "PreparingRebalance"
+	})
+	if err := n.stop(); err != nil {
+		t.Fatalf("SIGTERM with a JoinGroup parked for a 60 s session: exit %v", err)
+	}
+	resp := <-second
+	if resp == nil || !kerr.IsRetriable(kerr.ErrorForCode(resp.ErrorCode)) {
+		t.Fatalf("the parked JoinGroup was answered %+v; want a retriable error", resp)
 	}
 }
