@@ -1,6 +1,8 @@
 package test
 
 import (
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -86,5 +88,51 @@ func TestShutdownAnswersParkedJoinGroup(t *testing.T) {
 	resp := <-second
 	if resp == nil || !kerr.IsRetriable(kerr.ErrorForCode(resp.ErrorCode)) {
 		t.Fatalf("the parked JoinGroup was answered %+v; want a retriable error", resp)
+	}
+}
+
+// SIGTERM does not wait on a client that has stopped reading its responses (a stopped
+// or wedged consumer whose socket buffer is full): the response being written gets a
+// few seconds, then the connection is closed and the node exits 0. It used to wait out
+// the whole 30 s grace and exit 1.
+func TestShutdownDoesNotWaitOnClientThatStoppedReading(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "backlog", 1, nil)
+	prod := n.client(kgo.DefaultProduceTopic("backlog"), kgo.ProducerBatchMaxBytes(1<<20))
+	value := make([]byte, 100_000)
+	for range 200 { // 20 MB: far more than the sockets' buffers hold
+		prod.Produce(testContext(t), &kgo.Record{Value: value}, nil)
+	}
+	if err := prod.Flush(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	format := kmsg.NewRequestFormatter(kmsg.FormatterClientID("stalled"))
+	for i := range int32(3) {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = 12
+		req.ReplicaID, req.MaxBytes = -1, 50<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "backlog"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 50<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		if _, err := conn.Write(format.AppendRequest(nil, req, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first response has started to arrive: the node is writing, and the client now
+	// stops reading with most of 60 MB still to come.
+	size := make([]byte, 4)
+	if _, err := io.ReadFull(conn, size); err != nil {
+		t.Fatalf("the first fetch response did not start: %v", err)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatalf("SIGTERM with a client not reading its responses: exit %v", err)
 	}
 }

@@ -99,6 +99,11 @@ type Server struct {
 	markerNonce   uint64 // for vectored Fetch frames (encodeFetchVectored)
 }
 
+// drainWriteTimeout is how long a response may take to write once the server is
+// shutting down. Kafka closes its connections at once; we let the responses to requests
+// already read go out, but not wait on a client that does not read them.
+const drainWriteTimeout = 5 * time.Second
+
 // maxPooledBuffer caps the encode buffers kept in encodeBuffers. Larger ones (Fetch
 // answers carrying records) go to the frame pool's size classes, where one large answer
 // is not handed to every small one and sync.Pool lets go of what stays unused.
@@ -256,6 +261,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	for _, c := range s.liveConns() {
 		c.stopReading()
+		c.stopWriting()
 	}
 	done := make(chan struct{})
 	go func() {
