@@ -1,11 +1,16 @@
 package test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -134,5 +139,94 @@ func TestShutdownDoesNotWaitOnClientThatStoppedReading(t *testing.T) {
 	}
 	if err := n.stop(); err != nil {
 		t.Fatalf("SIGTERM with a client not reading its responses: exit %v", err)
+	}
+}
+
+// SIGTERM in the middle of a heavy acks=all produce: every record acknowledged before
+// the node went is read back after it starts again, and the node exits 0.
+func TestShutdownDuringProduceKeepsAcknowledgedRecords(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "busy", 4, map[string]string{"segment.bytes": "1048576"})
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var clients []*kgo.Client
+	var wg sync.WaitGroup
+	var sent, answered atomic.Int64
+	stop := make(chan struct{})
+	for p := range 2 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(n.kafkaAddr), kgo.DefaultProduceTopic("busy"),
+			kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, cl)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				value := fmt.Sprintf("%d-%d-%0200d", p, i, i)
+				sent.Add(1)
+				cl.Produce(context.Background(), &kgo.Record{Value: []byte(value)}, func(r *kgo.Record, err error) {
+					if err == nil {
+						mu.Lock()
+						acked[string(r.Value)] = true
+						mu.Unlock()
+					}
+					answered.Add(1)
+				})
+			}
+		}()
+	}
+	eventually(t, 30*time.Second, "50000 acknowledged records", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 50_000
+	})
+	err := n.stop()
+	close(stop)
+	wg.Wait()
+	for _, cl := range clients {
+		cl.Close() // fails what was never answered
+	}
+	eventually(t, 10*time.Second, "every produced record's callback", func() bool { return answered.Load() == sent.Load() })
+	if err != nil {
+		t.Fatalf("SIGTERM during produce: exit %v", err)
+	}
+	n.start()
+	mu.Lock()
+	want := len(acked)
+	mu.Unlock()
+	cl := n.client(kgo.ConsumeTopics("busy"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	listed, err := n.admin().ListEndOffsets(testContext(t), "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
+	found := map[string]bool{}
+	for read := map[int32]int64{}; ; {
+		done := true
+		for p, e := range end {
+			done = done && read[p] >= e
+		}
+		if done {
+			break
+		}
+		fs := cl.PollFetches(testContext(t))
+		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("fetch partition %d: %v", p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			read[r.Partition] = r.Offset + 1
+			if acked[string(r.Value)] {
+				found[string(r.Value)] = true
+			}
+		})
+	}
+	if len(found) != want {
+		t.Fatalf("%d of %d acknowledged records missing after the restart", want-len(found), want)
 	}
 }
