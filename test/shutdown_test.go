@@ -153,6 +153,9 @@ func TestShutdownDuringProduceKeepsAcknowledgedRecords(t *testing.T) {
 	var wg sync.WaitGroup
 	var sent, answered atomic.Int64
 	stop := make(chan struct{})
+	// Cancelled once the node is gone: a Produce blocked on a full buffer returns.
+	produceCtx, cancelProduce := context.WithCancel(context.Background())
+	defer cancelProduce()
 	for p := range 2 {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(n.kafkaAddr), kgo.DefaultProduceTopic("busy"),
 			kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(time.Millisecond))
@@ -171,7 +174,7 @@ func TestShutdownDuringProduceKeepsAcknowledgedRecords(t *testing.T) {
 				}
 				value := fmt.Sprintf("%d-%d-%0200d", p, i, i)
 				sent.Add(1)
-				cl.Produce(context.Background(), &kgo.Record{Value: []byte(value)}, func(r *kgo.Record, err error) {
+				cl.Produce(produceCtx, &kgo.Record{Value: []byte(value)}, func(r *kgo.Record, err error) {
 					if err == nil {
 						mu.Lock()
 						acked[string(r.Value)] = true
@@ -189,6 +192,7 @@ func TestShutdownDuringProduceKeepsAcknowledgedRecords(t *testing.T) {
 	})
 	err := n.stop()
 	close(stop)
+	cancelProduce()
 	wg.Wait()
 	for _, cl := range clients {
 		cl.Close() // fails what was never answered
