@@ -109,7 +109,7 @@ func Start(opts Options) (*Node, error) {
 	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{})}
 	n.metrics.commitLatency = newLatencyHistogram(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 	n.stopSampler = startRateSampler(n.reg, time.Second)
-	n.router.m = map[TopicPartition]*actor.PID{}
+	n.router.m = map[TopicPartition]routeEntry{}
 	n.trash.log = opts.Log.With().Str("component", "trash").Logger()
 	n.decompressor = kgo.DefaultDecompressor()
 	n.groupOpts = opts.Groups.withDefaults()

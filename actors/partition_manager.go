@@ -31,25 +31,37 @@ type DataOptions struct {
 }
 
 // partitionRouter maps partitions to their actors for request handlers on any goroutine,
-// so routing a request never waits on an actor's mailbox.
+// so routing a request never waits on an actor's mailbox. Each entry names the topic id
+// its actor serves: a topic deleted and created again under the same name keeps its
+// partitions' entries until the manager has stopped their actors, one after the other,
+// and a request must not reach the deleted topic's log meanwhile.
 type partitionRouter struct {
 	mu sync.RWMutex
-	m  map[TopicPartition]*actor.PID
+	m  map[TopicPartition]routeEntry
 }
 
-func (r *partitionRouter) get(tp TopicPartition) *actor.PID {
+type routeEntry struct {
+	pid     *actor.PID
+	topicID metastore.UUID
+}
+
+// get returns the actor of tp if it serves topic id; nil otherwise.
+func (r *partitionRouter) get(tp TopicPartition, topicID metastore.UUID) *actor.PID {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.m[tp]
+	if e, ok := r.m[tp]; ok && e.topicID == topicID {
+		return e.pid
+	}
+	return nil
 }
 
-func (r *partitionRouter) set(tp TopicPartition, pid *actor.PID) {
+func (r *partitionRouter) set(tp TopicPartition, pid *actor.PID, topicID metastore.UUID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if pid == nil {
 		delete(r.m, tp)
 	} else {
-		r.m[tp] = pid
+		r.m[tp] = routeEntry{pid: pid, topicID: topicID}
 	}
 }
 
@@ -142,10 +154,16 @@ func (m *partitionManager) Receive(ctx actor.Context) {
 
 // ensure returns the partition's actor, starting it if this node hosts the partition.
 func (m *partitionManager) ensure(ctx actor.Context, tp TopicPartition) *actor.PID {
-	if c, ok := m.children[tp]; ok {
-		return c.pid
-	}
 	t := m.n.Image().Topics[tp.Topic]
+	if c, ok := m.children[tp]; ok {
+		if t != nil && t.ID == c.topicID {
+			return c.pid
+		}
+		// Its topic was deleted (and maybe created again) in an image this manager has
+		// not applied yet: do apply's work for this partition now rather than hand out
+		// the deleted topic's actor.
+		m.stop(ctx, tp, c.pid)
+	}
 	if t == nil || int(tp.Partition) >= len(t.Partitions) || !slices.Contains(t.Partitions[tp.Partition].Replicas, int32(m.n.opts.NodeID)) {
 		return nil
 	}
@@ -155,7 +173,7 @@ func (m *partitionManager) ensure(ctx actor.Context, tp TopicPartition) *actor.P
 		return nil
 	}
 	m.children[tp] = child{pid: pid, topicID: t.ID}
-	m.n.router.set(tp, pid)
+	m.n.router.set(tp, pid, t.ID)
 	return pid
 }
 
@@ -206,6 +224,9 @@ func (m *partitionManager) strayCheck(ctx actor.Context) {
 // apply reacts to applied metadata: partitions of deleted (or re-created) topics stop and
 // their data is removed; the rest learn about leadership and config changes.
 func (m *partitionManager) apply(ctx actor.Context, img *metastore.Image, changed []string) {
+	// Judge by the newest image: ensure may already have started the actor of a topic
+	// created again after this change, which img (older) would take for deleted.
+	img = m.n.Image()
 	refreshAll := reflect.ValueOf(img.BrokerConfigs).UnsafePointer() != reflect.ValueOf(m.brokerConfigs).UnsafePointer()
 	m.brokerConfigs = img.BrokerConfigs
 	touched := map[string]bool{}
@@ -230,7 +251,7 @@ func (m *partitionManager) apply(ctx actor.Context, img *metastore.Image, change
 
 // stop stops a partition's actor, waiting for it to close its log, and deletes its data.
 func (m *partitionManager) stop(ctx actor.Context, tp TopicPartition, pid *actor.PID) {
-	m.n.router.set(tp, nil)
+	m.n.router.set(tp, nil, metastore.UUID{})
 	delete(m.children, tp)
 	if err := ctx.PoisonFuture(pid).Wait(); err != nil {
 		m.log.Warn().Err(err).Str("partition", tp.String()).Msg("stop partition actor")
@@ -264,12 +285,14 @@ func parsePartitionName(name string) (TopicPartition, bool) {
 // partitionPID finds (starting if needed) the actor of a partition this node hosts, or
 // returns the Kafka error a request for it gets.
 func (n *Node) partitionPID(tp TopicPartition) (*actor.PID, int16) {
-	if pid := n.router.get(tp); pid != nil {
-		return pid, 0
-	}
 	t := n.Image().Topics[tp.Topic]
 	if t == nil || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
 		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	// Only an actor of this very topic: one of a deleted topic of the same name may
+	// still run (see partitionRouter); the manager stops it before starting the new one.
+	if pid := n.router.get(tp, t.ID); pid != nil {
+		return pid, 0
 	}
 	if !slices.Contains(t.Partitions[tp.Partition].Replicas, int32(n.opts.NodeID)) {
 		return nil, kerr.NotLeaderForPartition.Code

@@ -235,7 +235,11 @@ func TestFailedFsyncFencesWritesUntilRestart(t *testing.T) {
 	}
 	// What the partition's syncer reports when fdatasync fails; it reaches the actor
 	// before the next produce (same sender, same mailbox).
-	n.root.Send(n.router.get(tp), &syncDone{upTo: 2, err: fmt.Errorf("sync partition log: %w", syscall.EIO)})
+	pid, code := n.partitionPID(tp)
+	if code != 0 {
+		t.Fatalf("partition actor: error %d", code)
+	}
+	n.root.Send(pid, &syncDone{upTo: 2, err: fmt.Errorf("sync partition log: %w", syscall.EIO)})
 	r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(1, 10)))
 	if r.Code != kerr.KafkaStorageError.Code || !strings.Contains(r.Message, "fsync") {
 		t.Fatalf("produce after a failed fsync: code %d %q, want KAFKA_STORAGE_ERROR", r.Code, r.Message)

@@ -15,7 +15,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func strp(s string) *string { return &s }
@@ -358,5 +360,73 @@ func TestDeletedTopicDataGoesAndItsNameIsReusable(t *testing.T) {
 	got := consumeN(t, n, "doomed", 1)
 	if len(got) != 1 || string(got[0].Value) != "5000" || got[0].Offset != 0 {
 		t.Fatalf("the topic created again holds %d records, first %q at offset %d; want only the new one at offset 0", len(got), got[0].Value, got[0].Offset)
+	}
+}
+
+// A topic deleted and created again at once under the same name serves only its own
+// data, by name too (Sarama, Fetch v12, Produce by name): the partitions of the deleted
+// topic stop one after the other, and until they all had, a request for one not yet
+// stopped reached it. Fetches were answered with the deleted topic's records, and
+// produces were acknowledged into its log, whose directory was then deleted.
+func TestRecreatedTopicNeverServesTheDeletedOnesData(t *testing.T) {
+	const partitions = 300
+	n := startNode(t, "")
+	adm, ctx := n.admin(), testContext(t)
+	createTopic(t, n, "reborn", partitions, nil)
+	old := n.client(kgo.DefaultProduceTopic("reborn"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	var recs []*kgo.Record
+	for range 3 * partitions {
+		recs = append(recs, &kgo.Record{Value: []byte("deleted")})
+	}
+	if err := old.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := adm.DeleteTopics(ctx, "reborn"); err != nil || r["reborn"].Err != nil {
+		t.Fatalf("delete: %v %+v", err, r)
+	}
+	createTopic(t, n, "reborn", partitions, nil)
+
+	// Right away, by name: a fetch of every partition from offset 0 holds nothing...
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxBytes = -1, 50<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "reborn"
+	for p := range int32(partitions) {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = p, 1<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, n.rawClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range resp.Topics[0].Partitions {
+		if len(p.RecordBatches) > 0 || p.HighWatermark > 0 {
+			t.Fatalf("partition %d of the new topic answered %d bytes, high watermark %d: the deleted topic's records", p.Partition, len(p.RecordBatches), p.HighWatermark)
+		}
+	}
+	// ...and what is produced by name now is kept.
+	byName := n.client(kgo.DefaultProduceTopic("reborn"), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxVersions(kversion.V2_8_0())) // Produce v8: topics by name
+	recs = recs[:0]
+	for p := range int32(partitions) {
+		recs = append(recs, &kgo.Record{Partition: p, Value: []byte("new")})
+	}
+	if err := byName.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the deleted topic's directories to go", func() bool {
+		dirs, _ := filepath.Glob(filepath.Join(n.dir, "data", "partitions", "reborn-*.*-delete"))
+		return len(dirs) == 0
+	})
+	got := consumeN(t, n, "reborn", partitions)
+	for _, r := range got {
+		if string(r.Value) != "new" || r.Offset != 0 {
+			t.Fatalf("partition %d of the new topic holds %q at offset %d", r.Partition, r.Value, r.Offset)
+		}
+	}
+	if len(got) != partitions {
+		t.Fatalf("the new topic holds %d records, want one in each of %d partitions", len(got), partitions)
 	}
 }

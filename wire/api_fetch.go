@@ -203,6 +203,8 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			case <-wake:
 			case <-timer.C:
 				waiting = false
+			case <-r.Draining():
+				waiting = false // the broker is stopping: answer with what there is
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}

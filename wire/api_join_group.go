@@ -29,6 +29,8 @@ func (h *Handlers) handleJoinGroup(ctx context.Context, r *Request) (kmsg.Respon
 	for _, p := range req.Protocols {
 		jr.Protocols = append(jr.Protocols, groups.Protocol{Name: p.Name, Metadata: p.Metadata})
 	}
+	ctx, cancel := untilDraining(ctx, r)
+	defer cancel()
 	res := h.cluster.JoinGroup(ctx, req.Group, jr)
 	resp.ErrorCode, resp.Generation, resp.MemberID, resp.LeaderID = res.Code, res.Generation, res.MemberID, res.LeaderID
 	resp.SkipAssignment = res.SkipAssignment

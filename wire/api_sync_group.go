@@ -20,6 +20,8 @@ func (h *Handlers) handleSyncGroup(ctx context.Context, r *Request) (kmsg.Respon
 	for _, a := range req.GroupAssignment {
 		sr.Assignments = append(sr.Assignments, groups.Assignment{MemberID: a.MemberID, Assignment: a.MemberAssignment})
 	}
+	ctx, cancel := untilDraining(ctx, r)
+	defer cancel()
 	res := h.cluster.SyncGroup(ctx, req.Group, sr)
 	resp.ErrorCode, resp.MemberAssignment = res.Code, res.Assignment
 	if resp.MemberAssignment == nil {

@@ -111,6 +111,15 @@ func (c *conn) stopReading() {
 	_ = c.nc.SetReadDeadline(time.Now())
 }
 
+// stopWriting bounds the writes from now on, and the one under way, to drainWriteTimeout:
+// at shutdown a client that has stopped reading its responses (a stopped or wedged
+// consumer with a full socket buffer) would otherwise hold the shutdown for its whole
+// grace. Shutdown calls it after setting shuttingDown and the writer after arming its own
+// deadline, so whichever runs last leaves the bound in place.
+func (c *conn) stopWriting() {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(drainWriteTimeout))
+}
+
 // readLoop reads and dispatches requests until the client leaves, the server shuts down,
 // the connection idles out, or a frame cannot be answered. Returning without close()
 // lets the writer finish the requests already read.
@@ -150,6 +159,7 @@ func (c *conn) readLoop() {
 				frame:         frame,
 				pool:          &c.srv.frames,
 				hold:          c.fetched,
+				draining:      c.srv.draining,
 			},
 			start: start,
 			done:  make(chan struct{}),
@@ -309,6 +319,9 @@ func (c *conn) writeLoop() {
 			}
 		}
 		deadline.arm()
+		if c.srv.shuttingDown.Load() {
+			c.stopWriting() // after arm, which would push it back out (see stopWriting)
+		}
 		if !c.writeResponse(bw, p) {
 			c.flush(bw) // earlier responses still reach the client
 			c.close()

@@ -56,3 +56,21 @@ func topicByID(img *metastore.Image, id [16]byte) (string, bool) {
 // allGroupOperations is the authorized-operations bitfield for a group when nothing is
 // denied (no ACLs): READ, DELETE, DESCRIBE.
 const allGroupOperations = 1<<3 | 1<<6 | 1<<8
+
+// untilDraining returns ctx, cancelled too when the server starts shutting down. A
+// JoinGroup or SyncGroup parked in a rebalance can wait for a member's whole session
+// (minutes); cut short it answers COORDINATOR_NOT_AVAILABLE, which clients retry, as
+// they retry NOT_COORDINATOR from a Kafka coordinator that resigns at shutdown.
+func untilDraining(ctx context.Context, r *Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if draining := r.Draining(); draining != nil {
+		go func() {
+			select {
+			case <-draining:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, cancel
+}

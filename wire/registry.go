@@ -20,8 +20,9 @@ type Request struct {
 	Conn          ConnInfo     // the connection the request arrived on
 	Size          int          // request bytes on the wire, including the 4-byte size prefix
 
-	frame []byte     // the bytes Body was decoded from
-	pool  *framePool // where ReleaseFrame returns frame
+	frame    []byte          // the bytes Body was decoded from
+	pool     *framePool      // where ReleaseFrame returns frame
+	draining <-chan struct{} // the server's: closed when it starts shutting down
 
 	// afterWrite are buffers the response refers to (Fetch records) that go back to pool
 	// once the response is written; if it never is (the connection closed first), the
@@ -76,6 +77,12 @@ func (r *Request) ReleaseFrame() {
 		r.frame = nil
 	}
 }
+
+// Draining is closed when the server starts shutting down. A handler that is only
+// waiting for something that may never come (a long-poll fetch short of MinBytes)
+// answers with what it has then, as Kafka does, instead of holding the shutdown for up
+// to the client's MaxWaitMillis. Nil (never closed) for a request built outside a server.
+func (r *Request) Draining() <-chan struct{} { return r.draining }
 
 // ConnInfo identifies the connection a request arrived on.
 type ConnInfo struct {

@@ -95,6 +95,8 @@ type Server struct {
 
 	nextConnID   atomic.Uint64
 	shuttingDown atomic.Bool
+	draining     chan struct{} // closed by Shutdown: see Request.Draining
+	drainOnce    sync.Once
 
 	mu        sync.Mutex // guards listeners and conns, and orders them against Shutdown
 	listeners map[net.Listener]struct{}
@@ -107,6 +109,11 @@ type Server struct {
 	fetchBudget   *byteBudget // fetched record bytes not yet written (see fetchHold)
 	markerNonce   uint64      // for vectored Fetch frames (encodeFetchVectored)
 }
+
+// drainWriteTimeout is how long a response may take to write once the server is
+// shutting down. Kafka closes its connections at once; we let the responses to requests
+// already read go out, but not wait on a client that does not read them.
+const drainWriteTimeout = 5 * time.Second
 
 // maxPooledBuffer caps the encode buffers kept in encodeBuffers. Larger ones (Fetch
 // answers carrying records) go to the frame pool's size classes, where one large answer
@@ -162,6 +169,7 @@ func NewServer(cfg ServerConfig, reg *Registry, obs Observer, log zerolog.Logger
 		log:         log,
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*conn]struct{}),
+		draining:    make(chan struct{}),
 		// Random, so that no client-chosen bytes (a topic name) can be taken for a marker.
 		markerNonce: rand.Uint64(),
 	}
@@ -258,9 +266,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	// Long polls answer now: waiting out their MaxWaitMillis would hold the shutdown for
+	// as long as a client asked (kcat's fetch.wait.max.ms can be minutes) and then cut
+	// the connection under them at ctx's end.
+	s.drainOnce.Do(func() { close(s.draining) })
 
 	for _, c := range s.liveConns() {
 		c.stopReading()
+		c.stopWriting()
 	}
 	done := make(chan struct{})
 	go func() {
