@@ -167,16 +167,9 @@ func TestZeroTopicIDIsUnknownInProduceAndFetchV13(t *testing.T) {
 // A fetch asking for 1 GiB reads at most 55 MiB of a partition, as Kafka's
 // fetch.max.bytes caps it: reads are held in memory until the response is written.
 func TestFetchReadsAreCapped(t *testing.T) {
-	c := &backloggedCluster{fakeCluster: newFakeCluster()}
+	c := newBacklog(1)
 	h := NewHandlers(c, BrokerConfig{NodeID: 1}, zerolog.Nop())
-	req := kmsg.NewPtrFetchRequest()
-	req.Version, req.ReplicaID, req.MaxBytes = 12, -1, 1<<30
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = fuzzTopic
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1<<30, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := backlogFetch(1, 1<<30, 1<<30)
 	if _, err := h.handleFetch(context.Background(), &Request{Key: req.Key(), Version: req.Version, Body: req}); err != nil {
 		t.Fatal(err)
 	}
@@ -213,25 +206,39 @@ func (c *backloggedCluster) Fetch(tp actors.TopicPartition, r *actors.FetchReque
 	r.Reply <- rep
 }
 
+// newBacklog is a cluster whose topic "backlog" has n partitions, each holding more
+// records than one read takes.
+func newBacklog(n int) *backloggedCluster {
+	c := &backloggedCluster{fakeCluster: newFakeCluster()}
+	c.img.Topics["backlog"] = &metastore.Topic{Name: "backlog", ID: metastore.UUID{7}, Partitions: make([]metastore.Partition, n)}
+	return c
+}
+
+// backlogFetch is a Fetch v12 of every partition of "backlog", partMax bytes of each and
+// maxBytes in all, that answers at once.
+func backlogFetch(n int, partMax, maxBytes int32) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MaxBytes = 12, -1, maxBytes
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "backlog"
+	for p := range int32(n) {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = p, partMax, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
 // A consumer of many backlogged partitions asks for 1 MiB of each and 10 MiB in all:
 // the broker reads about 10 MiB, not 1 MiB of every partition only to send 10 of them
 // (every read is held in memory until the response is written), and every partition
 // still gets its offsets, as Kafka answers.
 func TestFetchOfManyPartitionsReadsNoMoreThanTheResponseHolds(t *testing.T) {
 	const partitions, partMax, maxBytes = 200, 1 << 20, 10 << 20
-	c := &backloggedCluster{fakeCluster: newFakeCluster()}
+	c := newBacklog(partitions)
 	h := NewHandlers(c, BrokerConfig{NodeID: 1}, zerolog.Nop())
-	req := kmsg.NewPtrFetchRequest()
-	req.Version, req.ReplicaID, req.MaxBytes = 12, -1, maxBytes
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "backlog"
-	for p := range int32(partitions) {
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = p, partMax, -1
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	c.img.Topics["backlog"] = &metastore.Topic{Name: "backlog", ID: metastore.UUID{7}, Partitions: make([]metastore.Partition, partitions)}
+	req := backlogFetch(partitions, partMax, maxBytes)
 	resp, err := h.handleFetch(context.Background(), &Request{Key: req.Key(), Version: req.Version, Body: req})
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/chronik/chronik-node/metastore"
 )
 
 func TestByteBudget(t *testing.T) {
@@ -138,21 +136,11 @@ func metadataResponse() *kmsg.MetadataResponse {
 // back.
 func TestServerBoundsFetchedBytesAcrossConnections(t *testing.T) {
 	const partitions = 8 // backlog (1 MiB) each: an 8 MiB response
-	c := &backloggedCluster{fakeCluster: newFakeCluster()}
-	c.img.Topics["backlog"] = &metastore.Topic{Name: "backlog", ID: metastore.UUID{7}, Partitions: make([]metastore.Partition, partitions)}
-	h := NewHandlers(c, BrokerConfig{NodeID: 1}, zerolog.Nop())
+	h := NewHandlers(newBacklog(partitions), BrokerConfig{NodeID: 1}, zerolog.Nop())
 	ts := startServer(t, ServerConfig{MaxQueuedFetchBytes: 10 << 20}, h.APIs()...)
 	fetch := func(maxWaitMs int32) *kmsg.FetchRequest {
-		req := kmsg.NewPtrFetchRequest()
-		req.Version, req.ReplicaID, req.MaxBytes, req.MinBytes, req.MaxWaitMillis = 12, -1, 50<<20, 1, maxWaitMs
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "backlog"
-		for p := range int32(partitions) {
-			rp := kmsg.NewFetchRequestTopicPartition()
-			rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = p, backlog, -1
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
+		req := backlogFetch(partitions, backlog, 50<<20)
+		req.MinBytes, req.MaxWaitMillis = 1, maxWaitMs
 		return req
 	}
 	recordBytes := func(conn *rawConn) int {
