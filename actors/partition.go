@@ -356,38 +356,40 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 // an error the producer retries), structure and CRC, size limit, timestamps within the
 // topic's bounds, no transactional or control batches (transactions are not supported).
 func (a *partitionActor) validate(records []byte, nowMs int64) ([]byte, batch.Header, batch.TimeSpan, int16, string) {
-	var none batch.TimeSpan
+	refuse := func(code int16, msg string) ([]byte, batch.Header, batch.TimeSpan, int16, string) {
+		return nil, batch.Header{}, batch.TimeSpan{}, code, msg
+	}
 	batches, err := batch.Split(records)
 	switch {
 	case err != nil:
-		return nil, batch.Header{}, none, kerr.CorruptMessage.Code, err.Error()
+		return refuse(kerr.CorruptMessage.Code, err.Error())
 	case len(batches) == 0:
-		return nil, batch.Header{}, none, kerr.InvalidRecord.Code, "no record batches"
+		return refuse(kerr.InvalidRecord.Code, "no record batches")
 	case len(batches) > 1:
-		return nil, batch.Header{}, none, kerr.InvalidRecord.Code,
-			fmt.Sprintf("produce requests of version 3 and later may carry exactly one record batch per partition, not %d", len(batches))
+		return refuse(kerr.InvalidRecord.Code,
+			fmt.Sprintf("produce requests of version 3 and later may carry exactly one record batch per partition, not %d", len(batches)))
 	}
 	b := batches[0]
 	if len(b) > a.cfg.maxMessageBytes {
-		return nil, batch.Header{}, none, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b), a.cfg.maxMessageBytes)
+		return refuse(kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b), a.cfg.maxMessageBytes))
 	}
 	h, times, err := batch.ValidateProduced(b)
 	switch {
 	case errors.Is(err, batch.ErrUnsupportedMagic):
 		// Kafka refuses anything but magic 2 in a Produce v3+ request as an invalid
 		// record (ProduceRequest.validateRecords).
-		return nil, batch.Header{}, none, kerr.InvalidRecord.Code, "produce requests of version 3 and later may only carry record batches with magic 2: " + err.Error()
+		return refuse(kerr.InvalidRecord.Code, "produce requests of version 3 and later may only carry record batches with magic 2: "+err.Error())
 	case errors.Is(err, batch.ErrInvalidRecord):
-		return nil, batch.Header{}, none, kerr.InvalidRecord.Code, err.Error()
+		return refuse(kerr.InvalidRecord.Code, err.Error())
 	case err != nil:
-		return nil, batch.Header{}, none, kerr.CorruptMessage.Code, err.Error()
+		return refuse(kerr.CorruptMessage.Code, err.Error())
 	case h.Control():
-		return nil, batch.Header{}, none, kerr.InvalidRecord.Code, "clients may not write control batches"
+		return refuse(kerr.InvalidRecord.Code, "clients may not write control batches")
 	case h.Transactional():
-		return nil, batch.Header{}, none, kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker"
+		return refuse(kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker")
 	}
 	if msg := a.timestampOutOfRange(times, nowMs); msg != "" {
-		return nil, batch.Header{}, none, kerr.InvalidTimestamp.Code, msg
+		return refuse(kerr.InvalidTimestamp.Code, msg)
 	}
 	return b, h, times, 0, ""
 }

@@ -24,13 +24,16 @@ const maxFetchBytes = 55 << 20
 
 // Fetch v4-17 (v4 is the first that carries record batches).
 //
-// Every partition is read by its actor concurrently, up to its PartitionMaxBytes; the
-// response then keeps partitions in request order until MaxBytes is used, always keeping
-// the first partition with data even if it alone is larger (KIP-74). When fewer than
+// Partitions are read by their actors in waves, in request order, each up to its
+// PartitionMaxBytes while that fits in what is left of MaxBytes (see read below); what a
+// wave may read is first reserved from the server's fetch budget (Request.Reserve). The
+// response keeps partitions in request order until MaxBytes is used, always keeping the
+// first partition with data even if it alone is larger (KIP-74). When fewer than
 // MinBytes came back the request parks on the partitions it read and reads them again
 // whenever one of their high watermarks moves, until MinBytes have accumulated (as Kafka
-// promises for fetch.min.bytes) or MaxWaitMillis passes. Fetch sessions (KIP-227) are
-// not kept: the response's session id 0 tells clients to send full fetches.
+// promises for fetch.min.bytes), MaxWaitMillis passes or the server starts shutting
+// down. Fetch sessions (KIP-227) are not kept: the response's session id 0 tells clients
+// to send full fetches.
 func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)

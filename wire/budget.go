@@ -5,17 +5,19 @@ import (
 	"sync"
 )
 
-// byteBudget bounds the request bytes the whole server holds at once: every connection
-// may pipeline MaxInFlightPerConn requests of up to MaxRequestBytes, so without a shared
-// bound a few clients pipelining large produces could make the node hold gigabytes
-// (Kafka bounds its request queue with queued.max.requests for the same reason). A
-// reader that finds the budget spent waits before reading the body, which pushes back on
-// its client through TCP; it is admitted when answered requests hand their bytes back.
+// byteBudget bounds bytes the whole server holds at once, summed over connections. The
+// server keeps two: request bytes read and not yet handled (every connection may
+// pipeline MaxInFlightPerConn requests of up to MaxRequestBytes, so without a shared
+// bound a few clients pipelining large produces could make the node hold gigabytes;
+// Kafka bounds its request queue with queued.max.requests for the same reason), and
+// records read for Fetch responses not yet written (see fetchHold). A reader that finds
+// the request budget spent waits before reading the body, which pushes back on its
+// client through TCP; it is admitted when answered requests hand their bytes back.
 type byteBudget struct {
 	mu       sync.Mutex
 	capacity int64
 	free     int64
-	waiting  int // readers waiting for room, for tests and the curious
+	waiting  int // callers waiting for room, for tests and the curious
 	// released is closed and replaced whenever bytes come back, waking waiters to look
 	// again.
 	released chan struct{}
@@ -89,7 +91,7 @@ func (b *byteBudget) give(c int64) {
 	b.mu.Unlock()
 }
 
-// state is how many bytes admitted requests hold now, and how many readers wait.
+// state is how many bytes are held now, and how many callers wait for room.
 func (b *byteBudget) state() (held int64, waiting int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -31,24 +31,6 @@ func RecordTimes(recs []byte, fn func(offsetDelta int32, timestampDelta int64) b
 	return nil
 }
 
-// MaxRecordTimestamp returns the newest timestamp among the records of the uncompressed
-// records section recs of a batch whose first timestamp is firstTimestamp, or -1 (Kafka's
-// NO_TIMESTAMP) when no record has a later one. Kafka's broker takes a CreateTime batch's
-// max timestamp from its records, not from the producer's header: kafkajs, for one, puts
-// the newest of the timestamps its caller set in the header, though records the caller
-// left unstamped carry the (later) time of sending.
-func MaxRecordTimestamp(recs []byte, firstTimestamp int64) (int64, error) {
-	newest := int64(-1)
-	err := RecordTimes(recs, func(_ int32, tsDelta int64) bool {
-		newest = max(newest, firstTimestamp+tsDelta)
-		return true
-	})
-	if err != nil {
-		return 0, err
-	}
-	return newest, nil
-}
-
 // FirstKeyless returns the index of the first record without a key (key length -1) in
 // the uncompressed records section recs, or -1 when every record has one. Kafka refuses
 // such records on a compacted topic: compaction keeps the newest record of each key, and

@@ -234,15 +234,16 @@ func (r *recordReader) bytesField(nullable bool) {
 }
 
 // recordsWellFormed reports whether recs holds exactly n well-formed records, by the same
-// rules as checkRecordsReference but without saying what is wrong. It is the hot path of
+// rules as checkRecordsReference but without saying what is wrong, and returns the span of
+// their timestamp deltas. It is the hot path of
 // Validate (one pass over every produced byte), so it avoids what made the reference walk
 // slow, a method call and a non-inlined binary.Varint call per field: it is one loop that
 // decodes one- and two-byte varints (nearly every field of a record under 8 KiB) inline with
 // shortUvarint and calls uvarintAt only for longer ones. Records with headers, rare in
 // practice, are finished by skipHeaders.
 //
-// It never undoes the zigzag encoding: every check is made on the raw unsigned value, where
-// zigzag(v) is 2v for v >= 0 and 2|v|-1 (odd) for v < 0. So a length is valid when its raw
+// It undoes the zigzag encoding only for the timestamp delta: every check is made on the raw
+// unsigned value, where zigzag(v) is 2v for v >= 0 and 2|v|-1 (odd) for v < 0. So a length is valid when its raw
 // value is even and half of it fits, a null is raw 1, and offset delta i is raw 2i.
 //
 // Positions in a record are relative to its body (the bytes after its length varint) and
