@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,13 +18,13 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/raftnode/fsm"
 	"github.com/chronik/chronik-node/raftnode/storage"
+	"github.com/chronik/chronik-node/wal/batch/codec"
 )
 
 // RaftOptions tune the metadata Raft group.
@@ -67,18 +68,18 @@ type Node struct {
 	// replayTo is the Raft log's last index when the node started: until the image
 	// has applied that far, a topic missing from it may be one the log is about to
 	// replay, so no partition directory may be taken for a deleted topic's.
-	replayTo     uint64
-	metrics      nodeMetrics
-	groups       groupsHook
-	stopSampler  func()
-	router       partitionRouter
-	decompressor kgo.Decompressor // timestamp lookups inside compressed batches
-	statuses     partitionStatuses
-	pidBlock     producerIDs
-	groupOpts    GroupOptions
-	groupDir     groupDirectory
-	trash        trash       // partition directories being deleted
-	fences       writeFences // partitions whose log failed an fsync
+	replayTo    uint64
+	metrics     nodeMetrics
+	groups      groupsHook
+	stopSampler func()
+	router      partitionRouter
+	inflater    *codec.Decompressor // checking produced compressed batches, lookups inside stored ones
+	statuses    partitionStatuses
+	pidBlock    producerIDs
+	groupOpts   GroupOptions
+	groupDir    groupDirectory
+	trash       trash       // partition directories being deleted
+	fences      writeFences // partitions whose log failed an fsync
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes
@@ -111,7 +112,7 @@ func Start(opts Options) (*Node, error) {
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]routeEntry{}
 	n.trash.log = opts.Log.With().Str("component", "trash").Logger()
-	n.decompressor = kgo.DefaultDecompressor()
+	n.inflater = codec.NewDecompressor(checkInflateLimit, 2*runtime.GOMAXPROCS(0))
 	n.groupOpts = opts.Groups.withDefaults()
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute

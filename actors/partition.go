@@ -272,17 +272,19 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		return
 	}
 	now := time.Now()
-	b, h, times, code, msg := a.validate(m.Records, now.UnixMilli())
+	v, code, msg := a.validate(m.Records, now.UnixMilli())
+	defer a.n.inflater.Release(v.records)
 	if code != 0 {
 		fail(code, msg)
 		return
 	}
 	if a.cfg.compacted {
-		if code, msg := a.refuseKeyless(b, h); code != 0 {
+		if code, msg := a.refuseKeyless(v); code != 0 {
 			fail(code, msg)
 			return
 		}
 	}
+	b, h := v.b, v.h
 	pb := producerBatch(h)
 	dup, isDup, err := a.producers.Check(pb)
 	if err != nil {
@@ -302,7 +304,7 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 			reply.LogAppendTime = now.UnixMilli()
 			pb.MaxTimestamp = now.UnixMilli()
 		} else {
-			pb.MaxTimestamp = stampCreateTime(b, h, times)
+			pb.MaxTimestamp = stampCreateTime(b, v.times)
 		}
 		base, err := a.wal.Append(b, a.leaderEpoch, now)
 		if err != nil {
@@ -353,11 +355,13 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 
 // validate splits and checks a partition's records: exactly one batch (as Kafka requires of
 // Produce v3+: with several, a failure part-way would leave the earlier ones written behind
-// an error the producer retries), structure and CRC, size limit, timestamps within the
-// topic's bounds, no transactional or control batches (transactions are not supported).
-func (a *partitionActor) validate(records []byte, nowMs int64) ([]byte, batch.Header, batch.TimeSpan, int16, string) {
-	refuse := func(code int16, msg string) ([]byte, batch.Header, batch.TimeSpan, int16, string) {
-		return nil, batch.Header{}, batch.TimeSpan{}, code, msg
+// an error the producer retries), structure and CRC, size limit, the records themselves
+// (decompressed, for a compressed batch), timestamps within the topic's bounds, no
+// transactional or control batches (transactions are not supported). The caller releases
+// the result's records.
+func (a *partitionActor) validate(records []byte, nowMs int64) (producedBatch, int16, string) {
+	refuse := func(code int16, msg string) (producedBatch, int16, string) {
+		return producedBatch{}, code, msg
 	}
 	batches, err := batch.Split(records)
 	switch {
@@ -388,10 +392,17 @@ func (a *partitionActor) validate(records []byte, nowMs int64) ([]byte, batch.He
 	case h.Transactional():
 		return refuse(kerr.TransactionalIDAuthorizationFailed.Code, "transactions are not supported by this broker")
 	}
-	if msg := a.timestampOutOfRange(times, nowMs); msg != "" {
+	v := producedBatch{b: b, h: h, times: times}
+	if h.Compression() != batch.CodecNone {
+		if code, msg := a.checkCompressed(&v); code != 0 {
+			return refuse(code, msg)
+		}
+	}
+	if msg := a.timestampOutOfRange(v.times, nowMs); msg != "" {
+		a.n.inflater.Release(v.records)
 		return refuse(kerr.InvalidTimestamp.Code, msg)
 	}
-	return b, h, times, 0, ""
+	return v, 0, ""
 }
 
 func producerBatch(h batch.Header) producers.Batch {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik/chronik-node/wal/batch"
 )
@@ -14,14 +13,14 @@ import (
 // whole batch with INVALID_RECORD, before anything is written. Compaction keeps the
 // newest record of each key; Kafka takes no record it could never keep or remove, and a
 // producer that works here must work there. This broker does not compact, but refuses
-// what Kafka refuses. Compressed batches are decompressed for the check, on compacted
-// topics only. It returns the error code and message, or 0.
-func (a *partitionActor) refuseKeyless(b []byte, h batch.Header) (int16, string) {
-	recs := b[batch.HeaderSize:h.Size()]
-	if h.Compression() != batch.CodecNone {
-		var err error
-		if recs, err = a.n.decompressor.Decompress(recs, kgo.CompressionCodecType(h.Compression())); err != nil {
-			return kerr.CorruptMessage.Code, fmt.Sprintf("the batch does not decompress: %v", err)
+// what Kafka refuses. A compressed batch is checked in the records validation
+// decompressed; one too large to decompress is let through unchecked. It returns the
+// error code and message, or 0.
+func (a *partitionActor) refuseKeyless(v producedBatch) (int16, string) {
+	recs := v.b[batch.HeaderSize:]
+	if v.h.Compression() != batch.CodecNone {
+		if recs = v.records; recs == nil {
+			return 0, ""
 		}
 	}
 	at, err := batch.FirstKeyless(recs)

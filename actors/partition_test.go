@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -147,25 +148,89 @@ func TestListOffsetsFindsTheRecordInsideABatch(t *testing.T) {
 
 // A CreateTime batch whose header understates its newest record (kafkajs writes such
 // headers) is stored with the max timestamp of its records, as Kafka stores it, so the
-// lookups by time and by max timestamp find that record.
+// lookups by time and by max timestamp find that record. Compressed batches are read for
+// it too.
 func TestUnderstatedMaxTimestampIsCorrected(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), "memory", 1000)
 	defer n.stop(t)
-	if r := createTopic(t, n.Node, "understated", 1); !r.OK() {
-		t.Fatal(r.Message)
+	for _, codec := range []int8{batch.CodecNone, batch.CodecGzip, batch.CodecSnappy, batch.CodecLZ4, batch.CodecZstd} {
+		topic := fmt.Sprintf("understated-%d", codec)
+		if r := createTopic(t, n.Node, topic, 1); !r.OK() {
+			t.Fatal(r.Message)
+		}
+		tp := TopicPartition{Topic: topic, Partition: 0}
+		opts := batchtest.DefaultOptions(1000)
+		opts.MaxTimestamp, opts.Codec = 1000, codec
+		recs := []batchtest.Record{{Value: []byte("a")}, {Value: []byte("b"), TimestampDelta: 50}, {Value: []byte("c"), TimestampDelta: 10}}
+		if r := produceOne(t, n.Node, tp, batchtest.Build(opts, recs)); r.Code != 0 {
+			t.Fatalf("codec %d: produce: %+v", codec, r)
+		}
+		for _, c := range []struct{ ts, wantOffset, wantTs int64 }{{1040, 1, 1050}, {-3, 1, 1050}, {1051, -1, -1}} {
+			reply := make(chan ListOffsetsReply, 1)
+			n.ListOffsets(tp, &ListOffsetsRequest{Timestamp: c.ts, CurrentLeaderEpoch: -1, Reply: reply})
+			if r := <-reply; r.Code != 0 || r.Offset != c.wantOffset || r.Timestamp != c.wantTs {
+				t.Errorf("codec %d, timestamp %d: offset %d at %d (code %d), want %d at %d", codec, c.ts, r.Offset, r.Timestamp, r.Code, c.wantOffset, c.wantTs)
+			}
+		}
 	}
-	tp := TopicPartition{Topic: "understated", Partition: 0}
-	opts := batchtest.DefaultOptions(1000)
-	opts.MaxTimestamp = 1000
-	recs := []batchtest.Record{{Value: []byte("a")}, {Value: []byte("b"), TimestampDelta: 50}, {Value: []byte("c"), TimestampDelta: 10}}
-	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, recs)); r.Code != 0 {
-		t.Fatalf("produce: %+v", r)
+}
+
+// A compressed batch is checked inside, as Kafka's broker checks it: records that do not
+// decompress, or do not match the header's count, are refused with INVALID_RECORD (which
+// producers do not retry: the CRC held, so resending cannot help), and a record stamped
+// out of the topic's bounds with INVALID_TIMESTAMP even when the header's timestamps are
+// within them. Before, such batches were stored, and consumers failed on them.
+func TestCompressedBatchesAreCheckedInside(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	defer n.stop(t)
+	now := time.Now().UnixMilli()
+	// resealed recomputes the CRC of a batch a case has altered, so only the inside is wrong.
+	resealed := func(b []byte) []byte {
+		binary.BigEndian.PutUint32(b[17:], batch.Checksum(b))
+		return b
 	}
-	for _, c := range []struct{ ts, wantOffset, wantTs int64 }{{1040, 1, 1050}, {-3, 1, 1050}, {1051, -1, -1}} {
-		reply := make(chan ListOffsetsReply, 1)
-		n.ListOffsets(tp, &ListOffsetsRequest{Timestamp: c.ts, CurrentLeaderEpoch: -1, Reply: reply})
-		if r := <-reply; r.Code != 0 || r.Offset != c.wantOffset || r.Timestamp != c.wantTs {
-			t.Errorf("timestamp %d: offset %d at %d (code %d), want %d at %d", c.ts, r.Offset, r.Timestamp, r.Code, c.wantOffset, c.wantTs)
+	for _, codec := range []int8{batch.CodecGzip, batch.CodecSnappy, batch.CodecLZ4, batch.CodecZstd} {
+		opts := batchtest.DefaultOptions(now)
+		opts.Codec = codec
+		for i, c := range []struct {
+			name     string
+			batch    []byte
+			wantCode int16
+		}{
+			{"payload damaged", func() []byte {
+				b := batchtest.Build(opts, batchtest.Values(50, 100))
+				for i := batch.HeaderSize + 8; i < len(b)-8; i += 16 {
+					b[i] ^= 0x5A
+				}
+				return resealed(b)
+			}(), kerr.InvalidRecord.Code},
+			{"more records declared than compressed", func() []byte {
+				b := batchtest.Build(opts, batchtest.Values(2, 10))
+				binary.BigEndian.PutUint32(b[23:], 2) // last offset delta
+				binary.BigEndian.PutUint32(b[57:], 3) // record count
+				return resealed(b)
+			}(), kerr.InvalidRecord.Code},
+			{"a record three hours ahead under an honest-looking header", func() []byte {
+				o := opts
+				o.MaxTimestamp = now
+				return batchtest.Build(o, []batchtest.Record{{Value: []byte("a")}, {Value: []byte("b"), TimestampDelta: 3 * 3600 * 1000}})
+			}(), kerr.InvalidTimestamp.Code},
+		} {
+			topic := fmt.Sprintf("inside-%d-%d", codec, i)
+			if r := createTopic(t, n.Node, topic, 1); !r.OK() {
+				t.Fatal(r.Message)
+			}
+			tp := TopicPartition{Topic: topic, Partition: 0}
+			if r := produceOne(t, n.Node, tp, c.batch); r.Code != c.wantCode {
+				t.Errorf("codec %d, %s: code %d (%s), want %d", codec, c.name, r.Code, r.Message, c.wantCode)
+			}
+			if info, _ := n.PartitionInfo(tp); info.LogEndOffset != 0 {
+				t.Errorf("codec %d, %s: log end %d after the refusal, want 0", codec, c.name, info.LogEndOffset)
+			}
+			// The partition takes the producer's next, good batch.
+			if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(3, 10))); r.Code != 0 || r.BaseOffset != 0 {
+				t.Errorf("codec %d, %s: next batch: %+v, want offset 0", codec, c.name, r)
+			}
 		}
 	}
 }

@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/chronik/chronik-node/wal/batch"
 )
 
 // recordAt refines a lookup the log answers per batch (by timestamp, max timestamp) to
 // the record Kafka answers with: the first record, in the batch holding offset, whose
-// timestamp satisfies match. Compressed batches are decompressed for this, and only for
-// this: produce and fetch never decompress.
+// timestamp satisfies match. Compressed batches are decompressed for this.
 func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int64, int64, bool) {
 	data, err := a.wal.Read(offset, a.hw, 1)
 	if err != nil || len(data) < batch.HeaderSize {
@@ -28,10 +25,11 @@ func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int6
 	}
 	recs := data[batch.HeaderSize:h.Size()]
 	if h.Compression() != batch.CodecNone {
-		if recs, err = a.n.decompressor.Decompress(recs, kgo.CompressionCodecType(h.Compression())); err != nil {
+		if recs, err = a.n.inflater.Decompress(h.Compression(), recs, lookupInflateLimit); err != nil {
 			a.log.Warn().Err(err).Int64("offset", h.BaseOffset).Msg("decompress batch for a timestamp lookup")
 			return 0, 0, false
 		}
+		defer a.n.inflater.Release(recs)
 	}
 	var found bool
 	var off, ts int64
@@ -52,10 +50,10 @@ func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int6
 // timestampOutOfRange applies message.timestamp.before.max.ms and after.max.ms to a
 // CreateTime batch, as Kafka 4 does (the after bound defaults to one hour, so a producer
 // whose clock runs ahead gets INVALID_TIMESTAMP). It returns why the batch is refused, or
-// "". Kafka checks every record; times spans them (read from the records of an
-// uncompressed batch, from the header of a compressed one, where a record stamped before
-// the first one is not caught). LogAppendTime topics replace the timestamps, so they are
-// not checked.
+// "". Kafka checks every record; times spans them (read from the records, decompressed for
+// a compressed batch; from the header only for a compressed batch too large to check,
+// where a record stamped before the first one is not caught). LogAppendTime topics
+// replace the timestamps, so they are not checked.
 func (a *partitionActor) timestampOutOfRange(times batch.TimeSpan, nowMs int64) string {
 	if a.cfg.logAppendTime {
 		return ""
@@ -76,22 +74,15 @@ func (a *partitionActor) timestampOutOfRange(times batch.TimeSpan, nowMs int64) 
 	return ""
 }
 
-// stampCreateTime makes an uncompressed batch bound for a CreateTime topic carry the max
-// timestamp of its records, as Kafka's broker does, and returns that timestamp. The
-// timestamp index, ListOffsets by time and max timestamp, and time-based retention all
-// read a batch's max timestamp; one that understated its newest record (kafkajs writes
-// one when some messages carry a timestamp and others do not) made a lookup by time skip
-// that record. times comes from validation's walk of the records, so this reads nothing
-// more. Compressed batches keep their max timestamp (correcting it means decompressing
-// every produced batch, which the broker does not do) and only lose a LogAppendTime bit a
-// client set, which would make consumers read every record's time as the batch's.
-func stampCreateTime(b []byte, h batch.Header, times batch.TimeSpan) int64 {
-	if h.Compression() != batch.CodecNone {
-		if h.LogAppendTime() {
-			batch.SetCreateTime(b, h.MaxTimestamp)
-		}
-		return h.MaxTimestamp
-	}
+// stampCreateTime makes a batch bound for a CreateTime topic carry the max timestamp of its
+// records, as Kafka's broker does, and returns that timestamp. The timestamp index,
+// ListOffsets by time and max timestamp, and time-based retention all read a batch's max
+// timestamp; one that understated its newest record (kafkajs writes one when some messages
+// carry a timestamp and others do not) made a lookup by time skip that record. times comes
+// from validation's walk of the records, so this reads nothing more; for a compressed batch
+// too large to check it is the header's own, and only a LogAppendTime bit a client set is
+// cleared, which would make consumers read every record's time as the batch's.
+func stampCreateTime(b []byte, times batch.TimeSpan) int64 {
 	batch.SetCreateTime(b, times.Newest)
 	return times.Newest
 }

@@ -77,8 +77,8 @@ func Validate(b []byte) (Header, error) {
 }
 
 // TimeSpan is the span of a batch's record timestamps: for an uncompressed batch, read
-// from its records; for a compressed one, the header's first and max timestamps, taken on
-// trust.
+// from its records; for a compressed one, ValidateProduced gives the header's first and max
+// timestamps, taken on trust, and ValidateRecords on the decompressed records the real span.
 type TimeSpan struct{ Oldest, Newest int64 }
 
 // ValidateProduced is Validate that also returns the span of the records' timestamps.
@@ -102,13 +102,23 @@ func ValidateProduced(b []byte) (Header, TimeSpan, error) {
 	}
 	times := TimeSpan{Oldest: h.FirstTimestamp, Newest: h.MaxTimestamp}
 	if h.Compression() == CodecNone {
-		span, err := checkRecords(b[HeaderSize:], h.NumRecords)
-		if err != nil {
+		if times, err = ValidateRecords(h, b[HeaderSize:]); err != nil {
 			return Header{}, TimeSpan{}, err
 		}
-		times = TimeSpan{Oldest: h.FirstTimestamp + span.min, Newest: max(-1, h.FirstTimestamp+span.max)}
 	}
 	return h, times, nil
+}
+
+// ValidateRecords checks a batch's records section (decompressed, for a compressed batch)
+// against its header h: exactly h.NumRecords well-formed records with offset deltas 0, 1,
+// 2, ... filling recs, and returns the span of their timestamps. Errors wrap
+// ErrInvalidRecord.
+func ValidateRecords(h Header, recs []byte) (TimeSpan, error) {
+	span, err := checkRecords(recs, h.NumRecords)
+	if err != nil {
+		return TimeSpan{}, err
+	}
+	return TimeSpan{Oldest: h.FirstTimestamp + span.min, Newest: max(-1, h.FirstTimestamp+span.max)}, nil
 }
 
 // deltaSpan is the smallest and largest timestamp delta of a records section.

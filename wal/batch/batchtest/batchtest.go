@@ -1,6 +1,7 @@
 // Package batchtest builds and decodes real Kafka v2 record batches, compressed with every
 // codec Kafka clients use, for tests of the broker: unit tests of the log and end-to-end
-// tests alike. It is test support; production code never needs codecs.
+// tests alike. It is test support, and its codecs are the tests' reference, independent of
+// the broker's own decompression (package codec).
 package batchtest
 
 import (
@@ -77,7 +78,7 @@ func Build(opts Options, records []Record) []byte {
 		body = appendRecord(body, i, r)
 		maxDelta = max(maxDelta, r.TimestampDelta)
 	}
-	body, err := compress(opts.Codec, body)
+	body, err := Compress(opts.Codec, body)
 	if err != nil {
 		panic(fmt.Sprintf("batchtest: %v", err))
 	}

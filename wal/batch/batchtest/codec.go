@@ -14,9 +14,9 @@ import (
 	"github.com/chronik/chronik-node/wal/batch"
 )
 
-// compress encodes the records section the way Kafka clients do: gzip and LZ4 frames, raw
+// Compress encodes a records section the way Kafka clients do: gzip and LZ4 frames, raw
 // snappy blocks (what franz-go and librdkafka send) and a zstd frame.
-func compress(codec int8, src []byte) ([]byte, error) {
+func Compress(codec int8, src []byte) ([]byte, error) {
 	switch codec {
 	case batch.CodecNone:
 		return src, nil

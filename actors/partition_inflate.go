@@ -1,0 +1,59 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/chronik/chronik-node/wal/batch"
+	"github.com/chronik/chronik-node/wal/batch/codec"
+)
+
+// How far the broker decompresses a batch's records.
+const (
+	// checkInflateLimit bounds what a produce decompresses to check a compressed batch's
+	// records. Clients' batches decompress to a few MiB at most (franz-go and librdkafka
+	// cap a batch near 1 MB before compressing it); a batch that would decompress to more
+	// is stored unchecked, with its header's timestamps taken on trust, rather than
+	// refused: Kafka, which checks it as a stream, would take it.
+	checkInflateLimit = 32 << 20
+	// lookupInflateLimit bounds what a lookup by timestamp decompresses to find a record
+	// inside a stored batch; past it the lookup answers with the batch's first offset.
+	lookupInflateLimit = 256 << 20
+)
+
+// producedBatch is a batch a produce has validated.
+type producedBatch struct {
+	b     []byte       // the batch, to be written
+	h     batch.Header // its header as the producer sent it
+	times batch.TimeSpan
+	// records is a compressed batch's records section, decompressed; nil for an
+	// uncompressed batch (its records are in b) and for one too large to check.
+	// It is a reused buffer: the produce releases it once done.
+	records []byte
+}
+
+// checkCompressed decompresses v's records and checks them as Kafka's broker does for a
+// compressed batch: they must decompress, and be exactly the declared number of
+// well-formed records. Their timestamps replace the header's in v.times, so the timestamp
+// bounds and the stored max timestamp hold for compressed batches as for uncompressed ones.
+// It returns the error code and message of a refusal, or 0. A refused batch is the
+// producer's own doing (the CRC held), so the code is INVALID_RECORD, which producers do
+// not retry.
+func (a *partitionActor) checkCompressed(v *producedBatch) (int16, string) {
+	recs, err := a.n.inflater.Decompress(v.h.Compression(), v.b[batch.HeaderSize:], checkInflateLimit)
+	switch {
+	case errors.Is(err, codec.ErrTooLarge):
+		return 0, ""
+	case err != nil:
+		return kerr.InvalidRecord.Code, fmt.Sprintf("the batch's records do not decompress: %v", err)
+	}
+	times, err := batch.ValidateRecords(v.h, recs)
+	if err != nil {
+		a.n.inflater.Release(recs)
+		return kerr.InvalidRecord.Code, fmt.Sprintf("in the decompressed records: %v", err)
+	}
+	v.records, v.times = recs, times
+	return 0, ""
+}

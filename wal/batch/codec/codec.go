@@ -1,0 +1,251 @@
+// Package codec decompresses the records section of a record batch, with a bound on how
+// large the output may grow. The broker stores batches as producers compressed them and
+// decompresses only to check them (their records, their timestamps, their keys on compacted
+// topics) and to find a record inside a batch; a few kilobytes of zstd or gzip can expand
+// to gigabytes, so every call says how much it is prepared to hold.
+package codec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// The codec numbers of a batch's attributes (the low three bits).
+const (
+	None   int8 = 0
+	Gzip   int8 = 1
+	Snappy int8 = 2
+	LZ4    int8 = 3
+	Zstd   int8 = 4
+)
+
+// ErrTooLarge: the records would decompress to more than the caller's limit. Nothing is
+// wrong with the batch as far as is known; the caller decides what to do without its records.
+var ErrTooLarge = errors.New("records decompress to more than the limit")
+
+// Decompressor decompresses records sections, reusing decoders and output buffers across
+// calls. It is safe for concurrent use; one per node is enough.
+type Decompressor struct {
+	gzips  sync.Pool // *gzip.Reader
+	lz4s   sync.Pool // *lz4.Reader
+	zstds  sync.Pool // *zstd.Decoder
+	bufs   sync.Pool // *[]byte: output buffers handed back through Release
+	srcs   sync.Pool // *bytes.Reader
+	maxBuf int       // buffers larger than this are not kept for reuse
+	// slots bounds how many decompressions run at once, and so the memory they grow
+	// into: every partition of a node may be decompressing a batch at the same moment,
+	// and each may grow to its limit. The work is CPU-bound, so a few slots per core
+	// lose no throughput.
+	slots chan struct{}
+}
+
+// NewDecompressor returns a Decompressor that runs at most concurrency decompressions at
+// once (callers beyond that wait) and keeps output buffers of up to keepBytes for reuse;
+// larger ones (rare, and only as large as some call's limit) are left to the GC.
+func NewDecompressor(keepBytes, concurrency int) *Decompressor {
+	return &Decompressor{maxBuf: keepBytes, slots: make(chan struct{}, max(1, concurrency))}
+}
+
+// Decompress returns src, the records section of a batch compressed with codec, decompressed.
+// It fails with ErrTooLarge when the output would exceed limit bytes, and with another error
+// when src is not valid data for the codec or the codec is unknown (None included: there is
+// nothing to decompress). The returned slice may come from a reused buffer: hand it back
+// with Release once done with it, and not after.
+func (d *Decompressor) Decompress(codec int8, src []byte, limit int) ([]byte, error) {
+	d.slots <- struct{}{}
+	defer func() { <-d.slots }()
+	dst := d.buffer()
+	out, err := d.decompress(codec, src, dst, limit)
+	if err != nil {
+		d.Release(dst)
+		return nil, err
+	}
+	return out, nil
+}
+
+// Release hands back a slice Decompress returned, for reuse.
+func (d *Decompressor) Release(b []byte) {
+	if cap(b) == 0 || cap(b) > d.maxBuf {
+		return
+	}
+	b = b[:0]
+	d.bufs.Put(&b)
+}
+
+func (d *Decompressor) buffer() []byte {
+	if p, ok := d.bufs.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return nil
+}
+
+func (d *Decompressor) decompress(codec int8, src, dst []byte, limit int) ([]byte, error) {
+	switch codec {
+	case Snappy:
+		if bytes.HasPrefix(src, xerialMagic) {
+			return unxerial(dst, src, limit)
+		}
+		return unsnappy(dst, src, limit)
+	case Gzip:
+		return d.gunzip(dst, src, limit)
+	case LZ4:
+		return d.unlz4(dst, src, limit)
+	case Zstd:
+		return d.unzstd(dst, src, limit)
+	}
+	return nil, fmt.Errorf("no decompression for codec %d", codec)
+}
+
+// unsnappy decodes a raw snappy block (what franz-go, librdkafka and Sarama send). The
+// block declares its decoded length up front, so the limit is checked before decoding.
+func unsnappy(dst, src []byte, limit int) ([]byte, error) {
+	n, err := s2.DecodedLen(src)
+	if err != nil {
+		return nil, fmt.Errorf("snappy: %w", err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("snappy block of %d bytes: %w", n, ErrTooLarge)
+	}
+	out, err := s2.Decode(dst[:cap(dst)], src)
+	if err != nil {
+		return nil, fmt.Errorf("snappy: %w", err)
+	}
+	return out, nil
+}
+
+// xerialMagic starts snappy data in the Java client's framed ("xerial") format: a 16-byte
+// header (this magic, then two int32 versions), then chunks each prefixed by a big-endian
+// int32 length.
+var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+func unxerial(dst, src []byte, limit int) ([]byte, error) {
+	const headerLen = 16
+	if len(src) < headerLen {
+		return nil, errors.New("xerial snappy: short header")
+	}
+	out := dst[:0]
+	for rest := src[headerLen:]; len(rest) > 0; {
+		if len(rest) < 4 {
+			return nil, errors.New("xerial snappy: truncated chunk length")
+		}
+		n := binary.BigEndian.Uint32(rest)
+		if int64(n) > int64(len(rest)-4) {
+			return nil, fmt.Errorf("xerial snappy: chunk of %d bytes overruns the input", n)
+		}
+		chunk := rest[4 : 4+n]
+		size, err := s2.DecodedLen(chunk)
+		if err != nil {
+			return nil, fmt.Errorf("xerial snappy: %w", err)
+		}
+		if size > limit-len(out) {
+			return nil, fmt.Errorf("xerial snappy: %w", ErrTooLarge)
+		}
+		start := len(out)
+		out = grow(out, size)
+		if _, err := s2.Decode(out[start:start+size], chunk); err != nil {
+			return nil, fmt.Errorf("xerial snappy: %w", err)
+		}
+		rest = rest[4+n:]
+	}
+	return out, nil
+}
+
+// grow extends b by n bytes, reallocating when its capacity is short.
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) < n {
+		nb := make([]byte, len(b), 2*cap(b)+n)
+		copy(nb, b)
+		b = nb
+	}
+	return b[:len(b)+n]
+}
+
+func (d *Decompressor) reader(src []byte) *bytes.Reader {
+	r, ok := d.srcs.Get().(*bytes.Reader)
+	if !ok {
+		r = new(bytes.Reader)
+	}
+	r.Reset(src)
+	return r
+}
+
+func (d *Decompressor) gunzip(dst, src []byte, limit int) ([]byte, error) {
+	in := d.reader(src)
+	defer d.srcs.Put(in)
+	zr, ok := d.gzips.Get().(*gzip.Reader)
+	if ok {
+		if err := zr.Reset(in); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+	} else {
+		var err error
+		if zr, err = gzip.NewReader(in); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+	}
+	defer d.gzips.Put(zr)
+	return readLimited(dst, zr, limit, "gzip")
+}
+
+func (d *Decompressor) unlz4(dst, src []byte, limit int) ([]byte, error) {
+	in := d.reader(src)
+	defer d.srcs.Put(in)
+	zr, ok := d.lz4s.Get().(*lz4.Reader)
+	if !ok {
+		zr = lz4.NewReader(nil)
+	}
+	zr.Reset(in)
+	defer d.lz4s.Put(zr)
+	return readLimited(dst, zr, limit, "lz4")
+}
+
+func (d *Decompressor) unzstd(dst, src []byte, limit int) ([]byte, error) {
+	in := d.reader(src)
+	defer d.srcs.Put(in)
+	zr, ok := d.zstds.Get().(*zstd.Decoder)
+	if !ok {
+		var err error
+		// A synchronous decoder (concurrency 1 starts no goroutines). Its window is
+		// bounded: a frame declaring a larger one is answered ErrTooLarge before the
+		// decoder allocates it. Producers' frames use windows of a few MiB.
+		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+	}
+	if err := zr.Reset(in); err != nil {
+		return nil, fmt.Errorf("zstd: %w", err)
+	}
+	defer d.zstds.Put(zr)
+	out, err := readLimited(dst, zr, limit, "zstd")
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return out, err
+}
+
+// maxZstdWindow bounds the history a zstd frame may ask the decoder to keep.
+const maxZstdWindow = 64 << 20
+
+// readLimited reads r to its end into dst, failing with ErrTooLarge past limit bytes.
+func readLimited(dst []byte, r io.Reader, limit int, name string) ([]byte, error) {
+	buf := bytes.NewBuffer(dst[:0])
+	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if n > int64(limit) {
+		return nil, fmt.Errorf("%s: %w", name, ErrTooLarge)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,170 @@
+package codec_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
+	"github.com/chronik/chronik-node/wal/batch/codec"
+)
+
+var codecs = []struct {
+	name string
+	id   int8
+}{{"gzip", codec.Gzip}, {"snappy", codec.Snappy}, {"lz4", codec.LZ4}, {"zstd", codec.Zstd}}
+
+// payload is compressible but not trivially so: what a batch of similar records looks like.
+func payload(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7/13) ^ byte(i>>9)
+	}
+	return b
+}
+
+func compress(t testing.TB, id int8, src []byte) []byte {
+	t.Helper()
+	out, err := batchtest.Compress(id, src)
+	if err != nil {
+		t.Fatalf("compress codec %d: %v", id, err)
+	}
+	return out
+}
+
+// xerial frames src the way the Java client's snappy does: a 16-byte header, then chunks
+// each prefixed by its big-endian length.
+func xerial(src []byte, chunk int) []byte {
+	out := []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1}
+	for len(src) > 0 {
+		n := min(chunk, len(src))
+		block := s2.EncodeSnappy(nil, src[:n])
+		out = binary.BigEndian.AppendUint32(out, uint32(len(block)))
+		out = append(out, block...)
+		src = src[n:]
+	}
+	return out
+}
+
+func TestDecompressRoundTripsEveryCodecAndReusesBuffers(t *testing.T) {
+	d := codec.NewDecompressor(1<<20, 2)
+	for _, c := range codecs {
+		t.Run(c.name, func(t *testing.T) {
+			// Several sizes through one Decompressor: a reused buffer, large or small,
+			// must never leak bytes of an earlier output into a later one.
+			for _, n := range []int{100_000, 10, 70_000, 1} {
+				want := payload(n)
+				got, err := d.Decompress(c.id, compress(t, c.id, want), n)
+				if err != nil {
+					t.Fatalf("%d bytes: %v", n, err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%d bytes: output differs (got %d bytes)", n, len(got))
+				}
+				d.Release(got)
+			}
+		})
+	}
+	t.Run("xerial snappy", func(t *testing.T) {
+		want := payload(100_000)
+		got, err := d.Decompress(codec.Snappy, xerial(want, 32<<10), len(want))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("got %d bytes, err %v; want the %d bytes back", len(got), err, len(want))
+		}
+	})
+}
+
+func TestDecompressRefusesOutputOverTheLimit(t *testing.T) {
+	d := codec.NewDecompressor(1<<20, 2)
+	const n = 50_000
+	zeros := make([]byte, n) // expands ~1000x: the shape of a decompression bomb
+	for _, c := range codecs {
+		t.Run(c.name, func(t *testing.T) {
+			src := compress(t, c.id, zeros)
+			if _, err := d.Decompress(c.id, src, n-1); !errors.Is(err, codec.ErrTooLarge) {
+				t.Fatalf("limit %d for %d bytes: err %v, want ErrTooLarge", n-1, n, err)
+			}
+			if got, err := d.Decompress(c.id, src, n); err != nil || len(got) != n {
+				t.Fatalf("limit exactly %d: got %d bytes, err %v", n, len(got), err)
+			}
+		})
+	}
+	if _, err := d.Decompress(codec.Snappy, xerial(zeros, 8<<10), n-1); !errors.Is(err, codec.ErrTooLarge) {
+		t.Fatalf("xerial snappy over the limit: err %v, want ErrTooLarge", err)
+	}
+}
+
+func TestDecompressNamesDamagedInput(t *testing.T) {
+	d := codec.NewDecompressor(1<<20, 2)
+	for _, c := range codecs {
+		t.Run(c.name, func(t *testing.T) {
+			src := compress(t, c.id, payload(20_000))
+			for name, bad := range map[string][]byte{
+				"truncated": src[:len(src)/2],
+				"garbage":   bytes.Repeat([]byte{0xA5}, 64),
+				"empty":     nil,
+			} {
+				got, err := d.Decompress(c.id, bad, 1<<20)
+				if err == nil && name != "empty" {
+					t.Errorf("%s: decompressed to %d bytes, want an error", name, len(got))
+				}
+				if errors.Is(err, codec.ErrTooLarge) {
+					t.Errorf("%s: ErrTooLarge, want a decoding error", name)
+				}
+			}
+		})
+	}
+	for _, id := range []int8{codec.None, 7} {
+		if _, err := d.Decompress(id, []byte{1}, 10); err == nil {
+			t.Fatalf("codec %d decompressed; want an error naming the codec", id)
+		}
+	}
+}
+
+// FuzzDecompress feeds arbitrary input to every codec: no panic, and never more output
+// than the limit.
+func FuzzDecompress(f *testing.F) {
+	for _, c := range codecs {
+		src, err := batchtest.Compress(c.id, payload(300))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(c.id, src)
+	}
+	f.Add(codec.Snappy, xerial(payload(300), 100))
+	d := codec.NewDecompressor(1<<16, 2)
+	f.Fuzz(func(t *testing.T, id int8, src []byte) {
+		const limit = 4096
+		out, err := d.Decompress(id, src, limit)
+		if err == nil && len(out) > limit {
+			t.Fatalf("codec %d: %d bytes out, limit %d", id, len(out), limit)
+		}
+		if err == nil {
+			d.Release(out)
+		}
+	})
+}
+
+// BenchmarkDecompress is the cost a produce of a compressed batch pays to have its records
+// checked: a 1 MiB records section, the size franz-go and librdkafka batches stop near.
+func BenchmarkDecompress(b *testing.B) {
+	want := payload(1 << 20)
+	d := codec.NewDecompressor(1<<21, 2)
+	for _, c := range codecs {
+		b.Run(c.name, func(b *testing.B) {
+			src := compress(b, c.id, want)
+			b.SetBytes(int64(len(want)))
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := d.Decompress(c.id, src, 1<<21)
+				if err != nil {
+					b.Fatal(err)
+				}
+				d.Release(out)
+			}
+		})
+	}
+}
