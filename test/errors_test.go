@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
@@ -262,5 +263,33 @@ func TestAcksAllNeedsMinInsyncReplicas(t *testing.T) {
 	})
 	if got := readPartition(t, n, "isr", 0, 0, 2); string(got[0].Value) != "acks=1" || string(got[1].Value) != "later-0" {
 		t.Fatalf("partition holds %q, %q", got[0].Value, got[1].Value)
+	}
+}
+
+// A consumer speaking Fetch below v10 predates zstd (KIP-110). As in Kafka, a fetch that
+// would carry a zstd batch gets UNSUPPORTED_COMPRESSION_TYPE for that partition rather
+// than bytes the client may be unable to read; batches of other codecs it gets, and a
+// current client gets the zstd batch.
+func TestZstdNeedsFetchV10(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "zstd-old", 2, nil)
+	current := n.rawClient()
+	for p, codec := range []int8{batch.CodecZstd, batch.CodecLZ4} {
+		opts := batchtest.DefaultOptions(time.Now().UnixMilli())
+		opts.Codec = codec
+		if r := produceRaw(t, current, "zstd-old", int32(p), batchtest.Build(opts, batchtest.Values(5, 20))); r.ErrorCode != 0 {
+			t.Fatalf("produce codec %d: error %d", codec, r.ErrorCode)
+		}
+	}
+	old := n.client(kgo.MaxVersions(kversion.V2_0_0()), kgo.RequestRetries(0)).SeedBrokers()[0] // Fetch v8
+	if r := fetchRaw(t, old, "zstd-old", 0, 0); r.ErrorCode != kerr.UnsupportedCompressionType.Code || len(r.RecordBatches) != 0 {
+		t.Errorf("Fetch v8 of a zstd batch: error %d with %d bytes, want UNSUPPORTED_COMPRESSION_TYPE and none", r.ErrorCode, len(r.RecordBatches))
+	}
+	if r := fetchRaw(t, old, "zstd-old", 1, 0); r.ErrorCode != 0 || len(r.RecordBatches) == 0 {
+		t.Errorf("Fetch v8 of an lz4 batch: error %d with %d bytes, want the batch", r.ErrorCode, len(r.RecordBatches))
+	}
+	r := fetchRaw(t, current, "zstd-old", 0, 0)
+	if recs, err := batchtest.DecodeAll(r.RecordBatches); r.ErrorCode != 0 || err != nil || len(recs) != 5 {
+		t.Errorf("Fetch v12 of the zstd batch: error %d, %d records (%v), want the 5", r.ErrorCode, len(recs), err)
 	}
 }

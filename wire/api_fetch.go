@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/actors"
+	"github.com/chronik/chronik-node/wal/batch"
 )
 
 // defaultPartitionReadTimeout bounds how long a Fetch waits for a partition actor's read,
@@ -238,6 +239,14 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			drop(d.Records)
 			continue // over the response budget: the client fetches it next time
 		}
+		if req.Version < 10 && holdsZstd(d.Records) {
+			// Clients learned zstd with Fetch v10 (KIP-110); Kafka answers an older
+			// fetch that would carry a zstd batch with this error rather than bytes
+			// the client may not be able to read.
+			s.sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+			drop(d.Records)
+			continue
+		}
 		s.sp.RecordBatches = d.Records
 		r.ReleaseAfterResponse(d.Records)
 		used += len(d.Records)
@@ -311,4 +320,23 @@ func fetchResponseSizeHint(resp *kmsg.FetchResponse) int {
 // that session; kafka-go's Client.Fetch sends id -1). Any other epoch continues a session.
 func fullFetch(sessionEpoch int32) bool {
 	return sessionEpoch == 0 || sessionEpoch == -1
+}
+
+// holdsZstd reports whether any batch of a fetch's records (whose last batch may be cut
+// short by the byte limit) is zstd-compressed. It reads the batch headers only.
+func holdsZstd(records []byte) bool {
+	for len(records) >= batch.HeaderSize {
+		h, err := batch.ParseHeader(records)
+		if err != nil {
+			return false
+		}
+		if h.Compression() == batch.CodecZstd {
+			return true
+		}
+		if h.Size() <= 0 || h.Size() > len(records) {
+			return false
+		}
+		records = records[h.Size():]
+	}
+	return false
 }
