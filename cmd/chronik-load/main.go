@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 type config struct {
@@ -66,6 +67,7 @@ func parseFlags(args []string) (config, error) {
 		sizes, acks, targets, bytes string
 	)
 	fs := flag.NewFlagSet("chronik-load", flag.ExitOnError)
+	cfg.client.compression = kgo.NoCompression()
 	fs.StringVar(&cfg.bin, "bin", "bin/chronik-node", "chronik-node binary to run")
 	fs.StringVar(&sizes, "sizes", "1024,100", "record value sizes in bytes, comma-separated")
 	fs.StringVar(&acks, "acks", "1,all", "acks settings to run: 1, all")
@@ -84,6 +86,16 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.client.linger, "linger", time.Millisecond, "producer linger")
 	fs.IntVar(&cfg.client.producers, "producers", 2, "goroutines producing through the one producer client")
 	fs.Int64Var(&cfg.client.bufferBytes, "buffer-bytes", 64<<20, "producer client's max buffered bytes")
+	fs.Func("compression", "producer batch compression: none (default), gzip, snappy, lz4, zstd", func(v string) error {
+		codecs := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
+			"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}
+		c, ok := codecs[v]
+		if !ok {
+			return fmt.Errorf("%q is not none, gzip, snappy, lz4 or zstd", v)
+		}
+		cfg.client.compression = c
+		return nil
+	})
 	fs.StringVar(&cfg.profileDir, "profile-dir", "", "write a CPU profile of chronik-node for every produce and consume phase here")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write this process's CPU profile (client, and kfake) here")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "give up after this long")
