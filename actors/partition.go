@@ -113,6 +113,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		m.Reply <- a.deleteRecords(m)
 	case *EpochEndRequest:
 		m.Reply <- a.epochEnd(m)
+	case *DescribeProducersRequest:
+		m.Reply <- a.describeProducers(m)
 	case *syncDone:
 		a.synced(m)
 	case *partitionTick:

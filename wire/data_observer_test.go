@@ -47,8 +47,10 @@ func (c *dataCluster) Watch(actors.TopicPartition, *actors.WatchRequest)        
 func (c *dataCluster) ListOffsets(actors.TopicPartition, *actors.ListOffsetsRequest)     {}
 func (c *dataCluster) DeleteRecords(actors.TopicPartition, *actors.DeleteRecordsRequest) {}
 func (c *dataCluster) EpochEnd(actors.TopicPartition, *actors.EpochEndRequest)           {}
-func (c *dataCluster) AllocateProducerID(context.Context) (int64, error)                 { return 0, nil }
-func (c *dataCluster) PartitionViews() []actors.PartitionView                            { return nil }
+func (c *dataCluster) DescribeProducers(actors.TopicPartition, *actors.DescribeProducersRequest) {
+}
+func (c *dataCluster) AllocateProducerID(context.Context) (int64, error) { return 0, nil }
+func (c *dataCluster) PartitionViews() []actors.PartitionView            { return nil }
 
 type recordingDataObserver struct {
 	mu        sync.Mutex

@@ -112,6 +112,14 @@ func (f *fakeCluster) EpochEnd(_ actors.TopicPartition, r *actors.EpochEndReques
 	r.Reply <- actors.EpochEndReply{Index: r.Index, LeaderEpoch: 0, EndOffset: 3}
 }
 
+func (f *fakeCluster) DescribeProducers(tp actors.TopicPartition, r *actors.DescribeProducersRequest) {
+	rep := actors.DescribeProducersReply{Index: r.Index}
+	if !f.hosts(tp) {
+		rep.Code = kerr.UnknownTopicOrPartition.Code
+	}
+	r.Reply <- rep
+}
+
 // runDataHandler serves one decoded request through the real handler for its key, on the
 // fake cluster, and fails if the handler does not return promptly.
 func runDataHandler(t *testing.T, body kmsg.Request) (kmsg.Response, error) {

@@ -31,6 +31,7 @@ type Cluster interface {
 	ListOffsets(tp actors.TopicPartition, r *actors.ListOffsetsRequest)
 	DeleteRecords(tp actors.TopicPartition, r *actors.DeleteRecordsRequest)
 	EpochEnd(tp actors.TopicPartition, r *actors.EpochEndRequest)
+	DescribeProducers(tp actors.TopicPartition, r *actors.DescribeProducersRequest)
 	AllocateProducerID(ctx context.Context) (int64, error)
 	PartitionViews() []actors.PartitionView // the partition replicas this node hosts, sorted
 
@@ -86,6 +87,7 @@ func (h *Handlers) APIs() []API {
 		{Key: 35, MinVersion: 0, MaxVersion: 4, Handle: h.handleDescribeLogDirs},
 		{Key: 43, MinVersion: 0, MaxVersion: 2, Handle: h.handleElectLeaders},
 		{Key: 46, MinVersion: 0, MaxVersion: 0, Handle: h.handleListPartitionReassignments},
+		{Key: 61, MinVersion: 0, MaxVersion: 0, Handle: h.handleDescribeProducers},
 
 		// Consumer groups.
 		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit},
