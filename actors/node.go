@@ -74,6 +74,7 @@ type Node struct {
 	stopSampler func()
 	router      partitionRouter
 	inflater    *codec.Decompressor // checking produced compressed batches, lookups inside stored ones
+	compressor  *codec.Compressor   // batches of topics whose compression.type names a codec
 	statuses    partitionStatuses
 	pidBlock    producerIDs
 	groupOpts   GroupOptions
@@ -107,7 +108,11 @@ func Start(opts Options) (*Node, error) {
 	if opts.Data.Dir == "" {
 		return nil, fmt.Errorf("start node: no data directory for partition logs")
 	}
-	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{})}
+	compressor, err := codec.NewCompressor(runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{}), compressor: compressor}
 	n.metrics.commitLatency = newLatencyHistogram(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]routeEntry{}

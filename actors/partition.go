@@ -301,6 +301,10 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 			reply.LogAppendTime = dup.MaxTimestamp
 		}
 	} else {
+		if b, code, msg = a.recompress(v); code != 0 {
+			fail(code, msg)
+			return
+		}
 		if a.cfg.logAppendTime {
 			batch.SetLogAppendTime(b, now.UnixMilli())
 			reply.LogAppendTime = now.UnixMilli()

@@ -9,6 +9,7 @@ import (
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/metastore/configs"
 	"github.com/chronik/chronik-node/wal"
+	"github.com/chronik/chronik-node/wal/batch"
 )
 
 // partitionConfig is a topic's effective configuration as a partition acts on it.
@@ -19,6 +20,9 @@ type partitionConfig struct {
 	minInsyncReplicas int
 	// cleanup.policy includes compact: records without a key are refused, as in Kafka.
 	compacted bool
+	// compression.type: the codec every batch is stored with, or keepCodec ("producer":
+	// as the producer compressed it).
+	compression int8
 	// With CreateTime, how far a batch's timestamps may be behind or ahead of the
 	// broker's clock (message.timestamp.before/after.max.ms).
 	timestampBeforeMax int64
@@ -60,6 +64,7 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 		timestampBeforeMax: get(configs.TimestampBeforeMax, math.MaxInt64),
 		timestampAfterMax:  get(configs.TimestampAfterMax, 3600000),
 	}
+	c.compression = storedCodec(configs.Effective(configs.CompressionType, t.Configs, b))
 	policy := configs.Effective(configs.CleanupPolicy, t.Configs, b)
 	c.compacted = strings.Contains(policy, "compact")
 	if !strings.Contains(policy, "delete") {
@@ -67,4 +72,24 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 		c.wal.RetentionMs, c.wal.RetentionBytes = -1, -1
 	}
 	return c
+}
+
+// keepCodec is compression.type=producer: batches are stored as the producer compressed them.
+const keepCodec int8 = -1
+
+// storedCodec maps a compression.type value to the codec batches are stored with.
+func storedCodec(v string) int8 {
+	switch v {
+	case "uncompressed", "none":
+		return batch.CodecNone
+	case "gzip":
+		return batch.CodecGzip
+	case "snappy":
+		return batch.CodecSnappy
+	case "lz4":
+		return batch.CodecLZ4
+	case "zstd":
+		return batch.CodecZstd
+	}
+	return keepCodec
 }

@@ -57,3 +57,37 @@ func (a *partitionActor) checkCompressed(v *producedBatch) (int16, string) {
 	v.records, v.times = recs, times
 	return 0, ""
 }
+
+// recompress rewrites v's batch in the topic's compression.type codec, as Kafka's broker
+// does when that names a codec other than the batch's. It returns the batch to store (v's
+// own when there is nothing to do) or a refusal's code and message. A compressed batch
+// too large to decompress is stored as the producer sent it: there are no records to
+// recompress.
+func (a *partitionActor) recompress(v producedBatch) ([]byte, int16, string) {
+	target := a.cfg.compression
+	if target == keepCodec || target == v.h.Compression() {
+		return v.b, 0, ""
+	}
+	recs := v.b[batch.HeaderSize:]
+	if v.h.Compression() != batch.CodecNone {
+		if recs = v.records; recs == nil {
+			return v.b, 0, ""
+		}
+	}
+	out := make([]byte, batch.HeaderSize, batch.HeaderSize+len(recs))
+	copy(out, v.b)
+	if target == batch.CodecNone {
+		out = append(out, recs...)
+	} else {
+		var err error
+		if out, err = a.n.compressor.Compress(target, recs, out); err != nil {
+			return nil, kerr.UnknownServerError.Code, fmt.Sprintf("recompress the batch for compression.type: %v", err)
+		}
+	}
+	batch.Reseal(out, target)
+	if len(out) > a.cfg.maxMessageBytes {
+		// As in Kafka, the limit applies to the batch as stored.
+		return nil, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes recompressed for compression.type exceeds max.message.bytes %d", len(out), a.cfg.maxMessageBytes)
+	}
+	return out, 0, ""
+}

@@ -82,7 +82,7 @@ var topicDefs = []Def{
 	{Name: CleanupPolicy, BrokerKey: "log.cleanup.policy", Type: TypeList, Default: "delete", check: oneOfList("delete", "compact"),
 		Doc: "delete: segments older than retention are removed. compact is accepted but not performed: a compact-only topic is never deleted by retention, and records without a key are refused (INVALID_RECORD), as Kafka refuses them."},
 	{Name: CompressionType, BrokerKey: "compression.type", Type: TypeString, Default: "producer", check: oneOf("producer", "uncompressed", "none", "gzip", "snappy", "lz4", "zstd"),
-		Doc: "Batches are stored exactly as the producer compressed them (the broker never recompresses)."},
+		Doc: "producer: batches are stored exactly as the producer compressed them. A codec (gzip, snappy, lz4, zstd; uncompressed or none for no codec): the broker rewrites every batch of another codec into it, as Kafka does."},
 	{Name: MaxMessageBytes, BrokerKey: "message.max.bytes", Type: TypeInt, Default: "1048588", check: intRange(0, math.MaxInt32),
 		Doc: "Largest record batch accepted; a larger one gets MESSAGE_TOO_LARGE."},
 	{Name: MessageTimestamp, BrokerKey: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", check: oneOf("CreateTime", "LogAppendTime"),

@@ -225,6 +225,43 @@ func TestPatchedFieldsKeepTheCRCValid(t *testing.T) {
 	}
 }
 
+// A batch whose records section is swapped for the same records in another codec and
+// resealed is a valid batch with every header field but codec and length kept, and
+// decodes to the same records.
+func TestResealedBatchKeepsItsHeaderAndRecords(t *testing.T) {
+	opts := batchtest.DefaultOptions(1000)
+	opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = 77, 3, 40
+	recs := batchtest.Values(20, 50)
+	orig := batchtest.Build(opts, recs)
+	want, err := batch.Validate(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range codecs {
+		body, err := batchtest.Compress(c.codec, orig[batch.HeaderSize:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := append(append([]byte{}, orig[:batch.HeaderSize]...), body...)
+		batch.Reseal(b, c.codec)
+		h, err := batch.Validate(b)
+		if err != nil {
+			t.Fatalf("%s: resealed batch: %v", c.name, err)
+		}
+		if h.Compression() != c.codec || h.Size() != len(b) {
+			t.Errorf("%s: codec %d, size %d of %d bytes", c.name, h.Compression(), h.Size(), len(b))
+		}
+		h.Attributes, h.BatchLength, h.CRC = want.Attributes, want.BatchLength, want.CRC
+		if h != want {
+			t.Errorf("%s: header\n got %+v\nwant %+v", c.name, h, want)
+		}
+		_, got, err := batchtest.Decode(b)
+		if err != nil || len(got) != len(recs) || !bytes.Equal(got[19].Value, recs[19].Value) {
+			t.Errorf("%s: decoded %d records (%v), want the %d built", c.name, len(got), err, len(recs))
+		}
+	}
+}
+
 func TestSplit(t *testing.T) {
 	a := batchtest.Build(batchtest.DefaultOptions(0), batchtest.Values(2, 5))
 	opts := batchtest.DefaultOptions(0)

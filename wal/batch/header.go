@@ -169,6 +169,19 @@ func SetCreateTime(b []byte, maxTimestamp int64) bool {
 	return true
 }
 
+// Reseal makes b, a batch header followed by a records section that replaced the
+// original one, whole again: its length, its codec bits (codec: how the new records
+// section is compressed) and its CRC. The broker uses it to recompress a batch for a topic
+// whose compression.type names a codec; record count, offsets, timestamps and producer
+// fields stay those of the header.
+func Reseal(b []byte, codec int8) {
+	be := binary.BigEndian
+	be.PutUint32(b[offBatchLength:], uint32(len(b)-lengthFieldEnd))
+	attrs := int16(be.Uint16(b[offAttributes:]))
+	be.PutUint16(b[offAttributes:], uint16(attrs&^codecMask|int16(codec)&codecMask))
+	be.PutUint32(b[offCRC:], Checksum(b))
+}
+
 // Checksum computes the CRC-32C the CRC field of b (exactly one batch) should hold.
 func Checksum(b []byte) uint32 {
 	return crc32c(b[crcStart:])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
@@ -166,5 +167,48 @@ func BenchmarkDecompress(b *testing.B) {
 				d.Release(out)
 			}
 		})
+	}
+}
+
+// What the Compressor writes, the Decompressor (and so any client) reads back, from many
+// goroutines at once.
+func TestCompressRoundTrips(t *testing.T) {
+	c, err := codec.NewCompressor(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := codec.NewDecompressor(1<<20, 2)
+	done := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for _, cc := range codecs {
+				want := payload(1000 + 7919*g)
+				prefix := []byte("header")
+				out, err := c.Compress(cc.id, want, prefix)
+				if err != nil {
+					done <- err
+					return
+				}
+				if !bytes.HasPrefix(out, prefix) {
+					done <- fmt.Errorf("%s: the bytes before the output were not kept", cc.name)
+					return
+				}
+				got, err := d.Decompress(cc.id, out[len(prefix):], len(want))
+				if err != nil || !bytes.Equal(got, want) {
+					done <- fmt.Errorf("%s: round trip gave %d bytes, %v", cc.name, len(got), err)
+					return
+				}
+				d.Release(got)
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := c.Compress(codec.None, []byte("x"), nil); err == nil {
+		t.Error("compressing with codec none succeeded; want an error")
 	}
 }

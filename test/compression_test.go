@@ -1,0 +1,146 @@
+package test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik/chronik-node/wal/batch"
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
+)
+
+// A topic whose compression.type names a codec stores every batch in it, whatever the
+// producer sent, as Kafka does; consumers get the records back intact. "uncompressed"
+// stores batches uncompressed, "producer" (the default) as sent, and a change of the
+// config applies to the batches that follow it.
+func TestCompressionTypeRecompressesBatches(t *testing.T) {
+	n := startNode(t, "")
+	ctx := testContext(t)
+	produce := func(topic string, codec kgo.CompressionCodec, from, count int) {
+		t.Helper()
+		cl := n.client(kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(5*time.Millisecond))
+		var recs []*kgo.Record
+		for i := from; i < from+count; i++ {
+			recs = append(recs, &kgo.Record{
+				Key:     []byte(fmt.Sprintf("key-%d", i)),
+				Value:   bytes.Repeat([]byte(fmt.Sprintf("value %d ", i)), 20),
+				Headers: []kgo.RecordHeader{{Key: "i", Value: []byte(fmt.Sprint(i))}},
+			})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce to %s: %v", topic, err)
+		}
+		cl.Close()
+	}
+	// storedCodecs returns the codec of every batch in partition 0, in order.
+	storedCodecs := func(topic string) []int8 {
+		t.Helper()
+		var codecs []int8
+		for off := int64(0); ; {
+			p := fetchRaw(t, n.rawClient(), topic, 0, off)
+			batches, err := batch.Split(p.RecordBatches)
+			if p.ErrorCode != 0 || err != nil {
+				t.Fatalf("fetch %s at %d: error %d, %v", topic, off, p.ErrorCode, err)
+			}
+			if len(batches) == 0 {
+				return codecs
+			}
+			for _, b := range batches {
+				h, err := batch.Validate(b)
+				if err != nil {
+					t.Fatalf("stored batch of %s at %d: %v", topic, off, err)
+				}
+				codecs = append(codecs, h.Compression())
+				off = h.LastOffset() + 1
+			}
+		}
+	}
+	checkRecords := func(topic string, count int) {
+		t.Helper()
+		recs := readPartition(t, n, topic, 0, 0, int64(count))
+		checkContiguous(t, topic, recs, 0)
+		for i, r := range recs {
+			if string(r.Key) != fmt.Sprintf("key-%d", i) || !bytes.Equal(r.Value, bytes.Repeat([]byte(fmt.Sprintf("value %d ", i)), 20)) ||
+				len(r.Headers) != 1 || string(r.Headers[0].Value) != fmt.Sprint(i) {
+				t.Fatalf("%s offset %d: key %q, %d value bytes, headers %v", topic, i, r.Key, len(r.Value), r.Headers)
+			}
+		}
+	}
+	allOf := func(codecs []int8, want int8) bool {
+		for _, c := range codecs {
+			if c != want {
+				return false
+			}
+		}
+		return len(codecs) > 0
+	}
+
+	for _, c := range []struct {
+		config string
+		want   int8
+	}{{"lz4", batch.CodecLZ4}, {"zstd", batch.CodecZstd}, {"gzip", batch.CodecGzip}, {"snappy", batch.CodecSnappy}, {"uncompressed", batch.CodecNone}} {
+		topic := "ct-" + c.config
+		createTopic(t, n, topic, 1, map[string]string{"compression.type": c.config})
+		// Uncompressed batches, batches of another codec and a single-record batch are
+		// all rewritten.
+		produce(topic, kgo.NoCompression(), 0, 300)
+		produce(topic, kgo.GzipCompression(), 300, 300)
+		produce(topic, kgo.ZstdCompression(), 600, 1)
+		if got := storedCodecs(topic); !allOf(got, c.want) {
+			t.Errorf("compression.type=%s: stored codecs %v, want all %d", c.config, got, c.want)
+		}
+		checkRecords(topic, 601)
+	}
+
+	// The default keeps what the producer sent; a change applies from the next batch.
+	createTopic(t, n, "ct-producer", 1, nil)
+	produce("ct-producer", kgo.GzipCompression(), 0, 300)
+	before := storedCodecs("ct-producer")
+	if !allOf(before, batch.CodecGzip) {
+		t.Fatalf("compression.type=producer: stored codecs %v, want the producer's gzip", before)
+	}
+	alter := kadm.AlterConfig{Op: kadm.SetConfig, Name: "compression.type", Value: kadm.StringPtr("zstd")}
+	if res, err := n.admin().AlterTopicConfigs(ctx, []kadm.AlterConfig{alter}, "ct-producer"); err != nil || res[0].Err != nil {
+		t.Fatalf("alter compression.type: %v %+v", err, res)
+	}
+	// The partition takes the change once it applies the new config: produce until a
+	// batch lands in zstd, then every later one must too.
+	total := 300
+	eventually(t, 10*time.Second, "a batch stored with zstd after the change", func() bool {
+		produce("ct-producer", kgo.GzipCompression(), total, 50)
+		total += 50
+		got := storedCodecs("ct-producer")
+		return got[len(got)-1] == batch.CodecZstd
+	})
+	produce("ct-producer", kgo.GzipCompression(), total, 50)
+	total += 50
+	got := storedCodecs("ct-producer")
+	switched := false
+	for i, c := range got {
+		switch {
+		case c == batch.CodecZstd:
+			switched = true
+		case switched || c != batch.CodecGzip:
+			t.Fatalf("compression.type producer then zstd: batch %d stored with codec %d (all: %v)", i, c, got)
+		}
+	}
+	checkRecords("ct-producer", total)
+
+	// max.message.bytes applies to the batch as stored, as in Kafka: a gzip batch within
+	// it that decompresses past it is refused on an uncompressed topic.
+	createTopic(t, n, "ct-limit", 1, map[string]string{"compression.type": "uncompressed", "max.message.bytes": "4000"})
+	opts := batchtest.DefaultOptions(time.Now().UnixMilli())
+	opts.Codec = batch.CodecGzip
+	big := batchtest.Build(opts, batchtest.Values(40, 200))
+	if len(big) > 4000 {
+		t.Fatalf("the gzip batch is %d bytes; the case needs it under the limit", len(big))
+	}
+	if r := produceRaw(t, n.rawClient(), "ct-limit", 0, big); r.ErrorCode != kerr.MessageTooLarge.Code {
+		t.Errorf("gzip batch of %d bytes, %d uncompressed, on a 4000-byte uncompressed topic: error %d, want MESSAGE_TOO_LARGE", len(big), 40*200, r.ErrorCode)
+	}
+}
