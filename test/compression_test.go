@@ -3,9 +3,12 @@ package test
 import (
 	"bytes"
 	"fmt"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -95,6 +98,16 @@ func TestCompressionTypeRecompressesBatches(t *testing.T) {
 			t.Errorf("compression.type=%s: stored codecs %v, want all %d", c.config, got, c.want)
 		}
 		checkRecords(topic, 601)
+		// The broker's own compression must be readable by every client, not only kgo.
+		if keys := saramaKeys(t, n, topic, 601); !sequentialKeys(keys) {
+			t.Errorf("compression.type=%s: Sarama read keys %v", c.config, keys)
+		}
+		if kcat, err := exec.LookPath("kcat"); err == nil {
+			out, err := exec.Command(kcat, "-b", n.kafkaAddr, "-t", topic, "-C", "-o", "beginning", "-e", "-q", "-f", "%k\n").CombinedOutput()
+			if keys := strings.Fields(string(out)); err != nil || len(keys) != 601 || !sequentialKeys(keys) {
+				t.Errorf("compression.type=%s: kcat read %d keys (%v)\n%.300s", c.config, len(keys), err, out)
+			}
+		}
 	}
 
 	// The default keeps what the producer sent; a change applies from the next batch.
@@ -143,4 +156,43 @@ func TestCompressionTypeRecompressesBatches(t *testing.T) {
 	if r := produceRaw(t, n.rawClient(), "ct-limit", 0, big); r.ErrorCode != kerr.MessageTooLarge.Code {
 		t.Errorf("gzip batch of %d bytes, %d uncompressed, on a 4000-byte uncompressed topic: error %d, want MESSAGE_TOO_LARGE", len(big), 40*200, r.ErrorCode)
 	}
+}
+
+// sequentialKeys reports whether keys are key-0, key-1, ... in order.
+func sequentialKeys(keys []string) bool {
+	for i, k := range keys {
+		if k != fmt.Sprintf("key-%d", i) {
+			return false
+		}
+	}
+	return len(keys) > 0
+}
+
+// saramaKeys reads count records of partition 0 from the start with Sarama's consumer and
+// returns their keys.
+func saramaKeys(t *testing.T, n *node, topic string, count int) []string {
+	t.Helper()
+	consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, saramaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition(topic, 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var keys []string
+	deadline := time.After(30 * time.Second)
+	for len(keys) < count {
+		select {
+		case m := <-pc.Messages():
+			keys = append(keys, string(m.Key))
+		case err := <-pc.Errors():
+			t.Fatalf("Sarama consuming %s: %v", topic, err)
+		case <-deadline:
+			t.Fatalf("Sarama read %d of %d records of %s", len(keys), count, topic)
+		}
+	}
+	return keys
 }
