@@ -37,7 +37,17 @@ func NewCompressor(concurrency int) (*Compressor, error) {
 func (c *Compressor) Compress(codec int8, src, dst []byte) ([]byte, error) {
 	switch codec {
 	case Snappy:
-		return append(dst, s2.EncodeSnappy(nil, src)...), nil
+		// Encode straight after dst's bytes, into room for the worst case.
+		need := s2.MaxEncodedLen(len(src))
+		if need < 0 {
+			return nil, fmt.Errorf("snappy: %d bytes is too large a block", len(src))
+		}
+		start := len(dst)
+		if cap(dst)-start < need {
+			dst = append(make([]byte, 0, start+need), dst...)
+		}
+		enc := s2.EncodeSnappy(dst[start:start+need], src)
+		return dst[:start+len(enc)], nil
 	case Zstd:
 		return c.zstd.EncodeAll(src, dst), nil
 	case Gzip:
