@@ -106,6 +106,11 @@ var topicDefs = []Def{
 		Doc: "With CreateTime, a batch whose first timestamp is further than this behind the broker's clock gets INVALID_TIMESTAMP."},
 
 	// Accepted and described, not acted on.
+	// Compression levels (KIP-390): a topic whose compression.type names a codec is
+	// recompressed at that codec's default level.
+	{Name: "compression.gzip.level", BrokerKey: "compression.gzip.level", Type: TypeInt, Default: "-1", check: gzipLevel},
+	{Name: "compression.lz4.level", BrokerKey: "compression.lz4.level", Type: TypeInt, Default: "9", check: intRange(1, 17)},
+	{Name: "compression.zstd.level", BrokerKey: "compression.zstd.level", Type: TypeInt, Default: "3", check: intRange(-131072, 22)},
 	{Name: "delete.retention.ms", BrokerKey: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: intRange(0, math.MaxInt64)},
 	{Name: "file.delete.delay.ms", BrokerKey: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", check: intRange(0, math.MaxInt64)},
 	{Name: "flush.messages", BrokerKey: "log.flush.interval.messages", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64)},
@@ -282,6 +287,17 @@ func intRange(lo, hi int64) func(string) error {
 		}
 		return nil
 	}
+}
+
+// gzipLevel is Kafka's check of compression.gzip.level: -1 (the codec's default) or 1-9.
+func gzipLevel(s string) error {
+	if err := intRange(-1, 9)(s); err != nil {
+		return err
+	}
+	if n, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64); n == 0 {
+		return fmt.Errorf("must be -1 or between 1 and 9")
+	}
+	return nil
 }
 
 func floatRange(lo, hi float64) func(string) error {
