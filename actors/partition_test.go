@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/raftnode/fsm"
 	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
@@ -342,5 +346,58 @@ func TestFetchWithNoBudgetAnswersOffsetsOnly(t *testing.T) {
 	n.Fetch(tp, &FetchRequest{Offset: 11, MaxBytes: 0, CurrentLeaderEpoch: -1, Reply: fr})
 	if f := <-fr; f.Code != kerr.OffsetOutOfRange.Code {
 		t.Fatalf("offsets-only read past the log end: code %d, want OFFSET_OUT_OF_RANGE", f.Code)
+	}
+}
+
+// Every pair of codecs, the producer's and the topic's compression.type: what is stored
+// is a valid batch in the topic's codec (the producer's for "producer") holding the
+// producer's records, with its header's offsets, producer fields and timestamps intact.
+func TestRecompressionMatrix(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	defer n.stop(t)
+	targets := map[string]int8{"producer": -1, "uncompressed": batch.CodecNone, "gzip": batch.CodecGzip,
+		"snappy": batch.CodecSnappy, "lz4": batch.CodecLZ4, "zstd": batch.CodecZstd}
+	recs := batchtest.Values(30, 40)
+	recs[2].Key, recs[3].Value = []byte("key"), nil
+	recs[4].Headers = []batchtest.RecordHeader{{Key: "h", Value: []byte("v")}, {Key: "null"}}
+	for config, target := range targets {
+		topic := "matrix-" + config
+		res, err := n.Propose(context.Background(), fsm.Command{CreateTopic: &fsm.CreateTopic{
+			Name: topic, ID: metastore.NewUUID(), Replicas: [][]int32{{1}}, Configs: map[string]string{"compression.type": config}}})
+		if err != nil || !res[0].OK() {
+			t.Fatalf("create %s: %v %+v", topic, err, res)
+		}
+		tp := TopicPartition{Topic: topic, Partition: 0}
+		for i, source := range []int8{batch.CodecNone, batch.CodecGzip, batch.CodecSnappy, batch.CodecLZ4, batch.CodecZstd} {
+			opts := batchtest.DefaultOptions(5000)
+			opts.Codec, opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = source, 900, 1, int32(30*i)
+			if r := produceOne(t, n.Node, tp, batchtest.Build(opts, recs)); r.Code != 0 || r.BaseOffset != int64(30*i) {
+				t.Fatalf("%s from codec %d: %+v", config, source, r)
+			}
+			reply := make(chan FetchReply, 1)
+			n.Fetch(tp, &FetchRequest{Offset: int64(30 * i), MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, Reply: reply})
+			f := <-reply
+			first, err := batch.ParseHeader(f.Records)
+			if err != nil || first.Size() > len(f.Records) {
+				t.Fatalf("%s from codec %d: fetched %d bytes: %v", config, source, len(f.Records), err)
+			}
+			h, got, err := batchtest.Decode(f.Records[:first.Size()])
+			want := target
+			if target == -1 {
+				want = source
+			}
+			switch {
+			case err != nil:
+				t.Errorf("%s from codec %d: stored batch: %v", config, source, err)
+			case h.Compression() != want:
+				t.Errorf("%s from codec %d: stored with codec %d, want %d", config, source, h.Compression(), want)
+			case h.BaseOffset != int64(30*i) || h.NumRecords != 30 || h.ProducerID != 900 || h.BaseSequence != int32(30*i) ||
+				h.FirstTimestamp != 5000 || h.MaxTimestamp != 5029:
+				t.Errorf("%s from codec %d: stored header %+v", config, source, h)
+			case len(got) != 30 || !bytes.Equal(got[2].Key, []byte("key")) || got[3].Value != nil ||
+				len(got[4].Headers) != 2 || got[4].Headers[1].Value != nil || !bytes.Equal(got[29].Value, recs[29].Value):
+				t.Errorf("%s from codec %d: stored records differ from the produced ones", config, source)
+			}
+		}
 	}
 }
