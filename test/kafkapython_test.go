@@ -1,0 +1,65 @@
+package test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"slices"
+	"testing"
+)
+
+// kafkaPython returns a Python interpreter that has kafka-python (Debian's python3-kafka,
+// which .ci/run installs), skipping the test when there is none. It checks the system
+// interpreter first: a python3 earlier on PATH (pyenv's, say) may not see Debian's
+// packages.
+func kafkaPython(t *testing.T) string {
+	t.Helper()
+	for _, candidate := range []string{"/usr/bin/python3", "python3"} {
+		path, err := exec.LookPath(candidate)
+		if err != nil {
+			continue
+		}
+		if exec.Command(path, "-c", "import kafka").Run() == nil {
+			return path
+		}
+	}
+	t.Skip("no python3 with kafka-python (Debian package python3-kafka)")
+	return ""
+}
+
+// TestKafkaPython drives kafka-python, a client with its own implementation of the
+// protocol (test/py/roundtrip.py): topic creation, acks=all produce plain and gzip with
+// keys and headers, a consumer group that commits and resumes, lookups by time and of
+// the log's ends.
+func TestKafkaPython(t *testing.T) {
+	python := kafkaPython(t)
+	n := startNode(t, "")
+	out, err := exec.Command(python, "py/roundtrip.py", n.kafkaAddr, "kafka-python", "kafka-python-group").Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("kafka-python: %v\n%s\n%s", err, out, stderr)
+	}
+	var got struct {
+		Produced, Consumed, Distinct, Mismatched int
+		Resumed                                  []string
+		FirstByTime                              int `json:"first_by_time"`
+		EndTotal                                 int `json:"end_total"`
+		BeginTotal                               int `json:"begin_total"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("kafka-python output %q: %v", out, err)
+	}
+	if got.Produced != 1000 || got.Consumed != got.Produced || got.Distinct != got.Produced || got.Mismatched != 0 {
+		t.Errorf("kafka-python produced %d, consumed %d (%d distinct), %d not as produced (key, value, headers, partition, offset)",
+			got.Produced, got.Consumed, got.Distinct, got.Mismatched)
+	}
+	if !slices.Equal(got.Resumed, []string{"after-commit"}) {
+		t.Errorf("the group resumed with %v, want only the record produced after its commit", got.Resumed)
+	}
+	if got.FirstByTime != 3 || got.EndTotal != 1001 || got.BeginTotal != 0 {
+		t.Errorf("lookups: %d of 3 partitions found offset 0 by the start time, end offsets sum %d (want 1001), beginning %d (want 0)",
+			got.FirstByTime, got.EndTotal, got.BeginTotal)
+	}
+}
