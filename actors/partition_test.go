@@ -401,3 +401,31 @@ func TestRecompressionMatrix(t *testing.T) {
 		}
 	}
 }
+
+// A compressed batch that decompresses past what the broker will hold to check it (32 MiB)
+// is stored as sent, not refused: Kafka, which checks records as a stream, takes it, and
+// a producer's valid data must not be lost to the broker's bound.
+func TestBatchTooLargeToCheckIsStored(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	defer n.stop(t)
+	if r := createTopic(t, n.Node, "inflating", 1); !r.OK() {
+		t.Fatal(r.Message)
+	}
+	tp := TopicPartition{Topic: "inflating", Partition: 0}
+	opts := batchtest.DefaultOptions(time.Now().UnixMilli())
+	opts.Codec = batch.CodecZstd
+	recs := make([]batchtest.Record, 40)
+	for i := range recs {
+		recs[i] = batchtest.Record{Value: make([]byte, 1<<20), TimestampDelta: int64(i)} // 40 MiB of zeros
+	}
+	b := batchtest.Build(opts, recs)
+	if len(b) > 1<<20 {
+		t.Fatalf("the batch is %d bytes compressed; the case needs it under max.message.bytes", len(b))
+	}
+	if r := produceOne(t, n.Node, tp, b); r.Code != 0 || r.BaseOffset != 0 {
+		t.Fatalf("produce of a batch inflating to 40 MiB: %+v, want it stored at offset 0", r)
+	}
+	if info, _ := n.PartitionInfo(tp); info.LogEndOffset != 40 {
+		t.Fatalf("log end %d, want 40", info.LogEndOffset)
+	}
+}
