@@ -82,14 +82,14 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		}
 	}
 
-	limit := int(req.MaxBytes)
-	if req.Version < 3 || limit <= 0 {
-		limit = 1 << 30
-	}
-	limit = min(limit, maxFetchBytes)
+	limit := min(max(int(req.MaxBytes), 0), maxFetchBytes)
 	// No response carries more than limit, so waiting for more than that would only ever
 	// end at MaxWaitMillis: Kafka caps MinBytes at MaxBytes (KafkaApis' fetchMinBytes).
 	minBytes := min(int(req.MinBytes), limit)
+	// A limit of 0 still reads the first batch of the first partition with records, as in
+	// Kafka (KIP-74: a consumer always makes progress); a read limit of 1 does just that.
+	// It used to mean "no limit" here, and a client asking for nothing got 55 MiB.
+	limit = max(limit, 1)
 	// The records read count against the server's fetch budget until the response is
 	// written. A read waits for room at most until the fetch's MaxWaitMillis; past that
 	// it reads offsets only, and the client asks again.
