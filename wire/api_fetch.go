@@ -265,21 +265,29 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			drop(d.Records)
 			continue
 		}
-		if used > 0 && used+len(d.Records) > limit {
-			drop(d.Records)
+		records := d.Records
+		// Clients learned zstd with Fetch v10 (KIP-110): an older fetch carries the
+		// batches before the first zstd one, and one that would start with a zstd batch
+		// gets UNSUPPORTED_COMPRESSION_TYPE rather than bytes the client may not be able
+		// to read. Refusing every fetch that reached a zstd batch kept the consumer from
+		// the records before it too.
+		if req.Version < 10 {
+			cut := beforeZstd(records)
+			if cut == 0 {
+				s.sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+				drop(records)
+				continue
+			}
+			r.Unreserve(len(records) - cut)
+			records = records[:cut]
+		}
+		if used > 0 && used+len(records) > limit {
+			drop(records)
 			continue // over the response budget: the client fetches it next time
 		}
-		if req.Version < 10 && holdsZstd(d.Records) {
-			// Clients learned zstd with Fetch v10 (KIP-110); Kafka answers an older
-			// fetch that would carry a zstd batch with this error rather than bytes
-			// the client may not be able to read.
-			s.sp.ErrorCode = kerr.UnsupportedCompressionType.Code
-			drop(d.Records)
-			continue
-		}
-		s.sp.RecordBatches = d.Records
-		r.ReleaseAfterResponse(d.Records)
-		used += len(d.Records)
+		s.sp.RecordBatches = records
+		r.ReleaseAfterResponse(records)
+		used += len(records)
 	}
 	h.observeFetch(req, resp)
 	return resp, nil
@@ -352,23 +360,25 @@ func fullFetch(sessionEpoch int32) bool {
 	return sessionEpoch == 0 || sessionEpoch == -1
 }
 
-// holdsZstd reports whether any batch of a fetch's records (whose last batch may be cut
-// short by the byte limit) is zstd-compressed. It reads the batch headers only.
-func holdsZstd(records []byte) bool {
-	for len(records) >= batch.HeaderSize {
-		h, err := batch.ParseHeader(records)
+// beforeZstd is the length of the batches of a fetch's records (whose last batch may be
+// cut short by the byte limit) that come before the first zstd-compressed one: all of
+// them when none is. It reads the batch headers only.
+func beforeZstd(records []byte) int {
+	pos := 0
+	for len(records)-pos >= batch.HeaderSize {
+		h, err := batch.ParseHeader(records[pos:])
 		if err != nil {
-			return false
+			break
 		}
 		if h.Compression() == batch.CodecZstd {
-			return true
+			return pos
 		}
-		if h.Size() <= 0 || h.Size() > len(records) {
-			return false
+		if h.Size() <= 0 || h.Size() > len(records)-pos {
+			break
 		}
-		records = records[h.Size():]
+		pos += h.Size()
 	}
-	return false
+	return len(records)
 }
 
 // kafkaReadBytes is how much of a partition read of got bytes (whole batches, the first
