@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -116,4 +120,102 @@ func TestFetchMaxBytesZero(t *testing.T) {
 	if !slices.Equal(offsets, []int64{0, 1, 2, 3}) {
 		t.Fatalf("kafka-go Client.Fetch without MaxBytes read offsets %v, want the first batch's 0-3", offsets)
 	}
+}
+
+// Consumers whose fetch limits are smaller than every batch still read everything, in
+// order: the first batch of a response comes whole, whatever the limits (KIP-74). kgo with
+// 1-byte limits, Sarama with 1-byte fetch sizes at Kafka 0.11 and 3.6 (Fetch v5 and v12),
+// and kcat with the smallest limits librdkafka takes (a 1-byte partition limit, 1000
+// bytes in all).
+func TestTinyFetchLimitsStillProgress(t *testing.T) {
+	n := startNode(t, "")
+	const topic, perPartition = "tiny-limits", 60
+	createTopic(t, n, topic, 2, nil)
+	want := map[int32][]*kgo.Record{}
+	for p := range int32(2) {
+		want[p] = produceValues(t, n, topic, p, fmt.Sprintf("p%d", p), perPartition, 3, time.Now()) // batches of about 300 bytes
+	}
+	check := func(client string, p int32, i int, offset int64, value []byte) {
+		t.Helper()
+		if w := want[p][i]; offset != w.Offset || string(value) != string(w.Value) {
+			t.Fatalf("%s, partition %d: record %d is %q at %d, want %q at %d", client, p, i, value, offset, w.Value, w.Offset)
+		}
+	}
+
+	kcl := n.client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(1), kgo.FetchMaxPartitionBytes(1), kgo.FetchMaxWait(100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := map[int32]int{}
+	for seen[0]+seen[1] < 2*perPartition {
+		fs := kcl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("kgo with 1-byte limits read %v of %d records per partition in 30s", seen, perPartition)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("kgo fetch %s/%d: %v", topic, p, err) })
+		for _, r := range fs.Records() {
+			check("kgo", r.Partition, seen[r.Partition], r.Offset, r.Value)
+			seen[r.Partition]++
+		}
+	}
+
+	for _, v := range []sarama.KafkaVersion{sarama.V0_11_0_0, sarama.V3_6_0_0} {
+		cfg := saramaConfig()
+		cfg.Version = v
+		cfg.Consumer.Fetch.Min, cfg.Consumer.Fetch.Default, cfg.Consumer.Fetch.Max = 1, 1, 1
+		cfg.Consumer.MaxWaitTime = 100 * time.Millisecond
+		cfg.Consumer.Return.Errors = true
+		consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range int32(2) {
+			pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range perPartition {
+				select {
+				case m := <-pc.Messages():
+					check("Sarama "+v.String(), p, i, m.Offset, m.Value)
+				case err := <-pc.Errors():
+					t.Fatalf("Sarama %v with 1-byte fetches, partition %d: %v", v, p, err)
+				case <-time.After(30 * time.Second):
+					t.Fatalf("Sarama %v with 1-byte fetches, partition %d: %d of %d records in 30s", v, p, i, perPartition)
+				}
+			}
+			pc.Close()
+		}
+		consumer.Close()
+	}
+
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		return
+	}
+	for p := range int32(2) {
+		out, err := exec.Command(kcat, "-b", n.kafkaAddr, "-t", topic, "-p", fmt.Sprint(p), "-C", "-o", "beginning", "-e", "-q", "-f", "%o %s\n",
+			"-X", "message.max.bytes=1000", "-X", "fetch.max.bytes=1000", "-X", "max.partition.fetch.bytes=1",
+			"-X", "receive.message.max.bytes=1512").CombinedOutput()
+		if err != nil {
+			t.Fatalf("kcat with tiny fetch limits: %v\n%s", err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != perPartition {
+			t.Fatalf("kcat with tiny fetch limits read %d records of partition %d, want %d", len(lines), p, perPartition)
+		}
+		for i, line := range lines {
+			offset, value, _ := strings.Cut(line, " ")
+			check("kcat", p, i, int64(atoi(t, offset)), []byte(value))
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q is not a number: %v", s, err)
+	}
+	return n
 }
