@@ -260,6 +260,12 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 	for _, s := range slots {
 		d := s.data
 		s.sp.ErrorCode = d.Code
+		if d.Code == kerr.KafkaStorageError.Code && req.Version <= 5 {
+			// As Kafka does: Fetch v5 and older predate KAFKA_STORAGE_ERROR, which their
+			// clients may take for a fatal unknown error; NOT_LEADER_OR_FOLLOWER makes them
+			// refresh metadata and retry.
+			s.sp.ErrorCode = kerr.NotLeaderForPartition.Code
+		}
 		s.sp.HighWatermark, s.sp.LastStableOffset, s.sp.LogStartOffset = d.HighWatermark, d.HighWatermark, d.LogStartOffset
 		if d.Code != 0 || len(d.Records) == 0 {
 			drop(d.Records)
