@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // TestDamagedSegmentAnswersStorageErrorWithoutRescanning damages a sealed segment below
@@ -84,6 +85,13 @@ func TestUnreadablePartitionMarkerKeepsTheData(t *testing.T) {
 	cl := n.rawClient()
 	if p := fetchRaw(t, cl, "marked", 0, 0); p.ErrorCode != kerr.KafkaStorageError.Code {
 		t.Fatalf("fetch with an unreadable partition.metadata: error %d, want KAFKA_STORAGE_ERROR", p.ErrorCode)
+	}
+	// Fetch v5 and older predate KAFKA_STORAGE_ERROR: as from Kafka, they get
+	// NOT_LEADER_OR_FOLLOWER, which old consumers retry after a metadata refresh (Sarama
+	// for Kafka 0.11 handed the storage error to its user instead).
+	old := n.client(kgo.MaxVersions(kversion.V0_11_0()), kgo.RequestRetries(0)).SeedBrokers()[0] // Fetch v5
+	if p := fetchRaw(t, old, "marked", 0, 0); p.ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("Fetch v5 with an unreadable partition.metadata: error %d, want NOT_LEADER_OR_FOLLOWER", p.ErrorCode)
 	}
 	if !n.logsContain("partition.metadata", "not a topic id") {
 		t.Fatal("the node did not log what is wrong with the partition")

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -291,5 +293,68 @@ func TestZstdNeedsFetchV10(t *testing.T) {
 	r := fetchRaw(t, current, "zstd-old", 0, 0)
 	if recs, err := batchtest.DecodeAll(r.RecordBatches); r.ErrorCode != 0 || err != nil || len(recs) != 5 {
 		t.Errorf("Fetch v12 of the zstd batch: error %d, %d records (%v), want the 5", r.ErrorCode, len(recs), err)
+	}
+}
+
+// A consumer below Fetch v10 reads the batches of other codecs that come before a zstd
+// batch, and gets UNSUPPORTED_COMPRESSION_TYPE only once the zstd batch is next: a fetch
+// carrying them together was refused whole, so a Sarama configured for Kafka 2.0 read
+// nothing of a partition at all once any zstd batch lay within one response of its
+// position.
+func TestFetchBelowV10ReadsUpToTheFirstZstdBatch(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "zstd-later", 1, nil)
+	cl := n.rawClient()
+	var want []string
+	for i, codec := range []int8{batch.CodecLZ4, batch.CodecNone, batch.CodecZstd, batch.CodecGzip} {
+		opts := batchtest.DefaultOptions(time.Now().UnixMilli())
+		opts.Codec = codec
+		recs := sameTimestamp(5, fmt.Sprintf("batch-%d", i))
+		if r := produceRaw(t, cl, "zstd-later", 0, batchtest.Build(opts, recs)); r.ErrorCode != 0 {
+			t.Fatalf("produce codec %d: error %d", codec, r.ErrorCode)
+		}
+		if i < 2 { // the batches before the zstd one
+			for _, r := range recs {
+				want = append(want, string(r.Value))
+			}
+		}
+	}
+	cfg := saramaConfig()
+	cfg.Version = sarama.V2_0_0_0 // Fetch v7
+	cfg.Consumer.Return.Errors = true
+	cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
+	consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition("zstd-later", 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var got []string
+	for len(got) < len(want) {
+		select {
+		case m := <-pc.Messages():
+			got = append(got, string(m.Value))
+		case err := <-pc.Errors():
+			t.Fatalf("Sarama 2.0 consumer, after %d of the %d records before the zstd batch: %v", len(got), len(want), err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("Sarama 2.0 consumer: %d of %d records in 30s", len(got), len(want))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Sarama 2.0 consumer read %v, want %v", got, want)
+	}
+	select {
+	case err := <-pc.Errors():
+		if !errors.Is(err, sarama.ErrUnsupportedCompressionType) {
+			t.Fatalf("Sarama 2.0 consumer at the zstd batch: %v, want UNSUPPORTED_COMPRESSION_TYPE", err)
+		}
+	case m := <-pc.Messages():
+		t.Fatalf("Sarama 2.0 consumer read %q at offset %d, past the zstd batch", m.Value, m.Offset)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Sarama 2.0 consumer: no error at the zstd batch in 30s")
 	}
 }

@@ -202,3 +202,66 @@ func TestKcatCompactedTopicRefusesKeylessRecords(t *testing.T) {
 		t.Fatalf("kcat read back %q (%v), want only the keyed records", out, err)
 	}
 }
+
+// librdkafka's offsets by time and relative offsets: kcat -o s@<ms> starts at the first
+// record stamped at or after it, -o e@<ms> stops before the first such record, -o -N
+// starts N before the end (at the start when there are fewer), and -Q answers the
+// offset for a time, the end (-1) and the start (-2), with -1 past every record.
+func TestKcatOffsetsByTime(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat is not installed")
+	}
+	n := startNode(t, "")
+	const topic = "kcat-times"
+	createTopic(t, n, topic, 1, nil)
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	at := func(i int) int64 { return base.Add(time.Duration(i) * time.Second).UnixMilli() }
+	cl := n.client(kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	var recs []*kgo.Record
+	for i := range 10 {
+		recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "v%d", i), Timestamp: time.UnixMilli(at(i))})
+	}
+	produceAll(t, cl, recs) // one compressed batch: lookups land inside it
+	consume := func(offsets ...string) string {
+		args := []string{"-b", n.kafkaAddr, "-t", topic, "-C", "-e", "-q", "-f", "%o=%s@%T "}
+		for _, o := range offsets {
+			args = append(args, "-o", o)
+		}
+		out, err := exec.Command(kcat, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kcat -o %v: %v\n%s", offsets, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	span := func(from, to int) string {
+		var parts []string
+		for i := from; i < to; i++ {
+			parts = append(parts, fmt.Sprintf("%d=v%d@%d", i, i, at(i)))
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, c := range []struct {
+		offsets []string
+		want    string
+	}{
+		{[]string{fmt.Sprintf("s@%d", at(3))}, span(3, 10)},
+		{[]string{fmt.Sprintf("s@%d", at(3)-500)}, span(3, 10)},
+		{[]string{fmt.Sprintf("s@%d", at(3)), fmt.Sprintf("e@%d", at(6))}, span(3, 6)},
+		{[]string{"-3"}, span(7, 10)},
+		{[]string{"-30"}, span(0, 10)},
+	} {
+		if got := consume(c.offsets...); got != c.want {
+			t.Errorf("kcat -o %v read %q, want %q", c.offsets, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		ts   int64
+		want string
+	}{{at(4), "4"}, {at(4) - 1, "4"}, {at(9) + 1, "-1"}, {-1, "10"}, {-2, "0"}} {
+		out, err := exec.Command(kcat, "-b", n.kafkaAddr, "-Q", "-t", fmt.Sprintf("%s:0:%d", topic, c.ts)).CombinedOutput()
+		if want := fmt.Sprintf("%s [0] offset %s", topic, c.want); err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("kcat -Q at %d: %v %q, want %q", c.ts, err, out, want)
+		}
+	}
+}

@@ -256,3 +256,92 @@ func TestSaramaTooLargeAndOffsetsByTime(t *testing.T) {
 		}
 	}
 }
+
+// Sarama pinned to each Kafka version from 0.11 to 2.1 (Produce v3-v7, Fetch v5-v10,
+// ListOffsets v2-v4) produces with every codec its version allows (zstd from 2.1), finds
+// offsets by time, and reads everything back exactly: keys, values, headers, timestamps.
+func TestSaramaVersionsEveryCodec(t *testing.T) {
+	n := startNode(t, "")
+	codecs := []sarama.CompressionCodec{sarama.CompressionNone, sarama.CompressionGZIP, sarama.CompressionSnappy, sarama.CompressionLZ4, sarama.CompressionZSTD}
+	for _, v := range []sarama.KafkaVersion{sarama.V0_11_0_0, sarama.V1_0_0_0, sarama.V1_1_0_0, sarama.V2_0_0_0, sarama.V2_1_0_0} {
+		topic := "sarama-" + v.String()
+		createTopic(t, n, topic, 1, nil)
+		cfg := saramaConfig()
+		cfg.Version = v
+		cfg.Producer.Return.Successes = true
+		cfg.Producer.RequiredAcks = sarama.WaitForAll
+		cfg.Consumer.Return.Errors = true
+		cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
+		base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+		var sent []*sarama.ProducerMessage
+		for _, codec := range codecs {
+			if codec == sarama.CompressionZSTD && !v.IsAtLeast(sarama.V2_1_0_0) {
+				continue
+			}
+			cfg.Producer.Compression = codec
+			prod, err := sarama.NewSyncProducer([]string{n.kafkaAddr}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msgs []*sarama.ProducerMessage
+			for i := range 4 {
+				at := len(sent) + i
+				msgs = append(msgs, &sarama.ProducerMessage{Topic: topic,
+					Key:       sarama.StringEncoder(fmt.Sprintf("k%d", at)),
+					Value:     sarama.StringEncoder(fmt.Sprintf("%s-%d", codec, at)),
+					Headers:   []sarama.RecordHeader{{Key: []byte("at"), Value: fmt.Append(nil, at)}},
+					Timestamp: base.Add(time.Duration(at) * time.Second)})
+			}
+			if err := prod.SendMessages(msgs); err != nil {
+				t.Fatalf("Sarama %v, %v: %v", v, codec, err)
+			}
+			prod.Close()
+			sent = append(sent, msgs...)
+		}
+		slices.SortFunc(sent, func(a, b *sarama.ProducerMessage) int { return cmp.Compare(a.Offset, b.Offset) })
+
+		client, err := sarama.NewClient([]string{n.kafkaAddr}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		consumer, err := sarama.NewConsumerFromClient(client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := len(sent) / 2
+		at, err := client.GetOffset(topic, 0, sent[from].Timestamp.UnixMilli())
+		if err != nil || at != sent[from].Offset {
+			t.Fatalf("Sarama %v: offset at %v is %d (%v), want %d", v, sent[from].Timestamp, at, err, sent[from].Offset)
+		}
+		for _, start := range []int64{sarama.OffsetOldest, at} {
+			pc, err := consumer.ConsumePartition(topic, 0, start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := 0
+			if start == at {
+				i = from
+			}
+			for ; i < len(sent); i++ {
+				w := sent[i]
+				select {
+				case m := <-pc.Messages():
+					key, _ := w.Key.Encode()
+					value, _ := w.Value.Encode()
+					if m.Offset != w.Offset || string(m.Key) != string(key) || string(m.Value) != string(value) ||
+						!m.Timestamp.Equal(w.Timestamp) || len(m.Headers) != 1 || string(m.Headers[0].Value) != string(w.Headers[0].Value) {
+						t.Fatalf("Sarama %v from %d: got %q=%q at %d (%v, %d headers), sent %q=%q at %d (%v)",
+							v, start, m.Key, m.Value, m.Offset, m.Timestamp, len(m.Headers), key, value, w.Offset, w.Timestamp)
+					}
+				case err := <-pc.Errors():
+					t.Fatalf("Sarama %v from %d: %v", v, start, err)
+				case <-time.After(30 * time.Second):
+					t.Fatalf("Sarama %v from %d: nothing at offset %d in 30s", v, start, w.Offset)
+				}
+			}
+			pc.Close()
+		}
+		consumer.Close()
+		client.Close()
+	}
+}

@@ -30,10 +30,11 @@ const maxFetchBytes = 55 << 20
 // wave may read is first reserved from the server's fetch budget (Request.Reserve). The
 // response keeps partitions in request order until MaxBytes is used, always keeping the
 // first partition with data even if it alone is larger (KIP-74). When fewer than
-// MinBytes came back the request parks on the partitions it read and reads them again
-// whenever one of their high watermarks moves, until MinBytes have accumulated (as Kafka
-// promises for fetch.min.bytes), MaxWaitMillis passes or the server starts shutting
-// down. Fetch sessions (KIP-227) are not kept: the response's session id 0 tells clients
+// MinBytes (at most MaxBytes, as in Kafka) came back, a partition holding more than its
+// read limit counting as that limit, the request parks on the partitions it read and
+// reads them again whenever one of their high watermarks moves, until MinBytes have
+// accumulated (as Kafka promises for fetch.min.bytes), MaxWaitMillis passes or the server
+// starts shutting down. Fetch sessions (KIP-227) are not kept: the response's session id 0 tells clients
 // to send full fetches.
 func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.FetchRequest)
@@ -81,11 +82,14 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		}
 	}
 
-	limit := int(req.MaxBytes)
-	if req.Version < 3 || limit <= 0 {
-		limit = 1 << 30
-	}
-	limit = min(limit, maxFetchBytes)
+	limit := min(max(int(req.MaxBytes), 0), maxFetchBytes)
+	// No response carries more than limit, so waiting for more than that would only ever
+	// end at MaxWaitMillis: Kafka caps MinBytes at MaxBytes (KafkaApis' fetchMinBytes).
+	minBytes := min(int(req.MinBytes), limit)
+	// A limit of 0 still reads the first batch of the first partition with records, as in
+	// Kafka (KIP-74: a consumer always makes progress); a read limit of 1 does just that.
+	// It used to mean "no limit" here, and a client asking for nothing got 55 MiB.
+	limit = max(limit, 1)
 	// The records read count against the server's fetch budget until the response is
 	// written. A read waits for room at most until the fetch's MaxWaitMillis; past that
 	// it reads offsets only, and the client asks again.
@@ -189,9 +193,35 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		return total
 	}
 	failed := func() bool { return anyFetchError(slots, func(s *slot) int16 { return s.data.Code }) }
+	// readable is what the last reads count toward MinBytes: what Kafka's reads of the
+	// same partitions would have returned. Kafka's read stops at the read limit even inside
+	// a batch (clients set the cut batch aside and fetch it again), except for the first
+	// partition with records, whose first batch comes whole (KIP-74). Reads here stop at
+	// the last whole batch, so a partition read short of its limit that holds more counts
+	// as its limit; finding that out walks the batch headers, so only when the whole
+	// batches fall short. Counting only the whole batches left a fetch whose MinBytes is
+	// near MaxBytes parked, until MaxWaitMillis, on a backlog Kafka counts as enough.
+	readable := func() int {
+		n, first := 0, true
+		for _, s := range slots {
+			if got := len(s.data.Records); got > 0 {
+				n += kafkaReadBytes(got, s.readLimit, first)
+				first = false
+			}
+		}
+		for _, s := range slots {
+			if n >= minBytes {
+				break
+			}
+			if holdsMoreThanRead(s.data.Records, s.readLimit, s.data.HighWatermark) {
+				n += s.readLimit - len(s.data.Records)
+			}
+		}
+		return n
+	}
 	// With no partition to read (every topic unknown) there is nothing to wait for: answer
 	// at once, as Kafka does, rather than after MaxWaitMillis.
-	if total := read(); total < int(req.MinBytes) && req.MaxWaitMillis > 0 && len(slots) > 0 && !failed() {
+	if read(); readable() < minBytes && req.MaxWaitMillis > 0 && len(slots) > 0 && !failed() {
 		wake := make(chan struct{}, 1)
 		// watched[i] is the offset slot i's parked watch waits for the high watermark to
 		// pass; the partition forgets the watch once it wakes it.
@@ -212,7 +242,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
-			if total = read(); total >= int(req.MinBytes) || failed() {
+			if read(); readable() >= minBytes || failed() {
 				break
 			}
 			// Still short of MinBytes: park again on the partitions that woke, past what
@@ -230,26 +260,40 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 	for _, s := range slots {
 		d := s.data
 		s.sp.ErrorCode = d.Code
+		if d.Code == kerr.KafkaStorageError.Code && req.Version <= 5 {
+			// As Kafka does: Fetch v5 and older predate KAFKA_STORAGE_ERROR, which their
+			// clients may take for a fatal unknown error; NOT_LEADER_OR_FOLLOWER makes them
+			// refresh metadata and retry.
+			s.sp.ErrorCode = kerr.NotLeaderForPartition.Code
+		}
 		s.sp.HighWatermark, s.sp.LastStableOffset, s.sp.LogStartOffset = d.HighWatermark, d.HighWatermark, d.LogStartOffset
 		if d.Code != 0 || len(d.Records) == 0 {
 			drop(d.Records)
 			continue
 		}
-		if used > 0 && used+len(d.Records) > limit {
-			drop(d.Records)
+		records := d.Records
+		// Clients learned zstd with Fetch v10 (KIP-110): an older fetch carries the
+		// batches before the first zstd one, and one that would start with a zstd batch
+		// gets UNSUPPORTED_COMPRESSION_TYPE rather than bytes the client may not be able
+		// to read. Refusing every fetch that reached a zstd batch kept the consumer from
+		// the records before it too.
+		if req.Version < 10 {
+			cut := beforeZstd(records)
+			if cut == 0 {
+				s.sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+				drop(records)
+				continue
+			}
+			r.Unreserve(len(records) - cut)
+			records = records[:cut]
+		}
+		if used > 0 && used+len(records) > limit {
+			drop(records)
 			continue // over the response budget: the client fetches it next time
 		}
-		if req.Version < 10 && holdsZstd(d.Records) {
-			// Clients learned zstd with Fetch v10 (KIP-110); Kafka answers an older
-			// fetch that would carry a zstd batch with this error rather than bytes
-			// the client may not be able to read.
-			s.sp.ErrorCode = kerr.UnsupportedCompressionType.Code
-			drop(d.Records)
-			continue
-		}
-		s.sp.RecordBatches = d.Records
-		r.ReleaseAfterResponse(d.Records)
-		used += len(d.Records)
+		s.sp.RecordBatches = records
+		r.ReleaseAfterResponse(records)
+		used += len(records)
 	}
 	h.observeFetch(req, resp)
 	return resp, nil
@@ -322,21 +366,56 @@ func fullFetch(sessionEpoch int32) bool {
 	return sessionEpoch == 0 || sessionEpoch == -1
 }
 
-// holdsZstd reports whether any batch of a fetch's records (whose last batch may be cut
-// short by the byte limit) is zstd-compressed. It reads the batch headers only.
-func holdsZstd(records []byte) bool {
-	for len(records) >= batch.HeaderSize {
-		h, err := batch.ParseHeader(records)
+// beforeZstd is the length of the batches of a fetch's records (whose last batch may be
+// cut short by the byte limit) that come before the first zstd-compressed one: all of
+// them when none is. It reads the batch headers only.
+func beforeZstd(records []byte) int {
+	pos := 0
+	for len(records)-pos >= batch.HeaderSize {
+		h, err := batch.ParseHeader(records[pos:])
 		if err != nil {
-			return false
+			break
 		}
 		if h.Compression() == batch.CodecZstd {
-			return true
+			return pos
 		}
-		if h.Size() <= 0 || h.Size() > len(records) {
-			return false
+		if h.Size() <= 0 || h.Size() > len(records)-pos {
+			break
 		}
+		pos += h.Size()
+	}
+	return len(records)
+}
+
+// kafkaReadBytes is how much of a partition read of got bytes (whole batches, the first
+// one even if larger than readLimit) Kafka's read would have returned: all of it for the
+// first partition with records, at most readLimit for the others.
+func kafkaReadBytes(got, readLimit int, first bool) int {
+	if first {
+		return got
+	}
+	return min(got, readLimit)
+}
+
+// holdsMoreThanRead reports whether a partition read short of its limit stopped at a batch
+// that did not fit, rather than at the high watermark: Kafka's read would have filled the
+// limit with part of that batch. (A read that stopped at the end of a segment counts too,
+// where Kafka's would not: such a fetch answers sooner, with records.)
+func holdsMoreThanRead(records []byte, readLimit int, highWatermark int64) bool {
+	return len(records) > 0 && len(records) < readLimit && recordsEnd(records) < highWatermark
+}
+
+// recordsEnd is the offset after the last whole batch of a fetch's records, or -1 when
+// they hold none. It reads the batch headers only.
+func recordsEnd(records []byte) int64 {
+	end := int64(-1)
+	for len(records) >= batch.HeaderSize {
+		h, err := batch.ParseHeader(records)
+		if err != nil || h.Size() <= 0 || h.Size() > len(records) {
+			break
+		}
+		end = h.LastOffset() + 1
 		records = records[h.Size():]
 	}
-	return false
+	return end
 }
