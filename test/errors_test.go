@@ -268,93 +268,76 @@ func TestAcksAllNeedsMinInsyncReplicas(t *testing.T) {
 	}
 }
 
-// A consumer speaking Fetch below v10 predates zstd (KIP-110). As in Kafka, a fetch that
-// would carry a zstd batch gets UNSUPPORTED_COMPRESSION_TYPE for that partition rather
-// than bytes the client may be unable to read; batches of other codecs it gets, and a
-// current client gets the zstd batch.
-func TestZstdNeedsFetchV10(t *testing.T) {
+// A consumer speaking Fetch below v10 predates zstd (KIP-110). Kafka answers such a fetch
+// UNSUPPORTED_COMPRESSION_TYPE for a topic whose compression.type is zstd, where every
+// batch is zstd, and serves any other topic as stored, zstd batches a producer chose
+// included (KafkaApis' maybeConvertFetchedData); so does the broker. Clients that fetch
+// below v10 and read zstd (Sarama set to Kafka 2.0, kafka-python 2.0, which always
+// fetches with v4) then read everything of such topics, as from Kafka.
+func TestZstdAndFetchBelowV10(t *testing.T) {
 	n := startNode(t, "")
-	createTopic(t, n, "zstd-old", 2, nil)
+	createTopic(t, n, "zstd-producer", 1, nil)
+	createTopic(t, n, "zstd-topic", 1, map[string]string{"compression.type": "zstd"})
 	current := n.rawClient()
-	for p, codec := range []int8{batch.CodecZstd, batch.CodecLZ4} {
-		opts := batchtest.DefaultOptions(time.Now().UnixMilli())
-		opts.Codec = codec
-		if r := produceRaw(t, current, "zstd-old", int32(p), batchtest.Build(opts, batchtest.Values(5, 20))); r.ErrorCode != 0 {
-			t.Fatalf("produce codec %d: error %d", codec, r.ErrorCode)
-		}
-	}
-	old := n.client(kgo.MaxVersions(kversion.V2_0_0()), kgo.RequestRetries(0)).SeedBrokers()[0] // Fetch v8
-	if r := fetchRaw(t, old, "zstd-old", 0, 0); r.ErrorCode != kerr.UnsupportedCompressionType.Code || len(r.RecordBatches) != 0 {
-		t.Errorf("Fetch v8 of a zstd batch: error %d with %d bytes, want UNSUPPORTED_COMPRESSION_TYPE and none", r.ErrorCode, len(r.RecordBatches))
-	}
-	if r := fetchRaw(t, old, "zstd-old", 1, 0); r.ErrorCode != 0 || len(r.RecordBatches) == 0 {
-		t.Errorf("Fetch v8 of an lz4 batch: error %d with %d bytes, want the batch", r.ErrorCode, len(r.RecordBatches))
-	}
-	r := fetchRaw(t, current, "zstd-old", 0, 0)
-	if recs, err := batchtest.DecodeAll(r.RecordBatches); r.ErrorCode != 0 || err != nil || len(recs) != 5 {
-		t.Errorf("Fetch v12 of the zstd batch: error %d, %d records (%v), want the 5", r.ErrorCode, len(recs), err)
-	}
-}
-
-// A consumer below Fetch v10 reads the batches of other codecs that come before a zstd
-// batch, and gets UNSUPPORTED_COMPRESSION_TYPE only once the zstd batch is next: a fetch
-// carrying them together was refused whole, so a Sarama configured for Kafka 2.0 read
-// nothing of a partition at all once any zstd batch lay within one response of its
-// position.
-func TestFetchBelowV10ReadsUpToTheFirstZstdBatch(t *testing.T) {
-	n := startNode(t, "")
-	createTopic(t, n, "zstd-later", 1, nil)
-	cl := n.rawClient()
 	var want []string
 	for i, codec := range []int8{batch.CodecLZ4, batch.CodecNone, batch.CodecZstd, batch.CodecGzip} {
 		opts := batchtest.DefaultOptions(time.Now().UnixMilli())
 		opts.Codec = codec
 		recs := sameTimestamp(5, fmt.Sprintf("batch-%d", i))
-		if r := produceRaw(t, cl, "zstd-later", 0, batchtest.Build(opts, recs)); r.ErrorCode != 0 {
-			t.Fatalf("produce codec %d: error %d", codec, r.ErrorCode)
-		}
-		if i < 2 { // the batches before the zstd one
-			for _, r := range recs {
-				want = append(want, string(r.Value))
+		for _, topic := range []string{"zstd-producer", "zstd-topic"} {
+			if r := produceRaw(t, current, topic, 0, batchtest.Build(opts, recs)); r.ErrorCode != 0 {
+				t.Fatalf("produce codec %d to %s: error %d", codec, topic, r.ErrorCode)
 			}
 		}
-	}
-	cfg := saramaConfig()
-	cfg.Version = sarama.V2_0_0_0 // Fetch v7
-	cfg.Consumer.Return.Errors = true
-	cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
-	consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	pc, err := consumer.ConsumePartition("zstd-later", 0, sarama.OffsetOldest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	var got []string
-	for len(got) < len(want) {
-		select {
-		case m := <-pc.Messages():
-			got = append(got, string(m.Value))
-		case err := <-pc.Errors():
-			t.Fatalf("Sarama 2.0 consumer, after %d of the %d records before the zstd batch: %v", len(got), len(want), err)
-		case <-time.After(30 * time.Second):
-			t.Fatalf("Sarama 2.0 consumer: %d of %d records in 30s", len(got), len(want))
+		for _, r := range recs {
+			want = append(want, string(r.Value))
 		}
 	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("Sarama 2.0 consumer read %v, want %v", got, want)
+
+	old := n.client(kgo.MaxVersions(kversion.V2_0_0()), kgo.RequestRetries(0)).SeedBrokers()[0] // Fetch v8
+	if r := fetchRaw(t, old, "zstd-topic", 0, 0); r.ErrorCode != kerr.UnsupportedCompressionType.Code || len(r.RecordBatches) != 0 {
+		t.Errorf("Fetch v8 of a compression.type=zstd topic: error %d with %d bytes, want UNSUPPORTED_COMPRESSION_TYPE and none", r.ErrorCode, len(r.RecordBatches))
 	}
-	select {
-	case err := <-pc.Errors():
-		if !errors.Is(err, sarama.ErrUnsupportedCompressionType) {
-			t.Fatalf("Sarama 2.0 consumer at the zstd batch: %v, want UNSUPPORTED_COMPRESSION_TYPE", err)
+	if r := fetchRaw(t, old, "zstd-topic", 10, 0); r.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("Fetch v8 of a partition the zstd topic does not have: error %d, want UNKNOWN_TOPIC_OR_PARTITION", r.ErrorCode)
+	}
+	r := fetchRaw(t, current, "zstd-topic", 0, 0)
+	if recs, err := batchtest.DecodeAll(r.RecordBatches); r.ErrorCode != 0 || err != nil || len(recs) != 20 {
+		t.Errorf("Fetch v12 of the zstd topic: error %d, %d records (%v), want the 20", r.ErrorCode, len(recs), err)
+	}
+
+	saramaRead := func(topic string) ([]string, error) {
+		cfg := saramaConfig()
+		cfg.Version = sarama.V2_0_0_0 // Fetch v7
+		cfg.Consumer.Return.Errors = true
+		cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
+		consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-	case m := <-pc.Messages():
-		t.Fatalf("Sarama 2.0 consumer read %q at offset %d, past the zstd batch", m.Value, m.Offset)
-	case <-time.After(30 * time.Second):
-		t.Fatal("Sarama 2.0 consumer: no error at the zstd batch in 30s")
+		defer consumer.Close()
+		pc, err := consumer.ConsumePartition(topic, 0, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		var got []string
+		for len(got) < len(want) {
+			select {
+			case m := <-pc.Messages():
+				got = append(got, string(m.Value))
+			case err := <-pc.Errors():
+				return got, err
+			case <-time.After(30 * time.Second):
+				t.Fatalf("Sarama 2.0 consumer of %s: %d of %d records in 30s", topic, len(got), len(want))
+			}
+		}
+		return got, nil
+	}
+	if got, err := saramaRead("zstd-producer"); err != nil || !slices.Equal(got, want) {
+		t.Errorf("Sarama 2.0 consumer of a topic with a zstd batch among others: read %v (%v), want %v", got, err, want)
+	}
+	if got, err := saramaRead("zstd-topic"); !errors.Is(err, sarama.ErrUnsupportedCompressionType) || len(got) != 0 {
+		t.Errorf("Sarama 2.0 consumer of a compression.type=zstd topic: read %d records, error %v; want UNSUPPORTED_COMPRESSION_TYPE", len(got), err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/actors"
+	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/metastore/configs"
 	"github.com/chronik/chronik-node/wal/batch"
 )
 
@@ -64,6 +66,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 		*st = kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		name, known := topicName(img, rt.Topic, rt.TopicID, req.Version >= 13)
+		zstdOnly := known && req.Version < 10 && h.zstdTopic(img, name)
 		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]
@@ -76,6 +79,14 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			sp.RecordBatches = []byte{}
 			if !known {
 				sp.ErrorCode = kerr.UnknownTopicID.Code
+				continue
+			}
+			if zstdOnly && rp.Partition >= 0 && int(rp.Partition) < len(img.Topics[name].Partitions) {
+				// As Kafka answers (KafkaApis' maybeConvertFetchedData): clients learned
+				// zstd with Fetch v10 (KIP-110), and every batch of a topic whose
+				// compression.type is zstd is zstd. Other topics' zstd batches, a
+				// producer's choice, go out as stored, as Kafka sends them.
+				sp.ErrorCode = kerr.UnsupportedCompressionType.Code
 				continue
 			}
 			slots = append(slots, &slot{tp: actors.TopicPartition{Topic: name, Partition: rp.Partition}, rp: rp, sp: sp})
@@ -272,21 +283,6 @@ func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, 
 			continue
 		}
 		records := d.Records
-		// Clients learned zstd with Fetch v10 (KIP-110): an older fetch carries the
-		// batches before the first zstd one, and one that would start with a zstd batch
-		// gets UNSUPPORTED_COMPRESSION_TYPE rather than bytes the client may not be able
-		// to read. Refusing every fetch that reached a zstd batch kept the consumer from
-		// the records before it too.
-		if req.Version < 10 {
-			cut := beforeZstd(records)
-			if cut == 0 {
-				s.sp.ErrorCode = kerr.UnsupportedCompressionType.Code
-				drop(records)
-				continue
-			}
-			r.Unreserve(len(records) - cut)
-			records = records[:cut]
-		}
 		if used > 0 && used+len(records) > limit {
 			drop(records)
 			continue // over the response budget: the client fetches it next time
@@ -366,25 +362,10 @@ func fullFetch(sessionEpoch int32) bool {
 	return sessionEpoch == 0 || sessionEpoch == -1
 }
 
-// beforeZstd is the length of the batches of a fetch's records (whose last batch may be
-// cut short by the byte limit) that come before the first zstd-compressed one: all of
-// them when none is. It reads the batch headers only.
-func beforeZstd(records []byte) int {
-	pos := 0
-	for len(records)-pos >= batch.HeaderSize {
-		h, err := batch.ParseHeader(records[pos:])
-		if err != nil {
-			break
-		}
-		if h.Compression() == batch.CodecZstd {
-			return pos
-		}
-		if h.Size() <= 0 || h.Size() > len(records)-pos {
-			break
-		}
-		pos += h.Size()
-	}
-	return len(records)
+// zstdTopic reports whether a topic's effective compression.type is zstd.
+func (h *Handlers) zstdTopic(img *metastore.Image, name string) bool {
+	t := img.Topics[name]
+	return t != nil && configs.Effective(configs.CompressionType, t.Configs, h.brokerConfigs(img)) == "zstd"
 }
 
 // kafkaReadBytes is how much of a partition read of got bytes (whole batches, the first

@@ -1,10 +1,8 @@
 package wire
 
 import (
-	"bytes"
 	"testing"
 
-	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
@@ -53,32 +51,5 @@ func TestReadCountsAsKafkaReads(t *testing.T) {
 	}
 	if end := recordsEnd(both[:len(both)-1]); end != 3 {
 		t.Errorf("records end with the second batch cut short: %d, want 3", end)
-	}
-}
-
-// beforeZstd keeps the batches a fetch below v10 may carry: those before the first zstd
-// batch, even when that one is cut short by the byte limit.
-func TestBeforeZstd(t *testing.T) {
-	build := func(codec int8, base int64) []byte {
-		opts := batchtest.DefaultOptions(0)
-		opts.Codec, opts.BaseOffset = codec, base
-		return batchtest.Build(opts, batchtest.Values(3, 50))
-	}
-	lz4, none, zstd := build(batch.CodecLZ4, 0), build(batch.CodecNone, 3), build(batch.CodecZstd, 6)
-	join := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
-	for _, c := range []struct {
-		what    string
-		records []byte
-		want    int
-	}{
-		{"no zstd batch", join(lz4, none), len(lz4) + len(none)},
-		{"a zstd batch first", join(zstd, lz4), 0},
-		{"a zstd batch after two others", join(lz4, none, zstd), len(lz4) + len(none)},
-		{"a zstd batch cut short after another", join(lz4, zstd[:batch.HeaderSize+5]), len(lz4)},
-		{"nothing", nil, 0},
-	} {
-		if got := beforeZstd(c.records); got != c.want {
-			t.Errorf("%s: %d bytes before the first zstd batch, want %d", c.what, got, c.want)
-		}
 	}
 }
