@@ -69,3 +69,57 @@ func TestKafkaPython(t *testing.T) {
 			got.FirstByTime, got.EndTotal, got.Produced+1, got.BeginTotal)
 	}
 }
+
+// TestKafkaPythonAdmin drives kafka-python's admin client (test/py/admin.py), which speaks
+// old versions of the admin APIs: topic creation with a config, DescribeConfigs and
+// AlterConfigs of it, CreatePartitions, a consumer group listed, described, its offsets
+// fetched and the group deleted, and the topic deleted.
+func TestKafkaPythonAdmin(t *testing.T) {
+	python := kafkaPython(t)
+	n := startNode(t, "")
+	out, err := exec.Command(python, "py/admin.py", n.kafkaAddr, "kp-admin", "kp-admin-group").Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("kafka-python admin: %v\n%s\n%s", err, out, stderr)
+	}
+	var got struct {
+		CreateErrors           []int    `json:"create_errors"`
+		Listed                 bool     `json:"listed"`
+		RetentionAtCreate      string   `json:"retention_at_create"`
+		AlterErrors            []int    `json:"alter_errors"`
+		RetentionAfterAlter    string   `json:"retention_after_alter"`
+		CreatePartitionsErrors []int    `json:"create_partitions_errors"`
+		Partitions             int      `json:"partitions"`
+		Consumed               int      `json:"consumed"`
+		Groups                 []string `json:"groups"`
+		GroupState             string   `json:"group_state"`
+		GroupMembers           int      `json:"group_members"`
+		Committed              []int64  `json:"committed"`
+		DeleteGroup            []string `json:"delete_group"`
+		DeleteTopicErrors      []int    `json:"delete_topic_errors"`
+		ListedAfterDelete      bool     `json:"listed_after_delete"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("kafka-python admin output %q: %v", out, err)
+	}
+	want := []struct {
+		what string
+		ok   bool
+	}{
+		{"topic created and listed", slices.Equal(got.CreateErrors, []int{0}) && got.Listed},
+		{"retention.ms as created, then as altered", got.RetentionAtCreate == "3600000" && slices.Equal(got.AlterErrors, []int{0}) && got.RetentionAfterAlter == "7200000"},
+		{"grown to 4 partitions", slices.Equal(got.CreatePartitionsErrors, []int{0}) && got.Partitions == 4},
+		{"10 records consumed by the group", got.Consumed == 10},
+		{"the group listed and described, stable with its member", slices.Contains(got.Groups, "kp-admin-group") && got.GroupState == "Stable" && got.GroupMembers == 1},
+		{"its committed offsets 1..4", slices.Equal(got.Committed, []int64{1, 2, 3, 4})},
+		{"group and topic deleted", slices.Equal(got.DeleteGroup, []string{"NoError"}) && slices.Equal(got.DeleteTopicErrors, []int{0}) && !got.ListedAfterDelete},
+	}
+	for _, w := range want {
+		if !w.ok {
+			t.Errorf("kafka-python admin: %s: no; saw %+v", w.what, got)
+		}
+	}
+}
