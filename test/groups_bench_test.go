@@ -61,6 +61,7 @@ func startBenchChronik(b *testing.B) benchTarget {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(chronikBin, "--config", path)
+	cmd.SysProcAttr = nodeProcAttr()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -122,6 +122,7 @@ group.initial.rebalance.delay.ms = 0
 func (n *node) start() {
 	n.t.Helper()
 	cmd := exec.Command(chronikBin, "--config", n.config)
+	cmd.SysProcAttr = nodeProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		n.t.Fatal(err)
