@@ -108,11 +108,8 @@ func Start(opts Options) (*Node, error) {
 	if opts.Data.Dir == "" {
 		return nil, fmt.Errorf("start node: no data directory for partition logs")
 	}
-	compressor, err := codec.NewCompressor(runtime.GOMAXPROCS(0))
-	if err != nil {
-		return nil, fmt.Errorf("start node: %w", err)
-	}
-	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{}), compressor: compressor}
+	n := &Node{opts: opts, log: opts.Log, reg: newRegistry(), changed: make(chan struct{})}
+	n.compressor = codec.NewCompressor(runtime.GOMAXPROCS(0))
 	n.metrics.commitLatency = newLatencyHistogram(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]routeEntry{}

@@ -80,7 +80,7 @@ func (a *partitionActor) recompress(v producedBatch) ([]byte, int16, string) {
 		out = append(out, recs...)
 	} else {
 		var err error
-		if out, err = a.n.compressor.Compress(target, recs, out); err != nil {
+		if out, err = a.n.compressor.Compress(target, a.cfg.levels, recs, out); err != nil {
 			return nil, kerr.UnknownServerError.Code, fmt.Sprintf("recompress the batch for compression.type: %v", err)
 		}
 	}

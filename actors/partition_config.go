@@ -10,6 +10,7 @@ import (
 	"github.com/chronik/chronik-node/metastore/configs"
 	"github.com/chronik/chronik-node/wal"
 	"github.com/chronik/chronik-node/wal/batch"
+	"github.com/chronik/chronik-node/wal/batch/codec"
 )
 
 // partitionConfig is a topic's effective configuration as a partition acts on it.
@@ -21,8 +22,9 @@ type partitionConfig struct {
 	// cleanup.policy includes compact: records without a key are refused, as in Kafka.
 	compacted bool
 	// compression.type: the codec every batch is stored with, or keepCodec ("producer":
-	// as the producer compressed it).
+	// as the producer compressed it), and the levels it is written at.
 	compression int8
+	levels      codec.Levels
 	// With CreateTime, how far a batch's timestamps may be behind or ahead of the
 	// broker's clock (message.timestamp.before/after.max.ms).
 	timestampBeforeMax int64
@@ -65,6 +67,9 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 		timestampAfterMax:  get(configs.TimestampAfterMax, 3600000),
 	}
 	c.compression = storedCodec(configs.Effective(configs.CompressionType, t.Configs, b))
+	c.levels = codec.DefaultLevels()
+	c.levels.Gzip = int(get(configs.CompressionGzipLevel, int64(c.levels.Gzip)))
+	c.levels.Zstd = int(get(configs.CompressionZstdLevel, int64(c.levels.Zstd)))
 	policy := configs.Effective(configs.CleanupPolicy, t.Configs, b)
 	c.compacted = strings.Contains(policy, "compact")
 	if !strings.Contains(policy, "delete") {

@@ -61,18 +61,20 @@ func (d *Def) Validate(v string) error {
 
 // Topic config names the broker acts on.
 const (
-	CleanupPolicy      = "cleanup.policy"
-	CompressionType    = "compression.type"
-	MaxMessageBytes    = "max.message.bytes"
-	MessageTimestamp   = "message.timestamp.type"
-	MinInsyncReplicas  = "min.insync.replicas"
-	RetentionBytes     = "retention.bytes"
-	RetentionMs        = "retention.ms"
-	SegmentBytes       = "segment.bytes"
-	SegmentMs          = "segment.ms"
-	IndexIntervalBytes = "index.interval.bytes"
-	TimestampAfterMax  = "message.timestamp.after.max.ms"
-	TimestampBeforeMax = "message.timestamp.before.max.ms"
+	CleanupPolicy        = "cleanup.policy"
+	CompressionType      = "compression.type"
+	CompressionGzipLevel = "compression.gzip.level"
+	CompressionZstdLevel = "compression.zstd.level"
+	MaxMessageBytes      = "max.message.bytes"
+	MessageTimestamp     = "message.timestamp.type"
+	MinInsyncReplicas    = "min.insync.replicas"
+	RetentionBytes       = "retention.bytes"
+	RetentionMs          = "retention.ms"
+	SegmentBytes         = "segment.bytes"
+	SegmentMs            = "segment.ms"
+	IndexIntervalBytes   = "index.interval.bytes"
+	TimestampAfterMax    = "message.timestamp.after.max.ms"
+	TimestampBeforeMax   = "message.timestamp.before.max.ms"
 )
 
 // topicDefs lists every topic config Kafka 4 knows that the broker accepts. The ones in
@@ -105,12 +107,15 @@ var topicDefs = []Def{
 	{Name: TimestampBeforeMax, BrokerKey: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(0, math.MaxInt64),
 		Doc: "With CreateTime, a batch whose first timestamp is further than this behind the broker's clock gets INVALID_TIMESTAMP."},
 
+	// Compression levels (KIP-390), for a topic whose compression.type names the codec.
+	{Name: CompressionGzipLevel, BrokerKey: "compression.gzip.level", Type: TypeInt, Default: "-1", check: gzipLevel,
+		Doc: "gzip level (1-9; -1: the codec's default) batches are recompressed at when compression.type is gzip."},
+	{Name: CompressionZstdLevel, BrokerKey: "compression.zstd.level", Type: TypeInt, Default: "3", check: intRange(-131072, 22),
+		Doc: "zstd level batches are recompressed at when compression.type is zstd (mapped onto four encoder speeds: below 3, 3-5, 6-9, 10 and up)."},
+
 	// Accepted and described, not acted on.
-	// Compression levels (KIP-390): a topic whose compression.type names a codec is
-	// recompressed at that codec's default level.
-	{Name: "compression.gzip.level", BrokerKey: "compression.gzip.level", Type: TypeInt, Default: "-1", check: gzipLevel},
+	// LZ4 is always written at its fast level (Kafka's default, 9, is its high-compression mode).
 	{Name: "compression.lz4.level", BrokerKey: "compression.lz4.level", Type: TypeInt, Default: "9", check: intRange(1, 17)},
-	{Name: "compression.zstd.level", BrokerKey: "compression.zstd.level", Type: TypeInt, Default: "3", check: intRange(-131072, 22)},
 	{Name: "delete.retention.ms", BrokerKey: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: intRange(0, math.MaxInt64)},
 	{Name: "file.delete.delay.ms", BrokerKey: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", check: intRange(0, math.MaxInt64)},
 	{Name: "flush.messages", BrokerKey: "log.flush.interval.messages", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64)},

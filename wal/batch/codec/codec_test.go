@@ -173,10 +173,7 @@ func BenchmarkDecompress(b *testing.B) {
 // What the Compressor writes, the Decompressor (and so any client) reads back, from many
 // goroutines at once.
 func TestCompressRoundTrips(t *testing.T) {
-	c, err := codec.NewCompressor(2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := codec.NewCompressor(2)
 	d := codec.NewDecompressor(1<<20, 2)
 	done := make(chan error, 8)
 	for g := range 8 {
@@ -184,7 +181,7 @@ func TestCompressRoundTrips(t *testing.T) {
 			for _, cc := range codecs {
 				want := payload(1000 + 7919*g)
 				prefix := []byte("header")
-				out, err := c.Compress(cc.id, want, prefix)
+				out, err := c.Compress(cc.id, codec.DefaultLevels(), want, prefix)
 				if err != nil {
 					done <- err
 					return
@@ -208,7 +205,7 @@ func TestCompressRoundTrips(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := c.Compress(codec.None, []byte("x"), nil); err == nil {
+	if _, err := c.Compress(codec.None, codec.DefaultLevels(), []byte("x"), nil); err == nil {
 		t.Error("compressing with codec none succeeded; want an error")
 	}
 }
@@ -217,17 +214,14 @@ func TestCompressRoundTrips(t *testing.T) {
 // batch it rewrites (a 1 MiB records section).
 func BenchmarkCompress(b *testing.B) {
 	src := payload(1 << 20)
-	c, err := codec.NewCompressor(1)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := codec.NewCompressor(1)
 	for _, cc := range codecs {
 		b.Run(cc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(src)))
 			b.ReportAllocs()
 			dst := make([]byte, 0, len(src)+1024)
 			for b.Loop() {
-				if _, err := c.Compress(cc.id, src, dst[:0]); err != nil {
+				if _, err := c.Compress(cc.id, codec.DefaultLevels(), src, dst[:0]); err != nil {
 					b.Fatal(err)
 				}
 			}

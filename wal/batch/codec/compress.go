@@ -11,30 +11,40 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
+// Levels are the compression levels of a topic (KIP-390's compression.gzip.level and
+// compression.zstd.level; Kafka's defaults are -1, the codec's own, and 3). LZ4 and snappy
+// are always written at their one fast level.
+type Levels struct {
+	Gzip int // -1 (default) or 1-9
+	Zstd int // zstd's levels, mapped onto the encoder's four speeds
+}
+
+// DefaultLevels are Kafka's defaults.
+func DefaultLevels() Levels { return Levels{Gzip: -1, Zstd: 3} }
+
 // Compressor compresses records sections the way Kafka clients do, for a topic whose
 // compression.type names a codec: the broker then rewrites every batch in it, as Kafka's
 // does. Gzip and LZ4 write frames (LZ4 in 64 KiB blocks, Kafka's own choice), snappy a raw
-// block (what franz-go and librdkafka send; every client reads it), zstd one frame at the
-// default level. It is safe for concurrent use.
+// block (what franz-go and librdkafka send; every client reads it), zstd one frame. It is
+// safe for concurrent use.
 type Compressor struct {
-	gzips sync.Pool // *gzip.Writer
-	lz4s  sync.Pool // *lz4.Writer
-	zstd  *zstd.Encoder
+	gzips       [10]sync.Pool // *gzip.Writer, by level: index 0 is the default (-1)
+	lz4s        sync.Pool     // *lz4.Writer
+	concurrency int
+
+	mu    sync.Mutex
+	zstds map[zstd.EncoderLevel]*zstd.Encoder // made on first use of a speed
 }
 
-// NewCompressor returns a Compressor whose zstd encoder runs at most concurrency frames at
-// once (further calls wait).
-func NewCompressor(concurrency int) (*Compressor, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(max(1, concurrency)), zstd.WithEncoderLevel(zstd.SpeedDefault))
-	if err != nil {
-		return nil, fmt.Errorf("zstd encoder: %w", err)
-	}
-	return &Compressor{zstd: enc}, nil
+// NewCompressor returns a Compressor whose zstd encoders each run at most concurrency
+// frames at once (further calls wait).
+func NewCompressor(concurrency int) *Compressor {
+	return &Compressor{concurrency: max(1, concurrency), zstds: map[zstd.EncoderLevel]*zstd.Encoder{}}
 }
 
-// Compress appends src compressed with codec to dst and returns the result. None is not
-// a codec to compress with: the caller stores the records as they are.
-func (c *Compressor) Compress(codec int8, src, dst []byte) ([]byte, error) {
+// Compress appends src compressed with codec at levels to dst and returns the result.
+// None is not a codec to compress with: the caller stores the records as they are.
+func (c *Compressor) Compress(codec int8, levels Levels, src, dst []byte) ([]byte, error) {
 	switch codec {
 	case Snappy:
 		// Encode straight after dst's bytes, into room for the worst case.
@@ -49,16 +59,28 @@ func (c *Compressor) Compress(codec int8, src, dst []byte) ([]byte, error) {
 		enc := s2.EncodeSnappy(dst[start:start+need], src)
 		return dst[:start+len(enc)], nil
 	case Zstd:
-		return c.zstd.EncodeAll(src, dst), nil
+		enc, err := c.zstdEncoder(zstd.EncoderLevelFromZstd(levels.Zstd))
+		if err != nil {
+			return nil, err
+		}
+		return enc.EncodeAll(src, dst), nil
 	case Gzip:
+		level := levels.Gzip
+		if level < 1 || level > 9 {
+			level = gzip.DefaultCompression
+		}
+		pool := &c.gzips[max(level, 0)]
 		buf := bytes.NewBuffer(dst)
-		w, ok := c.gzips.Get().(*gzip.Writer)
+		w, ok := pool.Get().(*gzip.Writer)
 		if ok {
 			w.Reset(buf)
 		} else {
-			w = gzip.NewWriter(buf)
+			var err error
+			if w, err = gzip.NewWriterLevel(buf, level); err != nil {
+				return nil, fmt.Errorf("gzip level %d: %w", level, err)
+			}
 		}
-		defer c.gzips.Put(w)
+		defer pool.Put(w)
 		return finish(buf, w, src, "gzip")
 	case LZ4:
 		buf := bytes.NewBuffer(dst)
@@ -74,6 +96,22 @@ func (c *Compressor) Compress(codec int8, src, dst []byte) ([]byte, error) {
 		return finish(buf, w, src, "lz4")
 	}
 	return nil, fmt.Errorf("no compression for codec %d", codec)
+}
+
+// zstdEncoder returns the encoder for a speed, making it on first use: most topics never
+// ask for zstd, and each encoder holds its window's memory.
+func (c *Compressor) zstdEncoder(speed zstd.EncoderLevel) (*zstd.Encoder, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if enc := c.zstds[speed]; enc != nil {
+		return enc, nil
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(c.concurrency), zstd.WithEncoderLevel(speed))
+	if err != nil {
+		return nil, fmt.Errorf("zstd encoder (%s): %w", speed, err)
+	}
+	c.zstds[speed] = enc
+	return enc, nil
 }
 
 type frameWriter interface {
