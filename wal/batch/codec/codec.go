@@ -1,8 +1,8 @@
-// Package codec decompresses the records section of a record batch, with a bound on how
-// large the output may grow. The broker stores batches as producers compressed them and
-// decompresses only to check them (their records, their timestamps, their keys on compacted
-// topics) and to find a record inside a batch; a few kilobytes of zstd or gzip can expand
-// to gigabytes, so every call says how much it is prepared to hold.
+// Package codec decompresses and compresses the records section of a record batch. The
+// broker decompresses a produced batch to check it (its records, their timestamps, their
+// keys on compacted topics) and a stored one to find a record inside it; a few kilobytes
+// of zstd or gzip can expand to gigabytes, so every decompression says how much it is
+// prepared to hold. It compresses only for a topic whose compression.type names a codec.
 package codec
 
 import (
