@@ -434,6 +434,7 @@ type nodeMetrics struct {
 	leaderChanges    atomic.Uint64
 	proposalsPending atomic.Int64      // callers of Propose the proposer has not answered
 	commitLatency    *latencyHistogram // Propose to applied result, successful proposals
+	compression      compressionCounters
 }
 
 func (m *nodeMetrics) applied(entries int, d time.Duration) {

@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -23,6 +24,22 @@ const (
 	lookupInflateLimit = 256 << 20
 )
 
+// CompressionStats counts what produces did with compressed records since the node started.
+type CompressionStats struct {
+	Checked      uint64 // compressed batches decompressed and their records checked
+	Unchecked    uint64 // compressed batches stored unchecked: past checkInflateLimit
+	Refused      uint64 // compressed batches refused: not decompressing, or not matching the header
+	Recompressed uint64 // batches rewritten in the codec their topic's compression.type names
+}
+
+type compressionCounters struct{ checked, unchecked, refused, recompressed atomic.Uint64 }
+
+// CompressionStats returns the node's compression counters.
+func (n *Node) CompressionStats() CompressionStats {
+	c := &n.metrics.compression
+	return CompressionStats{Checked: c.checked.Load(), Unchecked: c.unchecked.Load(), Refused: c.refused.Load(), Recompressed: c.recompressed.Load()}
+}
+
 // producedBatch is a batch a produce has validated.
 type producedBatch struct {
 	b     []byte       // the batch, to be written
@@ -42,18 +59,23 @@ type producedBatch struct {
 // producer's own doing (the CRC held), so the code is INVALID_RECORD, which producers do
 // not retry.
 func (a *partitionActor) checkCompressed(v *producedBatch) (int16, string) {
+	counts := &a.n.metrics.compression
 	recs, err := a.n.inflater.Decompress(v.h.Compression(), v.b[batch.HeaderSize:], checkInflateLimit)
 	switch {
 	case errors.Is(err, codec.ErrTooLarge):
+		counts.unchecked.Add(1)
 		return 0, ""
 	case err != nil:
+		counts.refused.Add(1)
 		return kerr.InvalidRecord.Code, fmt.Sprintf("the batch's records do not decompress: %v", err)
 	}
 	times, err := batch.ValidateRecords(v.h, recs)
 	if err != nil {
 		a.n.inflater.Release(recs)
+		counts.refused.Add(1)
 		return kerr.InvalidRecord.Code, fmt.Sprintf("in the decompressed records: %v", err)
 	}
+	counts.checked.Add(1)
 	v.records, v.times = recs, times
 	return 0, ""
 }
@@ -85,6 +107,7 @@ func (a *partitionActor) recompress(v producedBatch) ([]byte, int16, string) {
 		}
 	}
 	batch.Reseal(out, target)
+	a.n.metrics.compression.recompressed.Add(1)
 	if len(out) > a.cfg.maxMessageBytes {
 		// As in Kafka, the limit applies to the batch as stored.
 		return nil, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes recompressed for compression.type exceeds max.message.bytes %d", len(out), a.cfg.maxMessageBytes)

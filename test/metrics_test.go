@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/wal/batch"
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
 // scrape is one parse of the node's /metrics.
@@ -223,5 +227,53 @@ func TestMetricsShowConsumerGroupLag(t *testing.T) {
 	}
 	if groups := s.sum("chronik_consumer_groups", "state", "Empty"); groups != 1 {
 		t.Fatalf("chronik_consumer_groups{state=Empty} = %v, want 1", groups)
+	}
+}
+
+// The compression counters say what the broker did with compressed batches: checked,
+// refused, stored unchecked, and rewritten for a topic's compression.type.
+func TestMetricsCountCompressedBatches(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "counted", 1, map[string]string{"compression.type": "lz4"})
+	cl := n.rawClient()
+	opts := batchtest.DefaultOptions(time.Now().UnixMilli())
+	opts.Codec = batch.CodecGzip
+	for range 3 {
+		if r := produceRaw(t, cl, "counted", 0, batchtest.Build(opts, batchtest.Values(10, 50))); r.ErrorCode != 0 {
+			t.Fatalf("produce: error %d", r.ErrorCode)
+		}
+	}
+	// A gzip batch whose records section is damaged, with its CRC made to match.
+	bad := batchtest.Build(opts, batchtest.Values(10, 50))
+	for i := batch.HeaderSize + 10; i < len(bad)-10; i++ {
+		bad[i] ^= 0x33
+	}
+	binary.BigEndian.PutUint32(bad[17:], batch.Checksum(bad))
+	if r := produceRaw(t, cl, "counted", 0, bad); r.ErrorCode != kerr.InvalidRecord.Code {
+		t.Fatalf("damaged gzip batch: error %d, want INVALID_RECORD", r.ErrorCode)
+	}
+	// Records that inflate past the 32 MiB check bound: stored unchecked.
+	opts.Codec = batch.CodecZstd
+	inflating := make([]batchtest.Record, 40)
+	for i := range inflating {
+		inflating[i] = batchtest.Record{Value: make([]byte, 1<<20)}
+	}
+	if r := produceRaw(t, cl, "counted", 0, batchtest.Build(opts, inflating)); r.ErrorCode != 0 {
+		t.Fatalf("inflating zstd batch: error %d", r.ErrorCode)
+	}
+	s := n.scrapeMetrics()
+	for _, c := range []struct {
+		what string
+		got  float64
+		want float64
+	}{
+		{"checked", s.sum("chronik_produce_compressed_batches_total", "result", "checked"), 3},
+		{"refused", s.sum("chronik_produce_compressed_batches_total", "result", "refused"), 1},
+		{"unchecked", s.sum("chronik_produce_compressed_batches_total", "result", "unchecked"), 1},
+		{"recompressed", s.sum("chronik_produce_recompressed_batches_total"), 3},
+	} {
+		if c.got != c.want {
+			t.Errorf("compressed batches %s: %v, want %v", c.what, c.got, c.want)
+		}
 	}
 }

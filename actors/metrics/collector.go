@@ -21,6 +21,8 @@ type nodeCollector struct {
 	actors, mailboxDepth, processed, restarts *prometheus.Desc
 
 	groups, groupMembers, groupLag *prometheus.Desc
+
+	compressedBatches, recompressed *prometheus.Desc
 }
 
 func newNodeCollector(src Source) *nodeCollector {
@@ -60,6 +62,12 @@ func newNodeCollector(src Source) *nodeCollector {
 		groupMembers: d("chronik_consumer_group_members", "Members of a consumer group.", []string{"group"}, nil),
 		groupLag: d("chronik_consumer_group_lag",
 			"High watermark minus the group's committed offset, for partitions hosted on this node.", []string{"group", "topic", "partition"}, nil),
+
+		compressedBatches: d("chronik_produce_compressed_batches_total",
+			"Compressed batches produced, by what the broker did with them: checked (decompressed, records checked), unchecked (stored unchecked: they decompress past 32 MiB), refused (INVALID_RECORD).",
+			[]string{"result"}, nil),
+		recompressed: d("chronik_produce_recompressed_batches_total",
+			"Batches rewritten in the codec their topic's compression.type names.", nil, nil),
 	}
 }
 
@@ -70,6 +78,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.raftLogEntries, c.raftLogBytes, c.raftLeaderChanges, c.raftApplyEntries, c.raftPending, c.raftCommitLatency,
 		c.actors, c.mailboxDepth, c.processed, c.restarts,
 		c.groups, c.groupMembers, c.groupLag,
+		c.compressedBatches, c.recompressed,
 	} {
 		ch <- d
 	}
@@ -109,6 +118,12 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.raftPending, float64(rs.ProposalsPending))
 	lat := c.src.CommitLatency()
 	ch <- prometheus.MustNewConstHistogram(c.raftCommitLatency, lat.Count, lat.Sum, lat.Buckets)
+
+	cs := c.src.CompressionStats()
+	counter(c.compressedBatches, float64(cs.Checked), "checked")
+	counter(c.compressedBatches, float64(cs.Unchecked), "unchecked")
+	counter(c.compressedBatches, float64(cs.Refused), "refused")
+	counter(c.recompressed, float64(cs.Recompressed))
 
 	for _, k := range c.src.ActorKinds() {
 		gauge(c.actors, float64(k.Actors), k.Kind)

@@ -36,6 +36,7 @@ type Source interface {
 	Partitions() []actors.PartitionInfo
 	ReplicationHealth() (underReplicated, offline int)
 	GroupsView() []actors.GroupView
+	CompressionStats() actors.CompressionStats
 }
 
 // latencyBuckets span sub-millisecond metadata requests to long-polling fetches.

@@ -51,6 +51,9 @@ func (f *fakeSource) Partitions() []actors.PartitionInfo {
 }
 func (f *fakeSource) ReplicationHealth() (int, int)  { return f.under, f.off }
 func (f *fakeSource) GroupsView() []actors.GroupView { return f.groups }
+func (f *fakeSource) CompressionStats() actors.CompressionStats {
+	return actors.CompressionStats{}
+}
 
 func newFake() *fakeSource {
 	return &fakeSource{
