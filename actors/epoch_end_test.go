@@ -82,3 +82,54 @@ func TestEpochEndBeforeAndAfterAppends(t *testing.T) {
 		{2, -1}: {0, 2, 5},
 	})
 }
+
+// ListOffsets names the epoch that wrote the offset it answers with, as Kafka does: the
+// found batch's epoch for a lookup by time or max timestamp, the log start's for the
+// earliest offset, the current one for the latest.
+func TestListOffsetsNamesTheEpochOfTheOffset(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	defer n.stop(t)
+	if r := createTopic(t, n.Node, "le", 1); !r.OK() {
+		t.Fatal(r.Message)
+	}
+	tp := TopicPartition{Topic: "le", Partition: 0}
+	listOffsets := func(ts int64) ListOffsetsReply {
+		reply := make(chan ListOffsetsReply, 1)
+		n.ListOffsets(tp, &ListOffsetsRequest{Timestamp: ts, CurrentLeaderEpoch: -1, Reply: reply})
+		return <-reply
+	}
+	if r := listOffsets(-2); r.LeaderEpoch != 0 {
+		t.Errorf("earliest of an empty partition: epoch %d, want the current 0", r.LeaderEpoch)
+	}
+	opts := batchtest.DefaultOptions(1000)
+	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(5, 10))); r.Code != 0 {
+		t.Fatalf("produce in epoch 0: %+v", r)
+	}
+	res, err := n.Propose(context.Background(), fsm.Command{SetPartitionLeader: &fsm.SetPartitionLeader{Topic: "le", Partition: 0, Leader: 1, LeaderEpoch: 3}})
+	if err != nil || !res[0].OK() {
+		t.Fatalf("bump the leader epoch: %v %+v", err, res)
+	}
+	if !eventually(5*time.Second, func() bool { return listOffsets(-1).LeaderEpoch == 3 }) {
+		t.Fatal("the partition did not take leader epoch 3")
+	}
+	opts.FirstTimestamp = 2000
+	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(5, 10))); r.Code != 0 {
+		t.Fatalf("produce in epoch 3: %+v", r)
+	}
+	for _, c := range []struct {
+		what      string
+		ts        int64
+		offset    int64
+		wantEpoch int32
+	}{
+		{"earliest", -2, 0, 0},
+		{"latest", -1, 10, 3},
+		{"by time, a record of epoch 0", 1002, 2, 0},
+		{"by time, a record of epoch 3", 2001, 6, 3},
+		{"max timestamp", -3, 9, 3},
+	} {
+		if r := listOffsets(c.ts); r.Code != 0 || r.Offset != c.offset || r.LeaderEpoch != c.wantEpoch {
+			t.Errorf("%s: offset %d epoch %d (code %d), want offset %d epoch %d", c.what, r.Offset, r.LeaderEpoch, r.Code, c.offset, c.wantEpoch)
+		}
+	}
+}

@@ -537,12 +537,14 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 		r.Offset = a.hw
 	case -2, -4: // earliest, earliest local: there is no remote tier
 		r.Offset = a.wal.StartOffset()
+		r.LeaderEpoch = a.epochAt(r.Offset)
 	case -3: // the record with the largest timestamp
 		if ts, off := a.wal.MaxTimestamp(); off >= 0 && off < a.hw {
 			r.Offset, r.Timestamp = off, ts
 			if o, t, ok := a.recordAt(off, func(t int64) bool { return t == ts }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
+			r.LeaderEpoch = a.epochAt(r.Offset)
 		} else {
 			r.LeaderEpoch = -1 // an empty log: no record, no epoch
 		}
@@ -559,11 +561,27 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 			if o, t, ok := a.recordAt(off, func(t int64) bool { return t >= m.Timestamp }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
+			r.LeaderEpoch = a.epochAt(r.Offset)
 		} else {
 			r.LeaderEpoch = -1 // no such record: Kafka names no epoch
 		}
 	}
 	return r
+}
+
+// epochAt is the leader epoch that wrote offset, as Kafka names it in ListOffsets answers
+// (the found batch's epoch; for the earliest offset, the epoch of the log start): from the
+// leader-epoch cache, and the current epoch for an offset no cached epoch covers yet (an
+// empty log, whose leader has written nothing).
+func (a *partitionActor) epochAt(offset int64) int32 {
+	epoch := a.leaderEpoch
+	for _, e := range a.wal.LeaderEpochs() {
+		if e.StartOffset > offset {
+			break
+		}
+		epoch = e.Epoch
+	}
+	return epoch
 }
 
 func (a *partitionActor) deleteRecords(m *DeleteRecordsRequest) DeleteRecordsReply {
