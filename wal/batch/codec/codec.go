@@ -237,15 +237,31 @@ func (d *Decompressor) unzstd(dst, src []byte, limit int) ([]byte, error) {
 // maxZstdWindow bounds the history a zstd frame may ask the decoder to keep.
 const maxZstdWindow = 64 << 20
 
-// readLimited reads r to its end into dst, failing with ErrTooLarge past limit bytes.
+// readLimited reads r to its end into dst, failing with ErrTooLarge past limit bytes. The
+// buffer doubles as it fills but never past limit+1 bytes (one more than may be held, to
+// see that the data goes on): growing it as bytes.Buffer does, to twice what it holds, made
+// a call at a 32 MiB limit hold 64 MiB and allocate 128 MiB on the way.
 func readLimited(dst []byte, r io.Reader, limit int, name string) ([]byte, error) {
-	buf := bytes.NewBuffer(dst[:0])
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	const firstChunk = 64 << 10
+	out := dst[:0]
+	for {
+		if len(out) == cap(out) {
+			if len(out) > limit {
+				return nil, fmt.Errorf("%s: %w", name, ErrTooLarge)
+			}
+			nb := make([]byte, len(out), min(max(2*cap(out), firstChunk), limit+1))
+			copy(nb, out)
+			out = nb
+		}
+		n, err := r.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		switch {
+		case len(out) > limit:
+			return nil, fmt.Errorf("%s: %w", name, ErrTooLarge)
+		case err == io.EOF:
+			return out, nil
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
-	if n > int64(limit) {
-		return nil, fmt.Errorf("%s: %w", name, ErrTooLarge)
-	}
-	return buf.Bytes(), nil
 }

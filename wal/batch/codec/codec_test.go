@@ -98,6 +98,30 @@ func TestDecompressRefusesOutputOverTheLimit(t *testing.T) {
 	}
 }
 
+// The output buffer never grows past the limit (plus the byte that shows the data goes
+// on): every concurrent decompression may grow to it, and the broker's memory bound is
+// the limit times the concurrency. Growing by doubling, as bytes.Buffer does, held twice
+// the limit for output just under it.
+func TestDecompressHoldsNoMoreThanTheLimit(t *testing.T) {
+	const limit = 3 << 20
+	for _, size := range []int{limit, limit - 1, 2<<20 + 1} {
+		zeros := make([]byte, size)
+		for _, c := range codecs {
+			if c.id == codec.Snappy {
+				continue // a snappy block declares its size: decoded in one exact allocation
+			}
+			d := codec.NewDecompressor(0, 1) // keeps no buffers: each call grows its own
+			got, err := d.Decompress(c.id, compress(t, c.id, zeros), limit)
+			if err != nil || len(got) != size {
+				t.Fatalf("%s, %d bytes at limit %d: got %d bytes, err %v", c.name, size, limit, len(got), err)
+			}
+			if cap(got) > limit+1 {
+				t.Errorf("%s, %d bytes at limit %d: the output buffer holds %d bytes", c.name, size, limit, cap(got))
+			}
+		}
+	}
+}
+
 func TestDecompressNamesDamagedInput(t *testing.T) {
 	d := codec.NewDecompressor(1<<20, 2)
 	for _, c := range codecs {
