@@ -18,8 +18,10 @@ const (
 	// is stored unchecked, with its header's timestamps taken on trust, rather than
 	// refused: Kafka, which checks it as a stream, would take it.
 	checkInflateLimit = 32 << 20
-	// lookupInflateLimit bounds what a lookup by timestamp decompresses to find a record
-	// inside a stored batch; past it the lookup answers with the batch's first offset.
+	// lookupInflateLimit bounds how far a lookup by timestamp reads into a stored batch's
+	// records, decompressing them as a stream (it holds none of them), to find a record;
+	// past it the lookup answers with the batch's first offset. It bounds the work, not
+	// memory.
 	lookupInflateLimit = 256 << 20
 )
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
@@ -254,6 +255,44 @@ func BenchmarkCompress(b *testing.B) {
 				if _, err := c.Compress(cc.id, src, dst[:0]); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// Stream hands out the same bytes Decompress returns, and fails with ErrTooLarge once
+// more than the limit has come out: a lookup walking a decompression bomb stops there.
+func TestStreamReadsWhatDecompressReturnsUpToTheLimit(t *testing.T) {
+	d := codec.NewDecompressor(1<<20, 2)
+	want := payload(300_000)
+	for _, c := range codecs {
+		t.Run(c.name, func(t *testing.T) {
+			src := compress(t, c.id, want)
+			var got []byte
+			err := d.Stream(c.id, src, len(want), func(r io.Reader) error {
+				var err error
+				got, err = io.ReadAll(r)
+				return err
+			})
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("streamed %d bytes, err %v; want the %d bytes back", len(got), err, len(want))
+			}
+			err = d.Stream(c.id, src, len(want)-1, func(r io.Reader) error {
+				_, err := io.Copy(io.Discard, r)
+				return err
+			})
+			if !errors.Is(err, codec.ErrTooLarge) {
+				t.Fatalf("limit one byte short: err %v, want ErrTooLarge", err)
+			}
+			damaged := bytes.Clone(src)
+			damaged[len(damaged)/2] ^= 0xff
+			damaged = damaged[:len(damaged)*3/4]
+			err = d.Stream(c.id, damaged, len(want), func(r io.Reader) error {
+				_, err := io.Copy(io.Discard, r)
+				return err
+			})
+			if err == nil {
+				t.Fatal("damaged input streamed without error")
 			}
 		})
 	}
