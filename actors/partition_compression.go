@@ -32,8 +32,18 @@ type producedBatch struct {
 	times batch.TimeSpan
 	// records is a compressed batch's records section, decompressed; nil for an
 	// uncompressed batch (its records are in b) and for one too large to check.
-	// It is a reused buffer: the produce releases it once done.
+	// It is a reused buffer, and holds one of the node's checking slots: the produce
+	// hands both back with releaseRecords once done.
 	records []byte
+}
+
+// releaseRecords hands back v's decompressed records and the checking slot they hold.
+func (a *partitionActor) releaseRecords(v producedBatch) {
+	if v.records == nil {
+		return
+	}
+	a.n.inflater.Release(v.records)
+	<-a.n.checking
 }
 
 // checkCompressed decompresses v's records and checks them as Kafka's broker does for a
@@ -44,16 +54,23 @@ type producedBatch struct {
 // producer's own doing (the CRC held), so the code is INVALID_RECORD, which producers do
 // not retry.
 func (a *partitionActor) checkCompressed(v *producedBatch) (int16, string) {
+	a.n.checking <- struct{}{}
 	recs, err := a.n.inflater.Decompress(v.h.Compression(), v.b[batch.HeaderSize:], checkInflateLimit)
 	switch {
 	case errors.Is(err, codec.ErrTooLarge):
+		<-a.n.checking
 		return 0, ""
 	case err != nil:
+		<-a.n.checking
 		return kerr.InvalidRecord.Code, fmt.Sprintf("the batch's records do not decompress: %v", err)
+	}
+	if recs == nil {
+		recs = []byte{} // records held, however few: releaseRecords frees the slot
 	}
 	times, err := batch.ValidateRecords(v.h, recs)
 	if err != nil {
 		a.n.inflater.Release(recs)
+		<-a.n.checking
 		return kerr.InvalidRecord.Code, fmt.Sprintf("in the decompressed records: %v", err)
 	}
 	v.records, v.times = recs, times
