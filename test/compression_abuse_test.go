@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"debug/buildinfo"
 	"fmt"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
@@ -145,5 +149,72 @@ func TestConcurrentInflatingProducesHoldBoundedMemory(t *testing.T) {
 	}
 	if !race && peak > 1280<<20 {
 		t.Errorf("node peak RSS %d MiB: decompressed records held at once should be bounded by the node, not by the partitions in flight", peak>>20)
+	}
+}
+
+// An idempotent producer's retries of batches the broker rewrote for compression.type are
+// answered with the offsets the originals went to, also after compression.type changed
+// between the original and the retry (the retry would be recompressed differently), and
+// lookups by time find records inside the recompressed batches, as in Kafka.
+func TestRetriesOfRecompressedBatchesAcrossACompressionTypeChange(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "rewritten", 2, map[string]string{"compression.type": "zstd"})
+	cl := n.rawClient()
+	init := kmsg.NewPtrInitProducerIDRequest()
+	iresp, err := init.RequestWith(testContext(t), cl)
+	if err != nil || iresp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, iresp)
+	}
+	ts := time.Now().UnixMilli()
+	build := func(seq int32, codec int8) []byte {
+		o := batchtest.DefaultOptions(ts + int64(seq)*10)
+		o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Codec = iresp.ProducerID, iresp.ProducerEpoch, seq, codec
+		return batchtest.Build(o, batchtest.Values(3, 100))
+	}
+	batches := [][]byte{build(0, batch.CodecGzip), build(3, batch.CodecNone), build(6, batch.CodecSnappy)}
+	for i, b := range batches[:2] {
+		if r := produceRaw(t, cl, "rewritten", 0, bytes.Clone(b)); r.ErrorCode != 0 || r.BaseOffset != int64(3*i) {
+			t.Fatalf("produce batch %d: error %d at %d", i, r.ErrorCode, r.BaseOffset)
+		}
+	}
+	_, err = n.admin().AlterTopicConfigs(testContext(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "compression.type", Value: strp("lz4")}}, "rewritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The change reaches the partitions through the metadata log: wait until partition 1
+	// stores a batch in LZ4, then retry on partition 0.
+	eventually(t, 10*time.Second, "compression.type lz4 applies", func() bool {
+		r := produceRaw(t, cl, "rewritten", 1, batchtest.Build(batchtest.DefaultOptions(ts), batchtest.Values(1, 10)))
+		if r.ErrorCode != 0 {
+			t.Fatalf("probe produce: error %d", r.ErrorCode)
+		}
+		f := fetchRaw(t, cl, "rewritten", 1, r.BaseOffset)
+		h, err := batch.ParseHeader(f.RecordBatches)
+		return err == nil && h.Compression() == batch.CodecLZ4
+	})
+	for i, b := range batches[:2] {
+		if r := produceRaw(t, cl, "rewritten", 0, bytes.Clone(b)); r.ErrorCode != 0 || r.BaseOffset != int64(3*i) {
+			t.Fatalf("retry of batch %d: error %d at %d, want offset %d", i, r.ErrorCode, r.BaseOffset, 3*i)
+		}
+	}
+	if r := produceRaw(t, cl, "rewritten", 0, batches[2]); r.ErrorCode != 0 || r.BaseOffset != 6 {
+		t.Fatalf("produce batch 2: error %d at %d, want offset 6", r.ErrorCode, r.BaseOffset)
+	}
+	if end := offsetOf(t, cl, "rewritten", 0, -1); end != 9 {
+		t.Fatalf("log end %d after retries, want 9", end)
+	}
+	stored, err := batch.Split(fetchRaw(t, cl, "rewritten", 0, 0).RecordBatches)
+	if err != nil || len(stored) != 3 {
+		t.Fatalf("partition 0 holds %d batches (%v), want 3", len(stored), err)
+	}
+	for i, want := range []int8{batch.CodecZstd, batch.CodecZstd, batch.CodecLZ4} {
+		if h, err := batch.ParseHeader(stored[i]); err != nil || h.Compression() != want {
+			t.Errorf("stored batch %d: codec %d (%v), want %d", i, h.Compression(), err, want)
+		}
+	}
+	for seq := int64(0); seq < 9; seq++ {
+		if got := offsetOf(t, cl, "rewritten", 0, ts+(seq/3)*30+seq%3); got != seq {
+			t.Errorf("lookup of record %d's timestamp: offset %d", seq, got)
+		}
 	}
 }
