@@ -218,3 +218,52 @@ func TestRetriesOfRecompressedBatchesAcrossACompressionTypeChange(t *testing.T) 
 		}
 	}
 }
+
+// DeleteRecords into the middle of a batch the broker recompressed moves the log start
+// there: the earliest offset and a lookup by a time below it answer the new start, a
+// lookup inside what remains finds its record, and an idempotent producer's retry of the
+// cut batch is still answered with its original offset (Kafka keeps producer state when
+// the log start moves, KIP-360), and DescribeProducers still lists the producer.
+func TestDeleteRecordsIntoARecompressedBatch(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "cut", 1, map[string]string{"compression.type": "zstd"})
+	cl := n.rawClient()
+	init := kmsg.NewPtrInitProducerIDRequest()
+	iresp, err := init.RequestWith(testContext(t), cl)
+	if err != nil || iresp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, iresp)
+	}
+	ts := time.Now().UnixMilli()
+	o := batchtest.DefaultOptions(ts)
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Codec = iresp.ProducerID, iresp.ProducerEpoch, 0, batch.CodecGzip
+	b := batchtest.Build(o, batchtest.Values(10, 50))
+	if r := produceRaw(t, cl, "cut", 0, bytes.Clone(b)); r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Fatalf("produce: error %d at %d", r.ErrorCode, r.BaseOffset)
+	}
+	if low := deleteRecords(t, n, "cut", 0, 4); low != 4 {
+		t.Fatalf("DeleteRecords to 4 answered low watermark %d", low)
+	}
+	if e := offsetOf(t, cl, "cut", 0, -2); e != 4 {
+		t.Errorf("earliest after DeleteRecords: %d, want 4", e)
+	}
+	if p := listOffset(t, cl, "cut", 0, ts+1); p.ErrorCode != 0 || p.Offset != 4 || p.Timestamp != ts+4 {
+		t.Errorf("lookup of a deleted record's time: error %d, offset %d at %d; want 4 at %d", p.ErrorCode, p.Offset, p.Timestamp, ts+4)
+	}
+	if p := listOffset(t, cl, "cut", 0, ts+7); p.ErrorCode != 0 || p.Offset != 7 || p.Timestamp != ts+7 {
+		t.Errorf("lookup inside the rest: error %d, offset %d at %d; want 7 at %d", p.ErrorCode, p.Offset, p.Timestamp, ts+7)
+	}
+	if r := produceRaw(t, cl, "cut", 0, b); r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Errorf("retry of the cut batch: error %d at %d, want offset 0", r.ErrorCode, r.BaseOffset)
+	}
+	if end := offsetOf(t, cl, "cut", 0, -1); end != 10 {
+		t.Errorf("log end %d after the retry, want 10", end)
+	}
+	described, err := n.admin().DescribeProducers(testContext(t), kadm.TopicsSet{"cut": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := described["cut"].Partitions[0]
+	if got, ok := p.ActiveProducers[iresp.ProducerID]; p.Err != nil || !ok || got.LastSequence != 9 || got.LastTimestamp != ts+9 {
+		t.Errorf("DescribeProducers after DeleteRecords: %v %+v, want producer %d with last sequence 9 at %d", p.Err, p.ActiveProducers, iresp.ProducerID, ts+9)
+	}
+}
