@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"debug/buildinfo"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
@@ -266,4 +267,50 @@ func TestDeleteRecordsIntoARecompressedBatch(t *testing.T) {
 	if got, ok := p.ActiveProducers[iresp.ProducerID]; p.Err != nil || !ok || got.LastSequence != 9 || got.LastTimestamp != ts+9 {
 		t.Errorf("DescribeProducers after DeleteRecords: %v %+v, want producer %d with last sequence 9 at %d", p.Err, p.ActiveProducers, iresp.ProducerID, ts+9)
 	}
+}
+
+// A compressed batch whose records inflate past the check bound is stored unchecked; when
+// what it inflates to is not records at all, the node still serves it and everything
+// around it: a lookup by time inside it answers (the batch's first offset), a fetch
+// returns it as stored, other partitions take and serve records, and the node restarts
+// with it in its log.
+func TestUncheckedGarbageBatchHarmsNothing(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "garbage", 2, map[string]string{"cleanup.policy": "compact"})
+	ts := time.Now().UnixMilli()
+	o := batchtest.DefaultOptions(ts)
+	o.Codec = batch.CodecZstd
+	b := batchtest.Build(o, []batchtest.Record{{Key: []byte("k"), TimestampDelta: 0}, {Key: []byte("k"), TimestampDelta: 5}})
+	junk := bytes.Repeat([]byte{0xff}, 40<<20)
+	body, err := batchtest.Compress(batch.CodecZstd, junk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b[:batch.HeaderSize], body...)
+	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
+	binary.BigEndian.PutUint32(b[17:], batch.Checksum(b))
+	cl := n.rawClient()
+	if r := produceRaw(t, cl, "garbage", 0, b); r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Fatalf("produce of a batch inflating past the check bound: error %d at %d, want it stored at 0", r.ErrorCode, r.BaseOffset)
+	}
+	check := func(when string) {
+		t.Helper()
+		if p := listOffset(t, cl, "garbage", 0, ts+3); p.ErrorCode != 0 || p.Offset != 0 {
+			t.Errorf("%s: lookup inside the garbage batch: error %d, offset %d; want 0", when, p.ErrorCode, p.Offset)
+		}
+		if f := fetchRaw(t, cl, "garbage", 0, 0); f.ErrorCode != 0 || len(f.RecordBatches) != len(b) || !bytes.Equal(f.RecordBatches[batch.HeaderSize:], b[batch.HeaderSize:]) {
+			t.Errorf("%s: fetch of the garbage batch: error %d, %d bytes", when, f.ErrorCode, len(f.RecordBatches))
+		}
+		good := batchtest.Build(batchtest.DefaultOptions(ts), []batchtest.Record{{Key: []byte("a"), Value: []byte("b")}})
+		if r := produceRaw(t, cl, "garbage", 1, good); r.ErrorCode != 0 {
+			t.Errorf("%s: produce to the other partition: error %d", when, r.ErrorCode)
+		}
+	}
+	check("stored")
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+	cl = n.rawClient()
+	check("after a restart")
 }
