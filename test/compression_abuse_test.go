@@ -314,3 +314,46 @@ func TestUncheckedGarbageBatchHarmsNothing(t *testing.T) {
 	cl = n.rawClient()
 	check("after a restart")
 }
+
+// On a LogAppendTime topic whose compression.type rewrites batches, the rewritten batch
+// carries the broker's stamp and LogAppendTime flag in its new codec, its records decode,
+// and an idempotent retry is answered with the original offset and stamp.
+func TestLogAppendTimeRecompressedBatchAndItsRetry(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "lat-rewritten", 1, map[string]string{"message.timestamp.type": "LogAppendTime", "compression.type": "gzip"})
+	cl := n.rawClient()
+	init := kmsg.NewPtrInitProducerIDRequest()
+	iresp, err := init.RequestWith(testContext(t), cl)
+	if err != nil || iresp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, iresp)
+	}
+	o := batchtest.DefaultOptions(time.Now().Add(-time.Hour).UnixMilli())
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Codec = iresp.ProducerID, iresp.ProducerEpoch, 0, batch.CodecZstd
+	want := batchtest.Values(5, 30)
+	b := batchtest.Build(o, want)
+	first := produceRaw(t, cl, "lat-rewritten", 0, bytes.Clone(b))
+	if first.ErrorCode != 0 || first.BaseOffset != 0 || first.LogAppendTime <= o.FirstTimestamp {
+		t.Fatalf("produce: error %d at %d, log append time %d", first.ErrorCode, first.BaseOffset, first.LogAppendTime)
+	}
+	retry := produceRaw(t, cl, "lat-rewritten", 0, b)
+	if retry.ErrorCode != 0 || retry.BaseOffset != 0 || retry.LogAppendTime != first.LogAppendTime {
+		t.Fatalf("retry: error %d at %d, log append time %d; want 0 at 0, %d", retry.ErrorCode, retry.BaseOffset, retry.LogAppendTime, first.LogAppendTime)
+	}
+	stored := fetchRaw(t, cl, "lat-rewritten", 0, 0).RecordBatches
+	h, err := batch.Validate(stored)
+	if err != nil || h.Compression() != batch.CodecGzip || !h.LogAppendTime() || h.MaxTimestamp != first.LogAppendTime || h.NumRecords != 5 {
+		t.Fatalf("stored batch: %v, codec %d, log append time %v, max timestamp %d, %d records", err, h.Compression(), h.LogAppendTime(), h.MaxTimestamp, h.NumRecords)
+	}
+	got, err := batchtest.DecodeAll(stored)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("decode the stored batch: %d records, %v", len(got), err)
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].Value, want[i].Value) {
+			t.Fatalf("record %d: value %q, want %q", i, got[i].Value, want[i].Value)
+		}
+	}
+	if p := listOffset(t, cl, "lat-rewritten", 0, first.LogAppendTime); p.ErrorCode != 0 || p.Offset != 0 || p.Timestamp != first.LogAppendTime {
+		t.Errorf("lookup by the stamp: error %d, offset %d at %d", p.ErrorCode, p.Offset, p.Timestamp)
+	}
+}
