@@ -74,13 +74,18 @@ type Node struct {
 	stopSampler func()
 	router      partitionRouter
 	inflater    *codec.Decompressor // checking produced compressed batches, lookups inside stored ones
-	compressor  *codec.Compressor   // batches of topics whose compression.type names a codec
-	statuses    partitionStatuses
-	pidBlock    producerIDs
-	groupOpts   GroupOptions
-	groupDir    groupDirectory
-	trash       trash       // partition directories being deleted
-	fences      writeFences // partitions whose log failed an fsync
+	// checking bounds how many produces at once hold a compressed batch's records
+	// decompressed (up to checkInflateLimit each): a produce keeps them past the
+	// decompression itself, to check, recompress and write them, so the inflater's own
+	// bound on concurrent decompressions does not bound the memory they hold.
+	checking   chan struct{}
+	compressor *codec.Compressor // batches of topics whose compression.type names a codec
+	statuses   partitionStatuses
+	pidBlock   producerIDs
+	groupOpts  GroupOptions
+	groupDir   groupDirectory
+	trash      trash       // partition directories being deleted
+	fences     writeFences // partitions whose log failed an fsync
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes
@@ -114,7 +119,8 @@ func Start(opts Options) (*Node, error) {
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]routeEntry{}
 	n.trash.log = opts.Log.With().Str("component", "trash").Logger()
-	n.inflater = codec.NewDecompressor(checkInflateLimit, 2*runtime.GOMAXPROCS(0))
+	n.inflater = codec.NewDecompressor(checkInflateLimit+1, 2*runtime.GOMAXPROCS(0))
+	n.checking = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 	n.groupOpts = opts.Groups.withDefaults()
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute

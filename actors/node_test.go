@@ -22,7 +22,7 @@ type testNode struct {
 	rs    storage.Storage
 }
 
-func startTestNode(t *testing.T, dir, mode string, snapshotEvery uint64, tweaks ...func(*Options)) *testNode {
+func startTestNode(t testing.TB, dir, mode string, snapshotEvery uint64, tweaks ...func(*Options)) *testNode {
 	t.Helper()
 	store, err := metastore.Open(filepath.Join(dir, "meta.db"), metastore.Options{NoSync: true})
 	if err != nil {
@@ -58,7 +58,7 @@ func startTestNode(t *testing.T, dir, mode string, snapshotEvery uint64, tweaks 
 	return &testNode{Node: n, store: store, rs: rs}
 }
 
-func (tn *testNode) stop(t *testing.T) {
+func (tn *testNode) stop(t testing.TB) {
 	tn.Stop()
 	if err := tn.rs.Close(); err != nil {
 		t.Error(err)
@@ -68,7 +68,7 @@ func (tn *testNode) stop(t *testing.T) {
 	}
 }
 
-func createTopic(t *testing.T, n *Node, name string, partitions int) fsm.Result {
+func createTopic(t testing.TB, n *Node, name string, partitions int) fsm.Result {
 	t.Helper()
 	replicas := make([][]int32, partitions)
 	for i := range replicas {

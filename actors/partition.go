@@ -275,7 +275,7 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 	}
 	now := time.Now()
 	v, code, msg := a.validate(m.Records, now.UnixMilli())
-	defer a.n.inflater.Release(v.records)
+	defer a.releaseRecords(v)
 	if code != 0 {
 		fail(code, msg)
 		return
@@ -405,7 +405,7 @@ func (a *partitionActor) validate(records []byte, nowMs int64) (producedBatch, i
 		}
 	}
 	if msg := a.timestampOutOfRange(v.times, nowMs); msg != "" {
-		a.n.inflater.Release(v.records)
+		a.releaseRecords(v)
 		return refuse(kerr.InvalidTimestamp.Code, msg)
 	}
 	return v, 0, ""

@@ -19,8 +19,10 @@ const (
 	// is stored unchecked, with its header's timestamps taken on trust, rather than
 	// refused: Kafka, which checks it as a stream, would take it.
 	checkInflateLimit = 32 << 20
-	// lookupInflateLimit bounds what a lookup by timestamp decompresses to find a record
-	// inside a stored batch; past it the lookup answers with the batch's first offset.
+	// lookupInflateLimit bounds how far a lookup by timestamp reads into a stored batch's
+	// records, decompressing them as a stream (it holds none of them), to find a record;
+	// past it the lookup answers with the batch's first offset. It bounds the work, not
+	// memory.
 	lookupInflateLimit = 256 << 20
 )
 
@@ -47,8 +49,18 @@ type producedBatch struct {
 	times batch.TimeSpan
 	// records is a compressed batch's records section, decompressed; nil for an
 	// uncompressed batch (its records are in b) and for one too large to check.
-	// It is a reused buffer: the produce releases it once done.
+	// It is a reused buffer, and holds one of the node's checking slots: the produce
+	// hands both back with releaseRecords once done.
 	records []byte
+}
+
+// releaseRecords hands back v's decompressed records and the checking slot they hold.
+func (a *partitionActor) releaseRecords(v producedBatch) {
+	if v.records == nil {
+		return
+	}
+	a.n.inflater.Release(v.records)
+	<-a.n.checking
 }
 
 // checkCompressed decompresses v's records and checks them as Kafka's broker does for a
@@ -60,18 +72,25 @@ type producedBatch struct {
 // not retry.
 func (a *partitionActor) checkCompressed(v *producedBatch) (int16, string) {
 	counts := &a.n.metrics.compression
+	a.n.checking <- struct{}{}
 	recs, err := a.n.inflater.Decompress(v.h.Compression(), v.b[batch.HeaderSize:], checkInflateLimit)
 	switch {
 	case errors.Is(err, codec.ErrTooLarge):
+		<-a.n.checking
 		counts.unchecked.Add(1)
 		return 0, ""
 	case err != nil:
+		<-a.n.checking
 		counts.refused.Add(1)
 		return kerr.InvalidRecord.Code, fmt.Sprintf("the batch's records do not decompress: %v", err)
+	}
+	if recs == nil {
+		recs = []byte{} // records held, however few: releaseRecords frees the slot
 	}
 	times, err := batch.ValidateRecords(v.h, recs)
 	if err != nil {
 		a.n.inflater.Release(recs)
+		<-a.n.checking
 		counts.refused.Add(1)
 		return kerr.InvalidRecord.Code, fmt.Sprintf("in the decompressed records: %v", err)
 	}

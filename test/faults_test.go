@@ -80,7 +80,7 @@ func streamRecords(ctx context.Context, prod *kgo.Client, acks *ackLog, paced bo
 // it was acknowledged at, intact, in logs without holes, and that the producer itself
 // carried on across the restart without losing or duplicating anything.
 func TestKillMidStreamFsyncAlways(t *testing.T) {
-	killMidStream(t, `log.flush.policy = "always"`)
+	killMidStream(t, `log.flush.policy = "always"`, nil)
 }
 
 // TestKillMidStreamFsyncInterval is the same under the default policy, where a produce
@@ -88,16 +88,25 @@ func TestKillMidStreamFsyncAlways(t *testing.T) {
 // of it (the page cache survives the process), and the idempotent producer's state
 // rebuilt from the log must recognise its retries.
 func TestKillMidStreamFsyncInterval(t *testing.T) {
-	killMidStream(t, `log.flush.policy = "interval"`)
+	killMidStream(t, `log.flush.policy = "interval"`, nil)
 }
 
-func killMidStream(t *testing.T, policy nodeConfig) {
+// TestKillMidStreamRecompressed is the fsync-always case on a topic whose compression.type
+// makes the broker rewrite every batch (the producer's gzip stored as zstd): the rewritten
+// batches survive the kill intact, and the producer's retries of batches stored rewritten
+// are recognised, neither lost nor duplicated.
+func TestKillMidStreamRecompressed(t *testing.T) {
+	killMidStream(t, `log.flush.policy = "always"`, map[string]string{"compression.type": "zstd"},
+		kgo.ProducerBatchCompression(kgo.GzipCompression()))
+}
+
+func killMidStream(t *testing.T, policy nodeConfig, topicConfigs map[string]string, producerOpts ...kgo.Opt) {
 	n := startNode(t, policy)
 	const topic, partitions = "durable", 4
-	createTopic(t, n, topic, partitions, nil)
-	prod := n.client(kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(time.Millisecond),
+	createTopic(t, n, topic, partitions, topicConfigs)
+	prod := n.client(append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(time.Millisecond),
 		// Look for the restarted node soon instead of after kgo's default 5s.
-		kgo.MetadataMinAge(250*time.Millisecond))
+		kgo.MetadataMinAge(250 * time.Millisecond)}, producerOpts...)...)
 	acks := &ackLog{acked: map[string]*kgo.Record{}, failed: map[string]error{}}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -1,8 +1,10 @@
 package batch_test
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/chronik/chronik-node/wal/batch"
@@ -78,7 +80,8 @@ func FuzzSplit(f *testing.F) {
 // FuzzRecordWalks feeds arbitrary records sections to the walks the partition runs on
 // produced records (compressed ones once decompressed): they never panic, every error
 // wraps ErrInvalidRecord, and what Validate's record check accepts they walk without
-// error. Seeds live in testdata/fuzz/FuzzRecordWalks.
+// error; the walk over a reader agrees with the one over a slice. Seeds live in
+// testdata/fuzz/FuzzRecordWalks.
 func FuzzRecordWalks(f *testing.F) {
 	f.Fuzz(func(t *testing.T, recs []byte, firstTimestamp int64) {
 		n := int32(0)
@@ -89,6 +92,26 @@ func FuzzRecordWalks(f *testing.F) {
 			if err != nil && !errors.Is(err, batch.ErrInvalidRecord) {
 				t.Fatalf("error %v does not wrap ErrInvalidRecord", err)
 			}
+		}
+		// The streamed walk (lookups inside compressed batches) sees what the slice walk
+		// sees: the same records, and an error where it finds one. It may report one
+		// more record, whose head it read before finding the record cut short.
+		type pair struct {
+			off int32
+			ts  int64
+		}
+		var sliced, streamed []pair
+		_ = batch.RecordTimes(recs, func(o int32, ts int64) bool { sliced = append(sliced, pair{o, ts}); return true })
+		streamErr := batch.ReadRecordTimes(bufio.NewReaderSize(bytes.NewReader(recs), 16), func(o int32, ts int64) bool {
+			streamed = append(streamed, pair{o, ts})
+			return true
+		})
+		if (streamErr == nil) != (timesErr == nil) || (streamErr != nil && !errors.Is(streamErr, batch.ErrInvalidRecord)) {
+			t.Fatalf("streamed walk: %v; slice walk: %v", streamErr, timesErr)
+		}
+		if len(streamed) < len(sliced) || len(streamed) > len(sliced)+1 || (timesErr == nil && len(streamed) != len(sliced)) ||
+			!slices.Equal(streamed[:len(sliced)], sliced) {
+			t.Fatalf("streamed walk saw %v, slice walk %v", streamed, sliced)
 		}
 		if batch.CheckRecordsReference(recs, n) == nil {
 			if timesErr != nil || maxErr != nil || keyErr != nil || keyless >= int(n) {

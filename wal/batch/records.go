@@ -1,8 +1,11 @@
 package batch
 
 import (
+	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 )
 
 // RecordTimes walks the records of an uncompressed records section (a batch's bytes after
@@ -29,6 +32,89 @@ func RecordTimes(recs []byte, fn func(offsetDelta int32, timestampDelta int64) b
 		pos += k + int(length)
 	}
 	return nil
+}
+
+// recordHeadMax is the most a record's length prefix leaves to read for its attributes
+// (one byte), timestamp delta and offset delta (varints of at most ten bytes each).
+const recordHeadMax = 1 + 2*binary.MaxVarintLen64
+
+// ReadRecordTimes is RecordTimes over a records section read from r (a decompressing
+// reader): it holds a few bytes of one record at a time, not the section, so walking a
+// batch that inflates to gigabytes needs no more memory than a small one. An error of r
+// other than a clean end between records is returned wrapped.
+func ReadRecordTimes(r *bufio.Reader, fn func(offsetDelta int32, timestampDelta int64) bool) error {
+	var head [recordHeadMax]byte
+	for i := 0; ; i++ {
+		length, err := readVarint(r)
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return readFailure(err, i, "length")
+		case length < 0:
+			return fmt.Errorf("%w: record %d: bad length", ErrInvalidRecord, i)
+		}
+		n := int(min(length, recordHeadMax))
+		if _, err := io.ReadFull(r, head[:n]); err != nil {
+			return readFailure(err, i, "fields")
+		}
+		rr := recordReader{b: head[:n]}
+		rr.skip(1) // attributes
+		tsDelta := rr.varint()
+		offDelta := rr.varint()
+		if !rr.ok() {
+			return fmt.Errorf("%w: record %d is malformed", ErrInvalidRecord, i)
+		}
+		if !fn(int32(offDelta), tsDelta) {
+			return nil
+		}
+		for rest := length - int64(n); rest > 0; {
+			step := int(min(rest, 1<<30))
+			if _, err := r.Discard(step); err != nil {
+				return readFailure(err, i, "body")
+			}
+			rest -= int64(step)
+		}
+	}
+}
+
+// readVarint reads one zig-zag varint from r as binary.Varint decodes it from a slice (so
+// the walk over a reader accepts exactly what RecordTimes does). A clean end before its
+// first byte is io.EOF; one inside it, io.ErrUnexpectedEOF; an over-long varint,
+// ErrInvalidRecord.
+func readVarint(r *bufio.Reader) (int64, error) {
+	var buf [binary.MaxVarintLen64]byte
+	for n := 0; n < len(buf); n++ {
+		c, err := r.ReadByte()
+		switch {
+		case err == io.EOF && n > 0:
+			return 0, io.ErrUnexpectedEOF
+		case err != nil:
+			return 0, err
+		}
+		buf[n] = c
+		if c < 0x80 {
+			v, k := binary.Varint(buf[:n+1])
+			if k <= 0 {
+				return 0, fmt.Errorf("%w: varint overflows 64 bits", ErrInvalidRecord)
+			}
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: varint longer than %d bytes", ErrInvalidRecord, binary.MaxVarintLen64)
+}
+
+// readFailure names where a record walk over a reader stopped: a record cut short is
+// ErrInvalidRecord, as RecordTimes says of one overrunning its section; the reader's own
+// failure (bad compressed data, a limit) is passed on.
+func readFailure(err error, i int, what string) error {
+	switch {
+	case errors.Is(err, ErrInvalidRecord):
+		return fmt.Errorf("record %d: its %s: %w", i, what, err)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: record %d: section ends inside its %s", ErrInvalidRecord, i, what)
+	}
+	return fmt.Errorf("record %d: read its %s: %w", i, what, err)
 }
 
 // FirstKeyless returns the index of the first record without a key (key length -1) in

@@ -95,12 +95,8 @@ func (d *Decompressor) decompress(codec int8, src, dst []byte, limit int) ([]byt
 			return unxerial(dst, src, limit)
 		}
 		return unsnappy(dst, src, limit)
-	case Gzip:
-		return d.gunzip(dst, src, limit)
-	case LZ4:
-		return d.unlz4(dst, src, limit)
-	case Zstd:
-		return d.unzstd(dst, src, limit)
+	case Gzip, LZ4, Zstd:
+		return d.inflate(codec, src, dst, limit, codecName(codec))
 	}
 	return nil, fmt.Errorf("no decompression for codec %d", codec)
 }
@@ -178,74 +174,160 @@ func (d *Decompressor) reader(src []byte) *bytes.Reader {
 	return r
 }
 
-func (d *Decompressor) gunzip(dst, src []byte, limit int) ([]byte, error) {
+// open returns a reader of src decompressed with a streaming codec (gzip, LZ4, zstd) and
+// the function that hands its decoder back for reuse once the reader is done with.
+func (d *Decompressor) open(codec int8, src []byte) (io.Reader, func(), error) {
 	in := d.reader(src)
-	defer d.srcs.Put(in)
-	zr, ok := d.gzips.Get().(*gzip.Reader)
-	if ok {
-		if err := zr.Reset(in); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-	} else {
+	switch codec {
+	case Gzip:
+		zr, ok := d.gzips.Get().(*gzip.Reader)
 		var err error
-		if zr, err = gzip.NewReader(in); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+		if ok {
+			err = zr.Reset(in)
+		} else {
+			zr, err = gzip.NewReader(in)
 		}
-	}
-	defer d.gzips.Put(zr)
-	return readLimited(dst, zr, limit, "gzip")
-}
-
-func (d *Decompressor) unlz4(dst, src []byte, limit int) ([]byte, error) {
-	in := d.reader(src)
-	defer d.srcs.Put(in)
-	zr, ok := d.lz4s.Get().(*lz4.Reader)
-	if !ok {
-		zr = lz4.NewReader(nil)
-	}
-	zr.Reset(in)
-	defer d.lz4s.Put(zr)
-	return readLimited(dst, zr, limit, "lz4")
-}
-
-func (d *Decompressor) unzstd(dst, src []byte, limit int) ([]byte, error) {
-	in := d.reader(src)
-	defer d.srcs.Put(in)
-	zr, ok := d.zstds.Get().(*zstd.Decoder)
-	if !ok {
-		var err error
-		// A synchronous decoder (concurrency 1 starts no goroutines). Its window is
-		// bounded: a frame declaring a larger one is answered ErrTooLarge before the
-		// decoder allocates it. Producers' frames use windows of a few MiB.
-		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
+			d.srcs.Put(in)
+			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
+		return zr, func() { d.gzips.Put(zr); d.srcs.Put(in) }, nil
+	case LZ4:
+		zr, ok := d.lz4s.Get().(*lz4.Reader)
+		if !ok {
+			zr = lz4.NewReader(nil)
+		}
+		zr.Reset(in)
+		return zr, func() { d.lz4s.Put(zr); d.srcs.Put(in) }, nil
+	case Zstd:
+		zr, ok := d.zstds.Get().(*zstd.Decoder)
+		if !ok {
+			var err error
+			// A synchronous decoder (concurrency 1 starts no goroutines). Its window is
+			// bounded: a frame declaring a larger one is answered ErrTooLarge before the
+			// decoder allocates it. Producers' frames use windows of a few MiB.
+			zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxWindow(maxZstdWindow))
+			if err != nil {
+				d.srcs.Put(in)
+				return nil, nil, fmt.Errorf("zstd: %w", err)
+			}
+		}
+		if err := zr.Reset(in); err != nil {
+			d.zstds.Put(zr)
+			d.srcs.Put(in)
+			return nil, nil, fmt.Errorf("zstd: %w", err)
+		}
+		return zr, func() { d.zstds.Put(zr); d.srcs.Put(in) }, nil
 	}
-	if err := zr.Reset(in); err != nil {
-		return nil, fmt.Errorf("zstd: %w", err)
+	d.srcs.Put(in)
+	return nil, nil, fmt.Errorf("no decompression for codec %d", codec)
+}
+
+func (d *Decompressor) inflate(codec int8, src, dst []byte, limit int, name string) ([]byte, error) {
+	r, done, err := d.open(codec, src)
+	if err != nil {
+		return nil, err
 	}
-	defer d.zstds.Put(zr)
-	out, err := readLimited(dst, zr, limit, "zstd")
+	defer done()
+	out, err := readLimited(dst, r, limit, name)
 	if errors.Is(err, zstd.ErrWindowSizeExceeded) {
 		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
 	return out, err
 }
 
+// Stream calls fn with a reader of src, the records section of a batch compressed with
+// codec, decompressed. The reader fails with ErrTooLarge once more than limit bytes have
+// come out of it, and with another error when src is not valid data for the codec. Unlike
+// Decompress it holds only the decoder's state, not the output, so a caller that walks
+// the records once (a lookup by timestamp inside a batch) needs memory independent of how
+// far the batch inflates; limit bounds the work. A raw snappy block, which does not
+// stream, is decompressed whole first (its size is declared up front and checked against
+// limit). The reader is valid only during fn.
+func (d *Decompressor) Stream(codec int8, src []byte, limit int, fn func(io.Reader) error) error {
+	d.slots <- struct{}{}
+	defer func() { <-d.slots }()
+	if codec == Snappy {
+		out, err := d.decompress(codec, src, d.buffer(), limit)
+		if err != nil {
+			return err
+		}
+		defer d.Release(out)
+		return fn(bytes.NewReader(out))
+	}
+	r, done, err := d.open(codec, src)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(&boundedReader{r: r, limit: int64(limit), name: codecName(codec)})
+}
+
+// boundedReader fails with ErrTooLarge once more than limit bytes have been read.
+type boundedReader struct {
+	r     io.Reader
+	n     int64
+	limit int64
+	name  string
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	switch {
+	case b.n > b.limit:
+		return n, fmt.Errorf("%s: %w", b.name, ErrTooLarge)
+	case errors.Is(err, zstd.ErrWindowSizeExceeded):
+		return n, fmt.Errorf("%s: %w: %w", b.name, ErrTooLarge, err)
+	case err != nil && err != io.EOF:
+		return n, fmt.Errorf("%s: %w", b.name, err)
+	}
+	return n, err
+}
+
+func codecName(codec int8) string {
+	switch codec {
+	case Gzip:
+		return "gzip"
+	case Snappy:
+		return "snappy"
+	case LZ4:
+		return "lz4"
+	case Zstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("codec %d", codec)
+}
+
 // maxZstdWindow bounds the history a zstd frame may ask the decoder to keep.
 const maxZstdWindow = 64 << 20
 
-// readLimited reads r to its end into dst, failing with ErrTooLarge past limit bytes.
+// readLimited reads r to its end into dst, failing with ErrTooLarge past limit bytes. The
+// buffer doubles as it fills but never past limit+1 bytes (one more than may be held, to
+// see that the data goes on): growing it as bytes.Buffer does, to twice what it holds, made
+// a call at a 32 MiB limit hold 64 MiB and allocate 128 MiB on the way.
 func readLimited(dst []byte, r io.Reader, limit int, name string) ([]byte, error) {
-	buf := bytes.NewBuffer(dst[:0])
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	const firstChunk = 64 << 10
+	out := dst[:0]
+	for {
+		if len(out) == cap(out) {
+			if len(out) > limit {
+				return nil, fmt.Errorf("%s: %w", name, ErrTooLarge)
+			}
+			nb := make([]byte, len(out), min(max(2*cap(out), firstChunk), limit+1))
+			copy(nb, out)
+			out = nb
+		}
+		n, err := r.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		switch {
+		case len(out) > limit:
+			return nil, fmt.Errorf("%s: %w", name, ErrTooLarge)
+		case err == io.EOF:
+			return out, nil
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
-	if n > int64(limit) {
-		return nil, fmt.Errorf("%s: %w", name, ErrTooLarge)
-	}
-	return buf.Bytes(), nil
 }

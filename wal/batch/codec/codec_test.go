@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
@@ -95,6 +96,30 @@ func TestDecompressRefusesOutputOverTheLimit(t *testing.T) {
 	}
 	if _, err := d.Decompress(codec.Snappy, xerial(zeros, 8<<10), n-1); !errors.Is(err, codec.ErrTooLarge) {
 		t.Fatalf("xerial snappy over the limit: err %v, want ErrTooLarge", err)
+	}
+}
+
+// The output buffer never grows past the limit (plus the byte that shows the data goes
+// on): every concurrent decompression may grow to it, and the broker's memory bound is
+// the limit times the concurrency. Growing by doubling, as bytes.Buffer does, held twice
+// the limit for output just under it.
+func TestDecompressHoldsNoMoreThanTheLimit(t *testing.T) {
+	const limit = 3 << 20
+	for _, size := range []int{limit, limit - 1, 2<<20 + 1} {
+		zeros := make([]byte, size)
+		for _, c := range codecs {
+			if c.id == codec.Snappy {
+				continue // a snappy block declares its size: decoded in one exact allocation
+			}
+			d := codec.NewDecompressor(0, 1) // keeps no buffers: each call grows its own
+			got, err := d.Decompress(c.id, compress(t, c.id, zeros), limit)
+			if err != nil || len(got) != size {
+				t.Fatalf("%s, %d bytes at limit %d: got %d bytes, err %v", c.name, size, limit, len(got), err)
+			}
+			if cap(got) > limit+1 {
+				t.Errorf("%s, %d bytes at limit %d: the output buffer holds %d bytes", c.name, size, limit, cap(got))
+			}
+		}
 	}
 }
 
@@ -252,4 +277,42 @@ func FuzzCompressRoundTrip(f *testing.F) {
 		}
 		d.Release(got)
 	})
+}
+
+// Stream hands out the same bytes Decompress returns, and fails with ErrTooLarge once
+// more than the limit has come out: a lookup walking a decompression bomb stops there.
+func TestStreamReadsWhatDecompressReturnsUpToTheLimit(t *testing.T) {
+	d := codec.NewDecompressor(1<<20, 2)
+	want := payload(300_000)
+	for _, c := range codecs {
+		t.Run(c.name, func(t *testing.T) {
+			src := compress(t, c.id, want)
+			var got []byte
+			err := d.Stream(c.id, src, len(want), func(r io.Reader) error {
+				var err error
+				got, err = io.ReadAll(r)
+				return err
+			})
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("streamed %d bytes, err %v; want the %d bytes back", len(got), err, len(want))
+			}
+			err = d.Stream(c.id, src, len(want)-1, func(r io.Reader) error {
+				_, err := io.Copy(io.Discard, r)
+				return err
+			})
+			if !errors.Is(err, codec.ErrTooLarge) {
+				t.Fatalf("limit one byte short: err %v, want ErrTooLarge", err)
+			}
+			damaged := bytes.Clone(src)
+			damaged[len(damaged)/2] ^= 0xff
+			damaged = damaged[:len(damaged)*3/4]
+			err = d.Stream(c.id, damaged, len(want), func(r io.Reader) error {
+				_, err := io.Copy(io.Discard, r)
+				return err
+			})
+			if err == nil {
+				t.Fatal("damaged input streamed without error")
+			}
+		})
+	}
 }
