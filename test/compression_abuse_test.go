@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
@@ -161,11 +160,7 @@ func TestRetriesOfRecompressedBatchesAcrossACompressionTypeChange(t *testing.T) 
 	n := startNode(t, "")
 	createTopic(t, n, "rewritten", 2, map[string]string{"compression.type": "zstd"})
 	cl := n.rawClient()
-	init := kmsg.NewPtrInitProducerIDRequest()
-	iresp, err := init.RequestWith(testContext(t), cl)
-	if err != nil || iresp.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %+v", err, iresp)
-	}
+	iresp := initProducerID(t, cl)
 	ts := time.Now().UnixMilli()
 	build := func(seq int32, codec int8) []byte {
 		o := batchtest.DefaultOptions(ts + int64(seq)*10)
@@ -178,7 +173,7 @@ func TestRetriesOfRecompressedBatchesAcrossACompressionTypeChange(t *testing.T) 
 			t.Fatalf("produce batch %d: error %d at %d", i, r.ErrorCode, r.BaseOffset)
 		}
 	}
-	_, err = n.admin().AlterTopicConfigs(testContext(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "compression.type", Value: strp("lz4")}}, "rewritten")
+	_, err := n.admin().AlterTopicConfigs(testContext(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "compression.type", Value: strp("lz4")}}, "rewritten")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +224,7 @@ func TestDeleteRecordsIntoARecompressedBatch(t *testing.T) {
 	n := startNode(t, "")
 	createTopic(t, n, "cut", 1, map[string]string{"compression.type": "zstd"})
 	cl := n.rawClient()
-	init := kmsg.NewPtrInitProducerIDRequest()
-	iresp, err := init.RequestWith(testContext(t), cl)
-	if err != nil || iresp.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %+v", err, iresp)
-	}
+	iresp := initProducerID(t, cl)
 	ts := time.Now().UnixMilli()
 	o := batchtest.DefaultOptions(ts)
 	o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Codec = iresp.ProducerID, iresp.ProducerEpoch, 0, batch.CodecGzip
@@ -322,11 +313,7 @@ func TestLogAppendTimeRecompressedBatchAndItsRetry(t *testing.T) {
 	n := startNode(t, "")
 	createTopic(t, n, "lat-rewritten", 1, map[string]string{"message.timestamp.type": "LogAppendTime", "compression.type": "gzip"})
 	cl := n.rawClient()
-	init := kmsg.NewPtrInitProducerIDRequest()
-	iresp, err := init.RequestWith(testContext(t), cl)
-	if err != nil || iresp.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %+v", err, iresp)
-	}
+	iresp := initProducerID(t, cl)
 	o := batchtest.DefaultOptions(time.Now().Add(-time.Hour).UnixMilli())
 	o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Codec = iresp.ProducerID, iresp.ProducerEpoch, 0, batch.CodecZstd
 	want := batchtest.Values(5, 30)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -213,16 +212,7 @@ func sequentialKeys(keys []string) bool {
 // returns their keys.
 func saramaKeys(t *testing.T, n *node, topic string, count int) []string {
 	t.Helper()
-	consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, saramaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	pc, err := consumer.ConsumePartition(topic, 0, sarama.OffsetOldest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
+	pc := saramaPartition(t, n, saramaConfig(), topic, 0)
 	var keys []string
 	deadline := time.After(30 * time.Second)
 	for len(keys) < count {

@@ -194,11 +194,7 @@ func TestRetryOnLogAppendTimeTopicAnswersTheOriginalStamp(t *testing.T) {
 	n := startNode(t, "")
 	createTopic(t, n, "lat-retry", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
 	cl := n.rawClient()
-	init := kmsg.NewPtrInitProducerIDRequest()
-	iresp, err := init.RequestWith(testContext(t), cl)
-	if err != nil || iresp.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %+v", err, iresp)
-	}
+	iresp := initProducerID(t, cl)
 	o := batchtest.DefaultOptions(time.Now().UnixMilli())
 	o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, 0
 	records := batchtest.Build(o, sameTimestamp(3, "r"))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
@@ -168,4 +169,34 @@ func sameRecord(got, want *kgo.Record) string {
 		}
 	}
 	return ""
+}
+
+// initProducerID allocates an idempotent producer id through InitProducerId, for raw
+// idempotent produces, and fails the test if that fails.
+func initProducerID(t *testing.T, cl kmsg.Requestor) *kmsg.InitProducerIDResponse {
+	t.Helper()
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionTimeoutMillis = 60000
+	iresp, err := init.RequestWith(testContext(t), cl)
+	if err != nil || iresp.ErrorCode != 0 || iresp.ProducerID < 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, iresp)
+	}
+	return iresp
+}
+
+// saramaPartition consumes one partition with Sarama from its oldest record; consumer
+// and partition consumer close at test end.
+func saramaPartition(t *testing.T, n *node, cfg *sarama.Config, topic string, partition int32) sarama.PartitionConsumer {
+	t.Helper()
+	consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { consumer.Close() })
+	pc, err := consumer.ConsumePartition(topic, partition, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc
 }

@@ -183,14 +183,8 @@ func TestProducerSequences(t *testing.T) {
 	n := startNode(t, "")
 	createTopic(t, n, "seq", 1, nil)
 	cl := n.rawClient()
-	ctx := testContext(t)
 
-	init := kmsg.NewPtrInitProducerIDRequest()
-	init.TransactionTimeoutMillis = 60000
-	iresp, err := init.RequestWith(ctx, cl)
-	if err != nil || iresp.ErrorCode != 0 || iresp.ProducerID < 0 {
-		t.Fatalf("InitProducerId: %v %+v", err, iresp)
-	}
+	iresp := initProducerID(t, cl)
 	idem := func(seq int32, prefix string) []byte {
 		o := batchtest.DefaultOptions(time.Now().UnixMilli())
 		o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, seq
@@ -311,16 +305,7 @@ func TestZstdAndFetchBelowV10(t *testing.T) {
 		cfg.Version = sarama.V2_0_0_0 // Fetch v7
 		cfg.Consumer.Return.Errors = true
 		cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
-		consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer consumer.Close()
-		pc, err := consumer.ConsumePartition(topic, 0, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
+		pc := saramaPartition(t, n, cfg, topic, 0)
 		var got []string
 		for len(got) < len(want) {
 			select {

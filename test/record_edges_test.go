@@ -98,16 +98,7 @@ func TestRecordEdgesRoundTripEveryClient(t *testing.T) {
 
 	cfg := saramaConfig()
 	cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
-	consumer, err := sarama.NewConsumer([]string{n.kafkaAddr}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	pc, err := consumer.ConsumePartition(topic, 0, sarama.OffsetOldest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
+	pc := saramaPartition(t, n, cfg, topic, 0)
 	for i := range want {
 		select {
 		case m := <-pc.Messages():
