@@ -29,12 +29,8 @@ func epochEnd(t *testing.T, n *Node, tp TopicPartition, epoch, current int32) Ep
 // at the log end, not (-1, -1), which consumers validating their position take for a
 // truncated log.
 func TestEpochEndBeforeAndAfterAppends(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	n, tp := startWithTopic(t, "e")
 	defer n.stop(t)
-	if r := createTopic(t, n.Node, "e", 1); !r.OK() {
-		t.Fatal(r.Message)
-	}
-	tp := TopicPartition{Topic: "e", Partition: 0}
 	type want struct {
 		code  int16
 		epoch int32
@@ -87,12 +83,8 @@ func TestEpochEndBeforeAndAfterAppends(t *testing.T) {
 // found batch's epoch for a lookup by time or max timestamp, the log start's for the
 // earliest offset, the current one for the latest.
 func TestListOffsetsNamesTheEpochOfTheOffset(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	n, tp := startWithTopic(t, "le")
 	defer n.stop(t)
-	if r := createTopic(t, n.Node, "le", 1); !r.OK() {
-		t.Fatal(r.Message)
-	}
-	tp := TopicPartition{Topic: "le", Partition: 0}
 	listOffsets := func(ts int64) ListOffsetsReply {
 		reply := make(chan ListOffsetsReply, 1)
 		n.ListOffsets(tp, &ListOffsetsRequest{Timestamp: ts, CurrentLeaderEpoch: -1, Reply: reply})

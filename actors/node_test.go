@@ -81,6 +81,18 @@ func createTopic(t testing.TB, n *Node, name string, partitions int) fsm.Result 
 	return res[0]
 }
 
+// startWithTopic starts a test node (memory Raft storage) with a one-partition topic and
+// returns the node and that partition; the caller stops the node.
+func startWithTopic(t *testing.T, topic string) (*testNode, TopicPartition) {
+	t.Helper()
+	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	if r := createTopic(t, n.Node, topic, 1); !r.OK() {
+		n.stop(t)
+		t.Fatal(r.Message)
+	}
+	return n, TopicPartition{Topic: topic, Partition: 0}
+}
+
 func TestProposeAppliesAndAnswers(t *testing.T) {
 	for _, mode := range []string{"memory", "bbolt"} {
 		t.Run(mode, func(t *testing.T) {

@@ -21,12 +21,8 @@ import (
 )
 
 func TestParkedFetchesWakeOnDataAndExpire(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	n, tp := startWithTopic(t, "w")
 	defer n.stop(t)
-	if r := createTopic(t, n.Node, "w", 1); !r.OK() {
-		t.Fatal(r.Message)
-	}
-	tp := TopicPartition{Topic: "w", Partition: 0}
 
 	// A long poll that expires unanswered must not stay parked.
 	for i := 0; i < 50; i++ {
@@ -243,12 +239,8 @@ func TestCompressedBatchesAreCheckedInside(t *testing.T) {
 // CreateTime, so consumers read each record's own time. Compressed batches lose the bit
 // too, with a CRC that still checks.
 func TestClientLogAppendTimeBitIsCleared(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	n, tp := startWithTopic(t, "ct")
 	defer n.stop(t)
-	if r := createTopic(t, n.Node, "ct", 1); !r.OK() {
-		t.Fatal(r.Message)
-	}
-	tp := TopicPartition{Topic: "ct", Partition: 0}
 	for i, codec := range []int8{batch.CodecNone, batch.CodecGzip} {
 		opts := batchtest.DefaultOptions(1000)
 		opts.Codec, opts.LogAppendTime = codec, true
@@ -406,12 +398,8 @@ func TestRecompressionMatrix(t *testing.T) {
 // is stored as sent, not refused: Kafka, which checks records as a stream, takes it, and
 // a producer's valid data must not be lost to the broker's bound.
 func TestBatchTooLargeToCheckIsStored(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), "memory", 1000)
+	n, tp := startWithTopic(t, "inflating")
 	defer n.stop(t)
-	if r := createTopic(t, n.Node, "inflating", 1); !r.OK() {
-		t.Fatal(r.Message)
-	}
-	tp := TopicPartition{Topic: "inflating", Partition: 0}
 	opts := batchtest.DefaultOptions(time.Now().UnixMilli())
 	opts.Codec = batch.CodecZstd
 	recs := make([]batchtest.Record, 40)
