@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -300,6 +301,17 @@ func (n *node) raft() raftStatus {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	// Ports below Linux's ephemeral range (32768 and up by default): a port the kernel
+	// hands out (":0") is also where it puts the outgoing connections of clients, and in
+	// the moment between this check and the node binding it, one of the suite's thousands
+	// of client connections took it ("address already in use" at startup).
+	for range 200 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err == nil {
+			defer ln.Close()
+			return ln.Addr().String()
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -46,8 +47,16 @@ func New(bin, dir string) (*Process, error) {
 }
 
 // FreeAddr returns a loopback address nothing listens on right now. Another process may
-// take it before the node binds it; the node then fails to start and says so.
+// take it before the node binds it; the node then fails to start and says so. It prefers
+// ports below Linux's ephemeral range, where the load generator's own outgoing connections
+// never land.
 func FreeAddr() (string, error) {
+	for range 200 {
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))); err == nil {
+			defer ln.Close()
+			return ln.Addr().String(), nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
