@@ -26,22 +26,31 @@ func kafkaPython(t *testing.T) string {
 	return ""
 }
 
-// TestKafkaPython drives kafka-python, a client with its own implementation of the
-// protocol (test/py/roundtrip.py): topic creation, acks=all produce with every codec it
-// has modules for (its snappy is the Java client's xerial framing; it reads zstd through
-// Fetch v4, as from Kafka) with keys and headers, a consumer group that commits and resumes, lookups by time and of
-// the log's ends.
-func TestKafkaPython(t *testing.T) {
-	python := kafkaPython(t)
-	n := startNode(t, "")
-	out, err := exec.Command(python, "py/roundtrip.py", n.kafkaAddr, "kafka-python", "kafka-python-group").Output()
+// runKafkaPython runs a script of test/py against the node with args and decodes the JSON
+// line it prints into out.
+func runKafkaPython(t *testing.T, python string, n *node, out any, script string, args ...string) {
+	t.Helper()
+	stdout, err := exec.Command(python, append([]string{script, n.kafkaAddr}, args...)...).Output()
 	if err != nil {
 		var stderr []byte
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = ee.Stderr
 		}
-		t.Fatalf("kafka-python: %v\n%s\n%s", err, out, stderr)
+		t.Fatalf("kafka-python %s: %v\n%s\n%s", script, err, stdout, stderr)
 	}
+	if err := json.Unmarshal(stdout, out); err != nil {
+		t.Fatalf("kafka-python %s output %q: %v", script, stdout, err)
+	}
+}
+
+// TestKafkaPython drives kafka-python, a client with its own implementation of the
+// protocol (test/py/roundtrip.py): topic creation, acks=all produce with every codec it
+// has modules for (its snappy is the Java client's xerial framing; it reads zstd through
+// Fetch v4, as from Kafka) with keys and headers, a consumer group that commits and
+// resumes, lookups by time and of the log's ends.
+func TestKafkaPython(t *testing.T) {
+	python := kafkaPython(t)
+	n := startNode(t, "")
 	var got struct {
 		Codecs                                   []string
 		MissingCodecs                            []string `json:"missing_codecs"`
@@ -51,9 +60,7 @@ func TestKafkaPython(t *testing.T) {
 		EndTotal                                 int `json:"end_total"`
 		BeginTotal                               int `json:"begin_total"`
 	}
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("kafka-python output %q: %v", out, err)
-	}
+	runKafkaPython(t, python, n, &got, "py/roundtrip.py", "kafka-python", "kafka-python-group")
 	if len(got.MissingCodecs) > 0 {
 		t.Logf("kafka-python lacks the modules for %v (Debian's python3-snappy, python3-lz4, python3-zstandard); produced with %v", got.MissingCodecs, got.Codecs)
 	}
@@ -77,14 +84,6 @@ func TestKafkaPython(t *testing.T) {
 func TestKafkaPythonAdmin(t *testing.T) {
 	python := kafkaPython(t)
 	n := startNode(t, "")
-	out, err := exec.Command(python, "py/admin.py", n.kafkaAddr, "kp-admin", "kp-admin-group").Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("kafka-python admin: %v\n%s\n%s", err, out, stderr)
-	}
 	var got struct {
 		CreateErrors           []int    `json:"create_errors"`
 		Listed                 bool     `json:"listed"`
@@ -102,9 +101,7 @@ func TestKafkaPythonAdmin(t *testing.T) {
 		DeleteTopicErrors      []int    `json:"delete_topic_errors"`
 		ListedAfterDelete      bool     `json:"listed_after_delete"`
 	}
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("kafka-python admin output %q: %v", out, err)
-	}
+	runKafkaPython(t, python, n, &got, "py/admin.py", "kp-admin", "kp-admin-group")
 	want := []struct {
 		what string
 		ok   bool
