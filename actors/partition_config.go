@@ -69,6 +69,7 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 	c.compression = storedCodec(configs.Effective(configs.CompressionType, t.Configs, b))
 	c.levels = codec.DefaultLevels()
 	c.levels.Gzip = int(get(configs.CompressionGzipLevel, int64(c.levels.Gzip)))
+	c.levels.LZ4 = int(get(configs.CompressionLz4Level, int64(c.levels.LZ4)))
 	c.levels.Zstd = int(get(configs.CompressionZstdLevel, int64(c.levels.Zstd)))
 	policy := configs.Effective(configs.CleanupPolicy, t.Configs, b)
 	c.compacted = strings.Contains(policy, "compact")

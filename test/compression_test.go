@@ -157,9 +157,10 @@ func TestCompressionTypeRecompressesBatches(t *testing.T) {
 	}
 }
 
-// compression.gzip.level and compression.zstd.level (KIP-390) set how hard the broker
-// compresses when it rewrites a batch: the same records stored at a high level take fewer
-// bytes than at a low one.
+// compression.gzip.level, compression.lz4.level and compression.zstd.level (KIP-390) set
+// how hard the broker compresses when it rewrites a batch: the same records stored at a
+// high level take fewer bytes than at a low one. For lz4 Kafka's default, 9, is the fast
+// compressor and 17 the deepest high-compression level.
 func TestCompressionLevelsApply(t *testing.T) {
 	n := startNode(t, "")
 	// Text-like records: compressible, but not so trivially that every level ties.
@@ -189,13 +190,16 @@ func TestCompressionLevelsApply(t *testing.T) {
 	}
 	gzip1 := stored("gzip-1", map[string]string{"compression.type": "gzip", "compression.gzip.level": "1"})
 	gzip9 := stored("gzip-9", map[string]string{"compression.type": "gzip", "compression.gzip.level": "9"})
+	lz4Default := stored("lz4-9", map[string]string{"compression.type": "lz4"})
+	lz417 := stored("lz4-17", map[string]string{"compression.type": "lz4", "compression.lz4.level": "17"})
 	zstd1 := stored("zstd-1", map[string]string{"compression.type": "zstd", "compression.zstd.level": "1"})
 	zstd19 := stored("zstd-19", map[string]string{"compression.type": "zstd", "compression.zstd.level": "19"})
-	if gzip9 >= gzip1 || zstd19 >= zstd1 {
-		t.Errorf("stored sizes of %d bytes of records: gzip level 1 %d, level 9 %d; zstd level 1 %d, level 19 %d; want the higher level smaller",
-			len(raw), gzip1, gzip9, zstd1, zstd19)
+	if gzip9 >= gzip1 || lz417 >= lz4Default || zstd19 >= zstd1 {
+		t.Errorf("stored sizes of %d bytes of records: gzip level 1 %d, level 9 %d; lz4 default %d, level 17 %d; zstd level 1 %d, level 19 %d; want the higher level smaller",
+			len(raw), gzip1, gzip9, lz4Default, lz417, zstd1, zstd19)
 	}
-	t.Logf("%d bytes of records stored as: gzip level 1 %d, level 9 %d; zstd level 1 %d, level 19 %d", len(raw), gzip1, gzip9, zstd1, zstd19)
+	t.Logf("%d bytes of records stored as: gzip level 1 %d, level 9 %d; lz4 default %d, level 17 %d; zstd level 1 %d, level 19 %d",
+		len(raw), gzip1, gzip9, lz4Default, lz417, zstd1, zstd19)
 }
 
 // sequentialKeys reports whether keys are key-0, key-1, ... in order.

@@ -64,6 +64,7 @@ const (
 	CleanupPolicy        = "cleanup.policy"
 	CompressionType      = "compression.type"
 	CompressionGzipLevel = "compression.gzip.level"
+	CompressionLz4Level  = "compression.lz4.level"
 	CompressionZstdLevel = "compression.zstd.level"
 	MaxMessageBytes      = "max.message.bytes"
 	MessageTimestamp     = "message.timestamp.type"
@@ -110,12 +111,12 @@ var topicDefs = []Def{
 	// Compression levels (KIP-390), for a topic whose compression.type names the codec.
 	{Name: CompressionGzipLevel, BrokerKey: "compression.gzip.level", Type: TypeInt, Default: "-1", check: gzipLevel,
 		Doc: "gzip level (1-9; -1: the codec's default) batches are recompressed at when compression.type is gzip."},
+	{Name: CompressionLz4Level, BrokerKey: "compression.lz4.level", Type: TypeInt, Default: "9", check: intRange(1, 17),
+		Doc: "lz4 level batches are recompressed at when compression.type is lz4: 9 is the fast compressor (as in Kafka), 1-8 high compression at that depth, 10-17 the deepest."},
 	{Name: CompressionZstdLevel, BrokerKey: "compression.zstd.level", Type: TypeInt, Default: "3", check: intRange(-131072, 22),
 		Doc: "zstd level batches are recompressed at when compression.type is zstd (mapped onto four encoder speeds: below 3, 3-5, 6-9, 10 and up)."},
 
 	// Accepted and described, not acted on.
-	// LZ4 is always written at its fast level (Kafka's default, 9, is its high-compression mode).
-	{Name: "compression.lz4.level", BrokerKey: "compression.lz4.level", Type: TypeInt, Default: "9", check: intRange(1, 17)},
 	{Name: "delete.retention.ms", BrokerKey: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: intRange(0, math.MaxInt64)},
 	{Name: "file.delete.delay.ms", BrokerKey: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", check: intRange(0, math.MaxInt64)},
 	{Name: "flush.messages", BrokerKey: "log.flush.interval.messages", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64)},

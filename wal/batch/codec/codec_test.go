@@ -257,23 +257,25 @@ func BenchmarkCompress(b *testing.B) {
 // FuzzCompressRoundTrip: whatever records section the broker recompresses, at whatever
 // levels, decompresses back to itself.
 func FuzzCompressRoundTrip(f *testing.F) {
-	f.Add(codec.Gzip, 1, 3, payload(500))
-	f.Add(codec.Zstd, -1, 19, payload(3000))
-	f.Add(codec.LZ4, 9, 0, []byte{})
-	f.Add(codec.Snappy, 0, 0, bytes.Repeat([]byte("ab"), 100))
+	f.Add(codec.Gzip, 1, 9, 3, payload(500))
+	f.Add(codec.Zstd, -1, 9, 19, payload(3000))
+	f.Add(codec.LZ4, 9, 9, 0, []byte{})
+	f.Add(codec.LZ4, -1, 17, 3, payload(200_000))
+	f.Add(codec.LZ4, -1, 1, 3, payload(3000))
+	f.Add(codec.Snappy, 0, 0, 0, bytes.Repeat([]byte("ab"), 100))
 	c := codec.NewCompressor(2)
 	d := codec.NewDecompressor(1<<20, 2)
-	f.Fuzz(func(t *testing.T, id int8, gzipLevel, zstdLevel int, src []byte) {
+	f.Fuzz(func(t *testing.T, id int8, gzipLevel, lz4Level, zstdLevel int, src []byte) {
 		if id < codec.Gzip || id > codec.Zstd {
 			return
 		}
-		out, err := c.Compress(id, codec.Levels{Gzip: gzipLevel, Zstd: zstdLevel}, src, nil)
+		out, err := c.Compress(id, codec.Levels{Gzip: gzipLevel, LZ4: lz4Level, Zstd: zstdLevel}, src, nil)
 		if err != nil {
 			t.Fatalf("codec %d: %v", id, err)
 		}
 		got, err := d.Decompress(id, out, len(src)+1)
 		if err != nil || !bytes.Equal(got, src) {
-			t.Fatalf("codec %d levels %d/%d: %d bytes back (%v), want the %d in", id, gzipLevel, zstdLevel, len(got), err, len(src))
+			t.Fatalf("codec %d levels %d/%d/%d: %d bytes back (%v), want the %d in", id, gzipLevel, lz4Level, zstdLevel, len(got), err, len(src))
 		}
 		d.Release(got)
 	})

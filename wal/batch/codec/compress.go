@@ -11,16 +11,35 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
-// Levels are the compression levels of a topic (KIP-390's compression.gzip.level and
-// compression.zstd.level; Kafka's defaults are -1, the codec's own, and 3). LZ4 and snappy
-// are always written at their one fast level.
+// Levels are the compression levels of a topic (KIP-390's compression.gzip.level,
+// compression.lz4.level and compression.zstd.level; Kafka's defaults are -1, the codec's
+// own, 9 and 3). Snappy has one level.
 type Levels struct {
 	Gzip int // -1 (default) or 1-9
+	LZ4  int // 1-17: 9 is LZ4's fast compressor, any other its high-compression mode
 	Zstd int // zstd's levels, mapped onto the encoder's four speeds
 }
 
 // DefaultLevels are Kafka's defaults.
-func DefaultLevels() Levels { return Levels{Gzip: -1, Zstd: 3} }
+func DefaultLevels() Levels { return Levels{Gzip: -1, LZ4: defaultLZ4Level, Zstd: 3} }
+
+// defaultLZ4Level is Kafka's compression.lz4.level default. Kafka writes it with lz4-java's
+// fast compressor (the speed its brokers always had) and every other level with the
+// high-compression one at that level.
+const defaultLZ4Level = 9
+
+// lz4Level maps a Kafka lz4 level onto the encoder's: the fast compressor for the
+// default, high compression at that depth for 1-8, and the encoder's deepest, 9, for
+// lz4-java's 10-17, which it does not have.
+func lz4Level(level int) lz4.CompressionLevel {
+	switch {
+	case level == defaultLZ4Level || level < 1:
+		return lz4.Fast
+	case level > 9:
+		return lz4.Level9
+	}
+	return lz4.Level1 << (level - 1)
+}
 
 // Compressor compresses records sections the way Kafka clients do, for a topic whose
 // compression.type names a codec: the broker then rewrites every batch in it, as Kafka's
@@ -89,8 +108,8 @@ func (c *Compressor) Compress(codec int8, levels Levels, src, dst []byte) ([]byt
 			w = lz4.NewWriter(nil)
 		}
 		w.Reset(buf)
-		if err := w.Apply(lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
-			return nil, fmt.Errorf("lz4: %w", err)
+		if err := w.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.CompressionLevelOption(lz4Level(levels.LZ4))); err != nil {
+			return nil, fmt.Errorf("lz4 level %d: %w", levels.LZ4, err)
 		}
 		defer c.lz4s.Put(w)
 		return finish(buf, w, src, "lz4")
