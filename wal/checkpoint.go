@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,8 +39,14 @@ func writeCheckpoint(dir, name string, entries []string) error {
 	return syncDir(dir)
 }
 
+// errMalformedCheckpoint marks a checkpoint file that was read but whose content is not
+// a checkpoint: damage, which the caller may work around. Any other read error (the file
+// could not be opened or read, say for want of a file descriptor) says nothing about the
+// content, and working around it would lose what the file holds.
+var errMalformedCheckpoint = errors.New("malformed checkpoint")
+
 // readCheckpoint returns the entries of a checkpoint file; a missing file is (nil, false,
-// nil), a malformed one an error.
+// nil), a malformed one an error wrapping errMalformedCheckpoint.
 func readCheckpoint(dir, name string) ([]string, bool, error) {
 	path := filepath.Join(dir, name)
 	data, err := os.ReadFile(path)
@@ -51,11 +58,11 @@ func readCheckpoint(dir, name string) ([]string, bool, error) {
 	}
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 	if len(lines) < 2 || lines[0] != checkpointVersion {
-		return nil, false, fmt.Errorf("checkpoint %s: unknown version or format", path)
+		return nil, false, fmt.Errorf("%w %s: unknown version or format", errMalformedCheckpoint, path)
 	}
 	n, err := strconv.Atoi(lines[1])
 	if err != nil || n != len(lines)-2 {
-		return nil, false, fmt.Errorf("checkpoint %s: count %q does not match %d entries", path, lines[1], len(lines)-2)
+		return nil, false, fmt.Errorf("%w %s: count %q does not match %d entries", errMalformedCheckpoint, path, lines[1], len(lines)-2)
 	}
 	return lines[2:], true, nil
 }
@@ -71,11 +78,11 @@ func readOffsetCheckpoint(dir, name string) (int64, bool, error) {
 		return 0, ok, err
 	}
 	if len(entries) != 1 {
-		return 0, false, fmt.Errorf("checkpoint %s: %d entries, want 1", name, len(entries))
+		return 0, false, fmt.Errorf("%w %s: %d entries, want 1", errMalformedCheckpoint, name, len(entries))
 	}
 	off, err := strconv.ParseInt(entries[0], 10, 64)
 	if err != nil || off < 0 {
-		return 0, false, fmt.Errorf("checkpoint %s: bad offset %q", name, entries[0])
+		return 0, false, fmt.Errorf("%w %s: bad offset %q", errMalformedCheckpoint, name, entries[0])
 	}
 	return off, true, nil
 }

@@ -97,15 +97,15 @@ func decodeEpochs(lines []string) (epochCache, error) {
 	for i, line := range lines {
 		fields := strings.Fields(line)
 		if len(fields) != 2 {
-			return nil, fmt.Errorf("epoch entry %d: %q", i, line)
+			return nil, fmt.Errorf("%w: epoch entry %d: %q", errMalformedCheckpoint, i, line)
 		}
 		epoch, err1 := strconv.ParseInt(fields[0], 10, 32)
 		start, err2 := strconv.ParseInt(fields[1], 10, 64)
 		if err1 != nil || err2 != nil || epoch < 0 || start < 0 {
-			return nil, fmt.Errorf("epoch entry %d: %q", i, line)
+			return nil, fmt.Errorf("%w: epoch entry %d: %q", errMalformedCheckpoint, i, line)
 		}
 		if last, ok := c.latest(); ok && (int32(epoch) <= last.Epoch || start <= last.StartOffset) {
-			return nil, fmt.Errorf("epoch entry %d: %q is not ascending", i, line)
+			return nil, fmt.Errorf("%w: epoch entry %d: %q is not ascending", errMalformedCheckpoint, i, line)
 		}
 		c = append(c, EpochEntry{Epoch: int32(epoch), StartOffset: start})
 	}

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,8 +26,13 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
-	logStart, haveStart := l.readOffsetHint(logStartCheckpoint)
-	l.recoveryPoint, _ = l.readOffsetHint(recoveryPointCheckpoint)
+	logStart, haveStart, err := l.readOffsetHint(logStartCheckpoint)
+	if err != nil {
+		return err
+	}
+	if l.recoveryPoint, _, err = l.readOffsetHint(recoveryPointCheckpoint); err != nil {
+		return err
+	}
 
 	for _, base := range bases {
 		stem := segmentStem(l.dir, base)
@@ -98,8 +104,7 @@ func (l *Log) recover() error {
 		// Records were deleted up to an offset the surviving log does not reach.
 		return l.TruncateFullyAndStartAt(l.logStart)
 	}
-	l.recoverEpochs(hints)
-	return nil
+	return l.recoverEpochs(hints)
 }
 
 // listSegments returns the base offsets of the segment files in l.dir, ascending, after
@@ -143,16 +148,20 @@ func (l *Log) listSegments() ([]int64, error) {
 	return bases, nil
 }
 
-// readOffsetHint reads a single-offset checkpoint; a damaged one is logged and ignored,
-// which is safe for both users: a lost log start offset falls back to the first segment,
-// a lost recovery point to rescanning everything.
-func (l *Log) readOffsetHint(name string) (int64, bool) {
+// readOffsetHint reads a single-offset checkpoint; a damaged one is logged and ignored: a
+// lost log start offset falls back to the first segment, a lost recovery point to
+// rescanning everything. A file that cannot be read fails the open instead (ErrStorage):
+// ignoring it while it is intact would bring back records deleted below the log start.
+func (l *Log) readOffsetHint(name string) (int64, bool, error) {
 	off, ok, err := readOffsetCheckpoint(l.dir, name)
-	if err != nil {
+	switch {
+	case errors.Is(err, errMalformedCheckpoint):
 		l.logger.Warn().Err(err).Msg("wal: ignoring damaged checkpoint")
-		return 0, false
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
-	return off, ok
+	return off, ok, nil
 }
 
 // dropSegments closes and removes segments [from, to).
@@ -325,9 +334,13 @@ func (s *segment) rescanHeaders(limit int64, indexInterval int) error {
 
 // recoverEpochs reconciles the leader-epoch checkpoint with the recovered log: entries
 // beyond the log end go, epochs found in rescanned segments are added, and a missing or
-// damaged checkpoint is rebuilt from every batch header.
-func (l *Log) recoverEpochs(hints epochCache) {
+// damaged checkpoint is rebuilt from every batch header. One that cannot be read fails the
+// open (ErrStorage), as in readOffsetHint.
+func (l *Log) recoverEpochs(hints epochCache) error {
 	stored, ok, err := readEpochCheckpoint(l.dir)
+	if err != nil && !errors.Is(err, errMalformedCheckpoint) {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
 	epochs := stored
 	if err != nil || !ok {
 		if err != nil || l.sizeLocked() > 0 {
@@ -354,6 +367,7 @@ func (l *Log) recoverEpochs(hints epochCache) {
 			l.logger.Error().Err(err).Msg("wal: cannot persist leader epoch cache")
 		}
 	}
+	return nil
 }
 
 // readEpochCheckpoint reads the leader-epoch checkpoint: (nil, false, nil) if missing.

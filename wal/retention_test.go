@@ -2,8 +2,11 @@ package wal
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
@@ -262,5 +265,63 @@ func TestDeletedSegmentFilesGoInTheBackground(t *testing.T) {
 	}
 	if n := len(segmentFiles(t, dir, logSuffix)); n != 2 {
 		t.Fatalf("%d segment files after Close, want 2", n)
+	}
+}
+
+// A log-start checkpoint that cannot be read (here a directory stands where the file was;
+// a process out of file descriptors fails the same way) fails Open with ErrStorage: read
+// past, it would have let the records deleted below the log start come back. Once it
+// reads again, the log opens at the start it holds. A malformed one is still ignored.
+func TestUnreadableLogStartCheckpointFailsOpen(t *testing.T) {
+	dir := t.TempDir()
+	cfg := oneBatchSegments()
+	cfg.SegmentBytes = 1 << 20 // one segment: the deleted records stay in it
+	l := openTest(t, dir, cfg)
+	var want stored
+	appendSegments(t, l, &want, t0, t0, t0)
+	cut := want.headers[1].BaseOffset
+	if err := l.DeleteRecordsBefore(cut); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	path := filepath.Join(dir, logStartCheckpoint)
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRemove(t, path)
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Open(dir, cfg, zerolog.Nop()); err == nil {
+		start := l.StartOffset()
+		l.Close()
+		t.Fatalf("Open with an unreadable log-start checkpoint succeeded, log start %d (records were deleted below %d)", start, cut)
+	} else {
+		mustErrIs(t, err, ErrStorage)
+	}
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	if l.StartOffset() != cut {
+		t.Fatalf("StartOffset = %d after the checkpoint reads again, want %d", l.StartOffset(), cut)
+	}
+	l.Close()
+
+	if err := os.WriteFile(path, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	defer l.Close()
+	if l.StartOffset() != 0 {
+		t.Fatalf("StartOffset = %d with a malformed checkpoint, want the first segment's base 0", l.StartOffset())
 	}
 }
