@@ -86,6 +86,8 @@ type Node struct {
 	groupDir   groupDirectory
 	trash      trash       // partition directories being deleted
 	fences     writeFences // partitions whose log failed an fsync
+	// storageLogs bounds the node's lines about partitions' storage failures.
+	storageLogs storageLogGate
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes

@@ -53,6 +53,9 @@ type partitionActor struct {
 	// writesFenced is the fsync failure that stopped this partition taking writes until
 	// the broker restarts; the node's writeFences keep it across restarts of this actor.
 	writesFenced error
+	// syncRetry: the last fsync failed without the data's flush failing (see synced); the
+	// next tick tries again, whatever the flush policy.
+	syncRetry bool
 
 	appendFailureLogged    time.Time // see logAppendFailure
 	appendFailuresUnlogged int
@@ -159,7 +162,7 @@ func (a *partitionActor) open() {
 	if err := preparePartitionDir(a.dir, t.ID, &a.n.trash, a.log); err != nil {
 		a.broken = err
 		if logFailure {
-			a.log.Error().Err(err).Msg("prepare partition directory; the partition answers KAFKA_STORAGE_ERROR until it opens")
+			a.n.storageLogs.event(&a.log, zerolog.ErrorLevel, a.lastOpen).Err(err).Msg("prepare partition directory; the partition answers KAFKA_STORAGE_ERROR until it opens")
 		}
 		return
 	}
@@ -167,7 +170,7 @@ func (a *partitionActor) open() {
 	if err != nil {
 		a.broken = err
 		if logFailure {
-			a.log.Error().Err(err).Msg("open partition log; the partition answers KAFKA_STORAGE_ERROR until it opens")
+			a.n.storageLogs.event(&a.log, zerolog.ErrorLevel, a.lastOpen).Err(err).Msg("open partition log; the partition answers KAFKA_STORAGE_ERROR until it opens")
 		}
 		return
 	}
@@ -176,7 +179,7 @@ func (a *partitionActor) open() {
 	a.hw = l.EndOffset()
 	a.producers = loadProducerState(a.dir, l, a.log)
 	a.lastSnap = time.Now()
-	a.sync = startSyncer(l, a.n.root, a.self, a.dir, a.log)
+	a.sync = startSyncer(l, a.n.root, a.self, a.dir, a.log, &a.n.storageLogs)
 	a.status = a.n.statuses.open(a.tp)
 	a.sizeBytes = l.Size()
 	a.publish()
@@ -355,7 +358,7 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 		a.appendFailuresUnlogged++
 		return
 	}
-	a.log.Error().Err(err).Int("failures_not_logged", a.appendFailuresUnlogged).Msg("append to partition log")
+	a.n.storageLogs.event(&a.log, zerolog.ErrorLevel, now).Err(err).Int("failures_not_logged", a.appendFailuresUnlogged).Msg("append to partition log")
 	a.appendFailureLogged, a.appendFailuresUnlogged = now, 0
 }
 
@@ -419,12 +422,22 @@ func producerBatch(h batch.Header) producers.Batch {
 	}
 }
 
-// synced releases the acknowledgements an fsync covered.
+// synced releases the acknowledgements an fsync covered. A failed flush of the data
+// itself (wal.ErrFlushFailed) fences the partition: the kernel may have dropped the pages
+// it could not write, and no later fsync brings them back. Any other failure (a directory
+// or index file that could not be opened, say with the file table full) leaves the data
+// as it was: the acknowledgements it covered get KAFKA_STORAGE_ERROR, which producers
+// retry, and the next fsync tries again.
 func (a *partitionActor) synced(m *syncDone) {
-	if m.err != nil {
-		a.log.Error().Err(m.err).Msg("fsync partition log failed; the partition takes no writes until the broker restarts")
+	if m.err != nil && errors.Is(m.err, wal.ErrFlushFailed) {
+		a.n.storageLogs.event(&a.log, zerolog.ErrorLevel, time.Now()).Err(m.err).Msg("fsync partition log failed; the partition takes no writes until the broker restarts")
 		a.n.fences.fence(a.tp, m.err)
 		a.writesFenced = a.n.fences.get(a.tp)
+	} else if m.err != nil {
+		a.syncRetry = true
+		a.n.storageLogs.event(&a.log, zerolog.ErrorLevel, time.Now()).Err(m.err).Msg("fsync partition log failed; retrying at the next tick")
+	} else {
+		a.syncRetry = false
 	}
 	fenced := a.writesFenced
 	kept := a.pendingAcks[:0]
@@ -437,12 +450,16 @@ func (a *partitionActor) synced(m *syncDone) {
 			p.to <- p.reply
 		case p.end > m.upTo:
 			kept = append(kept, p)
+		case m.err != nil:
+			p.reply.Code, p.reply.Message = kerr.KafkaStorageError.Code,
+				fmt.Sprintf("the records are written but could not be made durable (%v); a retry is safe for an idempotent producer", m.err)
+			p.to <- p.reply
 		default:
 			p.to <- p.reply
 		}
 	}
 	a.pendingAcks = kept
-	if fenced == nil {
+	if m.err == nil {
 		a.advanceHW(m.upTo)
 		if a.wal != nil && m.upTo >= a.wal.EndOffset() {
 			a.unsynced = false
@@ -642,7 +659,7 @@ func (a *partitionActor) tick(m *partitionTick) {
 	now := m.now
 	if a.wal == nil {
 		if a.broken != nil && m.retention {
-			a.log.Warn().Err(a.broken).Msg("partition unavailable")
+			a.n.storageLogs.event(&a.log, zerolog.WarnLevel, now).Err(a.broken).Msg("partition unavailable")
 		}
 		return
 	}
@@ -650,7 +667,7 @@ func (a *partitionActor) tick(m *partitionTick) {
 		a.enforceRetention(now)
 	}
 	a.pruneWatchers(now)
-	if a.unsynced && !a.n.opts.Data.FlushAlways && now.Sub(a.sync.lastRequest) >= a.n.opts.Data.FlushInterval {
+	if a.syncRetry || (a.unsynced && !a.n.opts.Data.FlushAlways && now.Sub(a.sync.lastRequest) >= a.n.opts.Data.FlushInterval) {
 		a.sync.request()
 	}
 	if a.producers.Expire(now.UnixMilli(), producerExpiry.Milliseconds()) > 0 {

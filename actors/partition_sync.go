@@ -46,6 +46,7 @@ type syncer struct {
 	snapshotPath string
 	snapshot     atomic.Pointer[[]byte] // the newest producer snapshot not yet written
 	logger       zerolog.Logger
+	failureLogs  *storageLogGate
 
 	// Owned by the actor.
 	lastRequest    time.Time
@@ -55,9 +56,9 @@ type syncer struct {
 // writebackBytes is how much a partition appends between writeback kicks.
 const writebackBytes = 256 << 10
 
-func startSyncer(l *wal.Log, root *actor.RootContext, pid *actor.PID, dir string, logger zerolog.Logger) *syncer {
+func startSyncer(l *wal.Log, root *actor.RootContext, pid *actor.PID, dir string, logger zerolog.Logger, failureLogs *storageLogGate) *syncer {
 	s := &syncer{log: l, root: root, pid: pid, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		snapshotPath: filepath.Join(dir, producerSnapshotFile), logger: logger}
+		snapshotPath: filepath.Join(dir, producerSnapshotFile), logger: logger, failureLogs: failureLogs}
 	go s.run()
 	return s
 }
@@ -102,7 +103,7 @@ func (s *syncer) run() {
 		}
 		if data := s.snapshot.Swap(nil); data != nil {
 			if err := writeFileSync(s.snapshotPath, *data); err != nil {
-				s.logger.Warn().Err(err).Msg("write producer snapshot")
+				s.failureLogs.event(&s.logger, zerolog.WarnLevel, time.Now()).Err(err).Msg("write producer snapshot")
 			}
 		}
 		if !s.sync.Swap(false) {

@@ -22,7 +22,7 @@ func TestSyncerWritesProducerSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	s := startSyncer(l, nil, nil, dir, zerolog.Nop())
+	s := startSyncer(l, nil, nil, dir, zerolog.Nop(), &storageLogGate{})
 	path := filepath.Join(dir, producerSnapshotFile)
 
 	for _, want := range [][]byte{[]byte("first snapshot"), []byte("second snapshot")} {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/raftnode/fsm"
+	"github.com/chronik/chronik-node/wal"
 	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
@@ -282,7 +283,8 @@ func TestTimestampLookupSkipsDeletedRecords(t *testing.T) {
 // After a failed fsync the partition takes no more writes until the broker restarts, as
 // Kafka takes a failed log directory offline: the kernel may have marked what it could
 // not write clean, so no later fsync, and no acknowledgement after it, could be trusted.
-// Reads go on. A restart (recovery scans the log) lifts it.
+// Reads go on. A restart (recovery scans the log) lifts it. A flush that failed for
+// another reason fences nothing.
 func TestFailedFsyncFencesWritesUntilRestart(t *testing.T) {
 	dir := t.TempDir()
 	n := startTestNode(t, dir, "bbolt", 1000)
@@ -300,7 +302,13 @@ func TestFailedFsyncFencesWritesUntilRestart(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("partition actor: error %d", code)
 	}
-	n.root.Send(pid, &syncDone{upTo: 2, err: fmt.Errorf("sync partition log: %w", syscall.EIO)})
+	// A file the flush could not open (the file table full) leaves the data's fate as it
+	// was: no fence, the next produce is taken.
+	n.root.Send(pid, &syncDone{upTo: 2, err: fmt.Errorf("%w: write index: %w", wal.ErrStorage, syscall.EMFILE)})
+	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(1, 10))); r.Code != 0 || r.BaseOffset != 2 {
+		t.Fatalf("produce after a flush that could not open a file: %+v, want offset 2", r)
+	}
+	n.root.Send(pid, &syncDone{upTo: 3, err: fmt.Errorf("%w: %w: sync partition log: %w", wal.ErrStorage, wal.ErrFlushFailed, syscall.EIO)})
 	r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(1, 10)))
 	if r.Code != kerr.KafkaStorageError.Code || !strings.Contains(r.Message, "fsync") {
 		t.Fatalf("produce after a failed fsync: code %d %q, want KAFKA_STORAGE_ERROR", r.Code, r.Message)
@@ -310,15 +318,15 @@ func TestFailedFsyncFencesWritesUntilRestart(t *testing.T) {
 	}
 	fr := make(chan FetchReply, 1)
 	n.Fetch(tp, &FetchRequest{Offset: 0, MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, Reply: fr})
-	if f := <-fr; f.Code != 0 || len(f.Records) == 0 || f.HighWatermark != 2 {
+	if f := <-fr; f.Code != 0 || len(f.Records) == 0 || f.HighWatermark != 3 {
 		t.Fatalf("fetch after a failed fsync: code %d, %d bytes, high watermark %d", f.Code, len(f.Records), f.HighWatermark)
 	}
 	n.stop(t)
 
 	n = startTestNode(t, dir, "bbolt", 1000)
 	defer n.stop(t)
-	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(1, 10))); r.Code != 0 || r.BaseOffset != 2 {
-		t.Fatalf("produce after a restart: %+v, want offset 2", r)
+	if r := produceOne(t, n.Node, tp, batchtest.Build(opts, batchtest.Values(1, 10))); r.Code != 0 || r.BaseOffset != 3 {
+		t.Fatalf("produce after a restart: %+v, want offset 3", r)
 	}
 }
 

@@ -72,6 +72,14 @@ var (
 	// away by itself: only an operator repairing or removing the files cures it, so
 	// opening again at once is pointless (and rescans the segment each time).
 	ErrDamaged = errors.New("log damaged")
+	// ErrFlushFailed: an fdatasync of written data failed. It always comes wrapped together
+	// with ErrStorage. The kernel may have dropped the pages it could not write, so what
+	// was written before is not known to be on disk, and no later fdatasync that succeeds
+	// makes it so: the partition must take no more writes until it is reopened (scanned)
+	// from disk. Other Sync failures (a file or directory that could not be opened, an
+	// index or checkpoint not written) leave the data's fate unchanged, and a later Sync
+	// retries them.
+	ErrFlushFailed = errors.New("flushing data to disk failed")
 	// ErrStaleEpoch: a batch carries a leader epoch older than the newest one in the log.
 	// Kafka code FENCED_LEADER_EPOCH.
 	ErrStaleEpoch = errors.New("leader epoch older than the log's latest")

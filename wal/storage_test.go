@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"math/rand/v2"
 	"os"
 	"syscall"
@@ -135,6 +136,42 @@ func TestFailedSyncIsRetried(t *testing.T) {
 			t.Fatalf("synced sealed segment has no index file: %v", err)
 		}
 	}
+}
+
+// TestSyncFailuresSayWhetherDataIsLost: only a failed fdatasync of the data is
+// ErrFlushFailed, after which the broker stops writing to the partition. An index file
+// that cannot be written (here: a directory in the way of its temporary file, as an
+// exhausted file table or a full disk would refuse it) fails the Sync with ErrStorage
+// alone, and a later Sync completes it.
+func TestSyncFailuresSayWhetherDataIsLost(t *testing.T) {
+	dir := t.TempDir()
+	l, fs := openFaulty(t, dir, oneBatchSegments())
+	defer l.Close()
+	var want stored
+	appendSegments(t, l, &want, t0, t0, t0)
+
+	blocker := l.segments[0].indexPath() + tmpSuffix
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := l.Sync()
+	mustErrIs(t, err, ErrStorage)
+	if errors.Is(err, ErrFlushFailed) {
+		t.Fatalf("index file not written: %v, which claims the data flush failed", err)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatalf("Sync once the index file can be written: %v", err)
+	}
+	if l.recoveryPoint != l.active().base {
+		t.Fatalf("after Sync: recovery point %d, active segment %d", l.recoveryPoint, l.active().base)
+	}
+
+	appendSegments(t, l, &want, t0)
+	fs.setTruncateSync(nil, syscall.EIO)
+	mustErrIs(t, l.Sync(), ErrFlushFailed)
 }
 
 // openFaulty opens a log whose segment files fail on demand.

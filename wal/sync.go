@@ -8,8 +8,9 @@ import "fmt"
 // owner's, concurrently with appends, which is how group commit works: while one Sync runs,
 // appends pile up, and the next Sync makes them all durable with one fdatasync.
 //
-// After a failed Sync, the data of the failed flush may or may not be on disk; the sealed
-// segments stay queued for the next Sync.
+// After a failed Sync the sealed segments stay queued for the next Sync. When the failure
+// was the data's own fdatasync (ErrFlushFailed) that data may or may not be on disk, and
+// retrying does not settle it.
 func (l *Log) Sync() error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
@@ -34,7 +35,7 @@ func (l *Log) Sync() error {
 	}
 	if target > active.syncedSize {
 		if err := active.file.Datasync(); err != nil {
-			return fmt.Errorf("%w: sync %s: %w", ErrStorage, active.logPath(), err)
+			return fmt.Errorf("%w: %w: sync %s: %w", ErrStorage, ErrFlushFailed, active.logPath(), err)
 		}
 		active.syncedSize = target
 	}
@@ -75,7 +76,7 @@ func (l *Log) StartWriteback() error {
 func (l *Log) syncSealed(sealed []*segment, dirDirty bool, activeBase int64) error {
 	for _, s := range sealed {
 		if err := s.file.Datasync(); err != nil {
-			return fmt.Errorf("%w: sync %s: %w", ErrStorage, s.logPath(), err)
+			return fmt.Errorf("%w: %w: sync %s: %w", ErrStorage, ErrFlushFailed, s.logPath(), err)
 		}
 		s.syncedSize = s.size
 		if err := s.writeIndexFiles(); err != nil {
