@@ -36,18 +36,50 @@ const maxFetchBytes = 55 << 20
 // read limit counting as that limit, the request parks on the partitions it read and
 // reads them again whenever one of their high watermarks moves, until MinBytes have
 // accumulated (as Kafka promises for fetch.min.bytes), MaxWaitMillis passes or the server
-// starts shutting down. Fetch sessions (KIP-227) are not kept: the response's session id 0 tells clients
-// to send full fetches.
+// starts shutting down. From v7 a fetch may open or continue an incremental fetch session
+// (KIP-227, fetch_session.go): the partitions read are then the session's, and the
+// response carries only those with news.
 func (h *Handlers) handleFetch(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.FetchRequest)
+	if req.Version < 7 {
+		return h.fetch(ctx, r, req)
+	}
+	now := time.Now()
+	sf := h.sessions.begin(req, now)
+	if sf.code != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = sf.code
+		return resp, nil
+	}
+	read := req
+	if sf.session != nil {
+		whole := *req
+		whole.Topics = sf.topics
+		read = &whole
+	}
+	resp, err := h.fetch(ctx, r, read)
+	switch {
+	case err != nil:
+		return nil, err
+	case sf.session != nil:
+		if !h.sessions.finish(sf, resp) {
+			// Another fetch on the session came in meanwhile; the records read stay with
+			// the request and are released once this answer is written.
+			resp = req.ResponseKind().(*kmsg.FetchResponse)
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+		}
+		resp.SessionID = sf.session.id
+	case sf.create:
+		resp.SessionID = h.sessions.open(req, resp, now)
+	}
+	return resp, nil
+}
+
+// fetch reads the partitions req names and builds the full response to it.
+func (h *Handlers) fetch(ctx context.Context, r *Request, req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	// MaxWaitMillis counts from the request's arrival, whatever the first read took.
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
-	if req.Version >= 7 && !fullFetch(req.SessionEpoch) {
-		// Only an incremental fetch needs a session, and we never hand one out.
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return resp, nil
-	}
 
 	img := h.cluster.Image()
 	type slot struct {

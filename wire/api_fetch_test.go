@@ -93,17 +93,18 @@ func TestFetchAnswersWithoutAPartitionThatNeverReplies(t *testing.T) {
 
 // The session epoch, not the session id, tells a full fetch from an incremental one
 // (KIP-227, Kafka's FetchMetadata.isFull): a full fetch is served whatever id it carries
-// (kafka-go's Client.Fetch sends id -1 with epoch -1), and since the broker keeps no
-// sessions only an incremental one is refused with FETCH_SESSION_ID_NOT_FOUND.
+// (kafka-go's Client.Fetch sends id -1 with epoch -1); epoch 0 opens a session, -1 asks
+// for none; an incremental fetch of a session that does not exist is refused with
+// FETCH_SESSION_ID_NOT_FOUND.
 func TestFetchSessionsByEpoch(t *testing.T) {
 	for _, c := range []struct {
 		id, epoch int32
 		want      int16
 	}{
-		{0, -1, 0},  // sessionless: librdkafka, kafkajs, franz-go after its first fetch
-		{0, 0, 0},   // asks for a session; the answer's id 0 says there is none
+		{0, -1, 0},  // sessionless: librdkafka, kafkajs
+		{0, 0, 0},   // asks for a session
 		{-1, -1, 0}, // kafka-go
-		{7, 0, 0},   // a full fetch closing session 7, which does not exist
+		{7, 0, 0},   // a full fetch closing session 7, which does not exist, and opening one
 		{7, -1, 0},
 		{7, 3, kerr.FetchSessionIDNotFound.Code}, // incremental: no such session
 		{0, 1, kerr.FetchSessionIDNotFound.Code},
@@ -116,8 +117,8 @@ func TestFetchSessionsByEpoch(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("session %d epoch %d: %+v, %v", c.id, c.epoch, resp, err)
 		}
-		if fr.ErrorCode != c.want || fr.SessionID != 0 {
-			t.Errorf("session %d epoch %d: error %d, session id %d; want error %d, session id 0", c.id, c.epoch, fr.ErrorCode, fr.SessionID, c.want)
+		if opened := fr.SessionID != 0; fr.ErrorCode != c.want || opened != (c.epoch == 0) {
+			t.Errorf("session %d epoch %d: error %d, session id %d; want error %d and a session only for epoch 0", c.id, c.epoch, fr.ErrorCode, fr.SessionID, c.want)
 		}
 		if c.want == 0 && (len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1) {
 			t.Errorf("session %d epoch %d: a full fetch answered %+v", c.id, c.epoch, fr.Topics)

@@ -49,6 +49,10 @@ type BrokerConfig struct {
 	// broker resource; StaticSet marks the keys set in the config file.
 	Static    map[string]string
 	StaticSet map[string]bool
+	// FetchSessionSlots is how many incremental fetch sessions the node keeps (Kafka's
+	// max.incremental.fetch.session.cache.slots): 0 means Kafka's default, 1000; a
+	// negative number turns sessions off.
+	FetchSessionSlots int
 }
 
 // Handlers serves the Kafka APIs. One handler per API key lives in its own api_*.go file
@@ -60,11 +64,13 @@ type Handlers struct {
 	data    DataObserver // see ObserveData
 
 	partitionReadTimeout time.Duration // see defaultPartitionReadTimeout
+	sessions             *fetchSessions
 }
 
 // NewHandlers builds the handlers over a cluster.
 func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
-	return &Handlers{cluster: c, cfg: cfg, log: log, data: nopDataObserver{}, partitionReadTimeout: defaultPartitionReadTimeout}
+	return &Handlers{cluster: c, cfg: cfg, log: log, data: nopDataObserver{}, partitionReadTimeout: defaultPartitionReadTimeout,
+		sessions: newFetchSessions(cfg.FetchSessionSlots)}
 }
 
 // APIs lists every API served with its version range; ApiVersions is derived from it.

@@ -179,6 +179,7 @@ func (r *runningNode) listen(cfg *config.Config) error {
 	handlers := wire.NewHandlers(r.node, wire.BrokerConfig{
 		NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, ReplicationFactor: cfg.DefaultReplicationFactor,
 		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set, LogDir: partitionsDir(cfg),
+		FetchSessionSlots: fetchSessionSlots(cfg.FetchSessionSlots),
 	}, r.log.With().Str("component", "handlers").Logger())
 	r.metrics = metrics.New(r.node, version, r.log.With().Str("component", "metrics").Logger())
 	r.node.OnImage(r.metrics.TopicsChanged)
@@ -241,4 +242,13 @@ func (r *runningNode) closeStores() error {
 		errs = append(errs, r.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// fetchSessionSlots maps max.incremental.fetch.session.cache.slots onto
+// wire.BrokerConfig.FetchSessionSlots, where 0 means the default and off is negative.
+func fetchSessionSlots(slots int) int {
+	if slots == 0 {
+		return -1
+	}
+	return slots
 }

@@ -27,6 +27,7 @@ type Config struct {
 	MaxInFlightPerConn    int
 	MaxQueuedRequestBytes int64
 	MaxQueuedFetchBytes   int64
+	FetchSessionSlots     int
 	ConnMaxIdle           time.Duration
 
 	DebugListener  string

@@ -20,6 +20,7 @@ var keyTable = []Key{
 	intKey("socket.request.max.bytes", "104857600", "Largest request accepted; the size is checked before any allocation.", 1024, 1<<31-1, func(c *Config) *int32 { return &c.MaxRequestBytes }),
 	intKey("max.inflight.requests.per.connection", "64", "Requests handled concurrently on one connection (answered in order).", 1, 4096, func(c *Config) *int { return &c.MaxInFlightPerConn }),
 	intKey("queued.max.request.bytes", "536870912", "Request bytes read and not yet handled, over all connections; a connection waits to read more until there is room (a larger request is admitted alone).", 1<<20, 1<<40, func(c *Config) *int64 { return &c.MaxQueuedRequestBytes }),
+	intKey("max.incremental.fetch.session.cache.slots", "1000", "Incremental fetch sessions (KIP-227) the node keeps; 0 turns them off (consumers then send full fetches).", 0, 1<<20, func(c *Config) *int { return &c.FetchSessionSlots }),
 	intKey("queued.max.fetch.bytes", "536870912", "Record bytes read for Fetch responses not yet written, over all connections; a Fetch waits for room at most its max wait, then answers without the records.", 64<<20, 1<<40, func(c *Config) *int64 { return &c.MaxQueuedFetchBytes }),
 	msKey("connections.max.idle.ms", "600000", "Close connections idle this long.", false, func(c *Config) *time.Duration { return &c.ConnMaxIdle }),
 

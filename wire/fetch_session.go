@@ -1,0 +1,295 @@
+package wire
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Incremental fetch sessions (KIP-227), as Kafka's FetchSession keeps them. A consumer
+// of many partitions names them all once, in a full fetch that opens a session; after
+// that each fetch names only the partitions whose fetch position or limits changed, and
+// the response carries only the partitions with something new: records, a moved high
+// watermark or log start, or an error. Without sessions every fetch named, and every
+// response answered, every partition a consumer reads, whether or not anything moved.
+//
+// The session remembers each partition's request parameters and what the last response
+// told the client about it. A partition that returned records moves to the end of the
+// session's order, so that under the response's byte limit the others get their turn
+// (Kafka does the same).
+
+const (
+	// defaultFetchSessionSlots is Kafka's max.incremental.fetch.session.cache.slots.
+	defaultFetchSessionSlots = 1000
+	// fetchSessionEvictAfter is Kafka's min.incremental.fetch.session.eviction.ms: a
+	// session unused this long may be evicted by any new one, and one created this long
+	// ago by a new one with more partitions.
+	fetchSessionEvictAfter = 2 * time.Minute
+)
+
+// sessionKey names a partition in a session: by topic id for Fetch v13+, by name before.
+type sessionKey struct {
+	topic     string
+	topicID   [16]byte
+	partition int32
+}
+
+// sessionPartition is one partition of a session.
+type sessionPartition struct {
+	key     sessionKey
+	topic   string   // as the client named it (v12 and older)
+	topicID [16]byte // as the client named it (v13 and newer)
+	req     kmsg.FetchRequestTopicPartition
+
+	// What the last response told the client; -1 means nothing yet, or an error since,
+	// so that the next response carries the partition.
+	highWatermark, logStart int64
+}
+
+type fetchSession struct {
+	id      int32
+	epoch   int32 // the epoch the next incremental fetch must carry
+	usesIDs bool  // opened by Fetch v13+, whose partitions are named by topic id
+	order   []*sessionPartition
+	byKey   map[sessionKey]*sessionPartition
+	created time.Time
+	used    time.Time
+}
+
+// fetchSessions is the node's session cache.
+type fetchSessions struct {
+	mu       sync.Mutex
+	slots    int // 0: sessions are off
+	sessions map[int32]*fetchSession
+}
+
+func newFetchSessions(slots int) *fetchSessions {
+	if slots == 0 {
+		slots = defaultFetchSessionSlots
+	}
+	return &fetchSessions{slots: max(slots, 0), sessions: map[int32]*fetchSession{}}
+}
+
+// sessionFetch is what a Fetch request means once its session is taken into account.
+type sessionFetch struct {
+	// topics are the partitions to read, in the order the response lists them: the
+	// request's own for a full fetch, the session's for an incremental one.
+	topics []kmsg.FetchRequestTopic
+	// code is a top-level error (no session, wrong epoch): answer it and read nothing.
+	code int16
+	// create: a full fetch that asks for a session; open one from the response.
+	create bool
+	// session is the incremental fetch's session and expect the epoch it moved to.
+	session *fetchSession
+	expect  int32
+}
+
+// begin resolves a Fetch v7+ request against the cache (Kafka's FetchManager.newContext).
+func (c *fetchSessions) begin(req *kmsg.FetchRequest, now time.Time) sessionFetch {
+	usesIDs := req.Version >= 13
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if fullFetch(req.SessionEpoch) {
+		// Any session a full fetch names is closed; epoch 0 asks for a new one.
+		if req.SessionID != 0 {
+			delete(c.sessions, req.SessionID)
+		}
+		return sessionFetch{topics: req.Topics, create: req.SessionEpoch == 0 && c.slots > 0}
+	}
+	s := c.sessions[req.SessionID]
+	switch {
+	case s == nil:
+		return sessionFetch{code: kerr.FetchSessionIDNotFound.Code}
+	case s.epoch != req.SessionEpoch:
+		return sessionFetch{code: kerr.InvalidFetchSessionEpoch.Code}
+	case s.usesIDs != usesIDs:
+		// The session names its topics one way, this request the other.
+		return sessionFetch{code: kerr.FetchSessionTopicIDError.Code}
+	}
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		for pi := range rt.Partitions {
+			rp := rt.Partitions[pi]
+			key := newSessionKey(usesIDs, rt.Topic, rt.TopicID, rp.Partition)
+			if p := s.byKey[key]; p != nil {
+				p.req = rp
+				continue
+			}
+			p := &sessionPartition{key: key, topic: rt.Topic, topicID: rt.TopicID, req: rp, highWatermark: -1, logStart: -1}
+			s.byKey[key] = p
+			s.order = append(s.order, p)
+		}
+	}
+	for _, ft := range req.ForgottenTopics {
+		for _, part := range ft.Partitions {
+			s.remove(newSessionKey(usesIDs, ft.Topic, ft.TopicID, part))
+		}
+	}
+	if len(s.order) == 0 {
+		// Nothing left to fetch: Kafka closes the session and answers sessionless.
+		delete(c.sessions, s.id)
+		return sessionFetch{}
+	}
+	s.used = now
+	s.epoch = nextSessionEpoch(s.epoch)
+	return sessionFetch{topics: s.requestTopics(), session: s, expect: s.epoch}
+}
+
+// open creates a session from a full fetch's request and response and returns its id, or
+// 0 when the cache has no room (the client then keeps sending full fetches).
+func (c *fetchSessions) open(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, now time.Time) int32 {
+	usesIDs := req.Version >= 13
+	s := &fetchSession{usesIDs: usesIDs, byKey: map[sessionKey]*sessionPartition{}, created: now, used: now, epoch: nextSessionEpoch(0)}
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		st := &resp.Topics[ti]
+		for pi := range rt.Partitions {
+			key := newSessionKey(usesIDs, rt.Topic, rt.TopicID, rt.Partitions[pi].Partition)
+			if s.byKey[key] != nil {
+				continue // named twice: the first one counts
+			}
+			p := &sessionPartition{key: key, topic: rt.Topic, topicID: rt.TopicID, req: rt.Partitions[pi]}
+			p.remember(&st.Partitions[pi])
+			s.byKey[key] = p
+			s.order = append(s.order, p)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sessions) >= c.slots && !c.evictFor(len(s.order), now) {
+		return 0
+	}
+	for s.id == 0 || c.sessions[s.id] != nil {
+		s.id = rand.Int32N(math.MaxInt32-1) + 1
+	}
+	c.sessions[s.id] = s
+	return s.id
+}
+
+// evictFor makes room for a new session of size partitions, as Kafka's tryEvict does: the
+// least recently used session if it has gone unused for fetchSessionEvictAfter, else the
+// smallest session older than that if the new one is larger. Callers hold mu.
+func (c *fetchSessions) evictFor(size int, now time.Time) bool {
+	var lru, smallest *fetchSession
+	for _, s := range c.sessions {
+		if lru == nil || s.used.Before(lru.used) {
+			lru = s
+		}
+		if now.Sub(s.created) > fetchSessionEvictAfter && (smallest == nil || len(s.order) < len(smallest.order)) {
+			smallest = s
+		}
+	}
+	switch {
+	case lru != nil && now.Sub(lru.used) > fetchSessionEvictAfter:
+		delete(c.sessions, lru.id)
+	case smallest != nil && size > len(smallest.order):
+		delete(c.sessions, smallest.id)
+	default:
+		return false
+	}
+	return true
+}
+
+// finish trims an incremental fetch's response to the partitions the client must hear
+// about and remembers what it was told (Kafka's IncrementalFetchContext). It returns
+// false when another fetch on the session came in meanwhile (a duplicate request): the
+// response is then INVALID_FETCH_SESSION_EPOCH, as Kafka answers it.
+func (c *fetchSessions) finish(f sessionFetch, resp *kmsg.FetchResponse) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := f.session
+	if c.sessions[s.id] != s || s.epoch != f.expect {
+		return false
+	}
+	var moved []*sessionPartition
+	kept := resp.Topics[:0]
+	for ti := range resp.Topics {
+		st := resp.Topics[ti]
+		parts := st.Partitions[:0]
+		for pi := range st.Partitions {
+			sp := &st.Partitions[pi]
+			p := s.byKey[newSessionKey(s.usesIDs, st.Topic, st.TopicID, sp.Partition)]
+			if p == nil || !p.remember(sp) {
+				continue
+			}
+			parts = append(parts, *sp)
+			if len(sp.RecordBatches) > 0 {
+				moved = append(moved, p)
+			}
+		}
+		if len(parts) > 0 {
+			st.Partitions = parts
+			kept = append(kept, st)
+		}
+	}
+	resp.Topics = kept
+	// Partitions that returned records go to the back of the line.
+	for _, p := range moved {
+		s.remove(p.key)
+		s.byKey[p.key] = p
+		s.order = append(s.order, p)
+	}
+	return true
+}
+
+// remember records what a response tells the client about p and reports whether the
+// response must carry p: it has records, an error, or a high watermark or log start the
+// client has not been told.
+func (p *sessionPartition) remember(sp *kmsg.FetchResponseTopicPartition) bool {
+	tell := len(sp.RecordBatches) > 0 || sp.HighWatermark != p.highWatermark || sp.LogStartOffset != p.logStart
+	p.highWatermark, p.logStart = sp.HighWatermark, sp.LogStartOffset
+	if sp.ErrorCode != 0 {
+		// Told again once the error is gone.
+		p.highWatermark, tell = -1, true
+	}
+	return tell
+}
+
+func (s *fetchSession) remove(key sessionKey) {
+	if s.byKey[key] == nil {
+		return
+	}
+	delete(s.byKey, key)
+	for i, p := range s.order {
+		if p.key == key {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
+}
+
+// requestTopics lists the session's partitions as a full fetch would, in the session's
+// order, consecutive partitions of one topic under one topic entry.
+func (s *fetchSession) requestTopics() []kmsg.FetchRequestTopic {
+	var topics []kmsg.FetchRequestTopic
+	for _, p := range s.order {
+		if n := len(topics); n == 0 || topics[n-1].Topic != p.topic || topics[n-1].TopicID != p.topicID {
+			t := kmsg.NewFetchRequestTopic()
+			t.Topic, t.TopicID = p.topic, p.topicID
+			topics = append(topics, t)
+		}
+		t := &topics[len(topics)-1]
+		t.Partitions = append(t.Partitions, p.req)
+	}
+	return topics
+}
+
+func newSessionKey(usesIDs bool, topic string, id [16]byte, partition int32) sessionKey {
+	if usesIDs {
+		return sessionKey{topicID: id, partition: partition}
+	}
+	return sessionKey{topic: topic, partition: partition}
+}
+
+// nextSessionEpoch is the epoch after e, wrapping past the largest to 1 (Kafka's
+// FetchMetadata.nextEpoch).
+func nextSessionEpoch(e int32) int32 {
+	if e == math.MaxInt32 {
+		return 1
+	}
+	return e + 1
+}

@@ -1,0 +1,122 @@
+package wire
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// sessionRequest is a Fetch v12 request naming partitions of topic "t" at offset 0.
+func sessionRequest(id, epoch int32, parts ...int32) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.SessionID, req.SessionEpoch = 12, id, epoch
+	if len(parts) > 0 {
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "t"
+		for _, p := range parts {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition = p
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = []kmsg.FetchRequestTopic{rt}
+	}
+	return req
+}
+
+// sessionResponse answers topics the way the handler does: same order, every partition
+// at high watermark hw, those in withRecords carrying a record.
+func sessionResponse(topics []kmsg.FetchRequestTopic, hw int64, withRecords ...int32) *kmsg.FetchResponse {
+	resp := kmsg.NewPtrFetchResponse()
+	for _, rt := range topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition, sp.HighWatermark, sp.LogStartOffset = rp.Partition, hw, 0
+			for _, p := range withRecords {
+				if p == rp.Partition {
+					sp.RecordBatches = []byte{1}
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+func sessionOrder(f sessionFetch) []int32 {
+	var order []int32
+	for _, t := range f.topics {
+		for _, p := range t.Partitions {
+			order = append(order, p.Partition)
+		}
+	}
+	return order
+}
+
+// Partitions that returned records go to the back of the session's order, so that under
+// the response's byte limit the others are read first next time, as in Kafka.
+func TestFetchSessionRotatesPartitionsThatReturnedRecords(t *testing.T) {
+	c := newFetchSessions(0)
+	now := time.Unix(1000, 0)
+	req := sessionRequest(0, 0, 0, 1, 2, 3)
+	id := c.open(req, sessionResponse(req.Topics, 5), now)
+	if id == 0 {
+		t.Fatal("no session opened")
+	}
+	f := c.begin(sessionRequest(id, 1), now)
+	if got := sessionOrder(f); len(got) != 4 || got[0] != 0 || got[3] != 3 {
+		t.Fatalf("session order %v, want 0 1 2 3", got)
+	}
+	resp := sessionResponse(f.topics, 5, 0, 2)
+	if !c.finish(f, resp) {
+		t.Fatal("finish refused the session's own fetch")
+	}
+	if n := len(resp.Topics[0].Partitions); n != 2 {
+		t.Fatalf("incremental response carries %d partitions, want the 2 with records", n)
+	}
+	f = c.begin(sessionRequest(id, 2), now)
+	if got := sessionOrder(f); got[0] != 1 || got[1] != 3 || got[2] != 0 || got[3] != 2 {
+		t.Fatalf("session order after 0 and 2 returned records: %v, want 1 3 0 2", got)
+	}
+}
+
+// A full cache makes room as Kafka's does: for anyone, by a session unused for the
+// eviction time; else for a larger session, by the smallest one older than that; else
+// the new session is not made and the client goes on with full fetches.
+func TestFetchSessionCacheEviction(t *testing.T) {
+	c := newFetchSessions(2)
+	t0 := time.Unix(1000, 0)
+	open := func(at time.Time, parts ...int32) int32 {
+		req := sessionRequest(0, 0, parts...)
+		return c.open(req, sessionResponse(req.Topics, 0), at)
+	}
+	small, big := open(t0, 0), open(t0, 0, 1, 2)
+	if small == 0 || big == 0 {
+		t.Fatal("sessions not opened with room in the cache")
+	}
+	if id := open(t0.Add(time.Second), 0, 1); id != 0 {
+		t.Fatal("a full cache of fresh sessions made room")
+	}
+	// Both are older than the eviction time now, and still in use: a new session larger
+	// than the smallest takes its place.
+	later := t0.Add(fetchSessionEvictAfter + time.Second)
+	for _, id := range []int32{small, big} {
+		c.begin(sessionRequest(id, 1), later)
+	}
+	if id := open(later, 0); id != 0 {
+		t.Fatal("a session no larger than any evicted one")
+	}
+	mid := open(later, 0, 1)
+	if mid == 0 || c.sessions[small] != nil || c.sessions[big] == nil {
+		t.Fatalf("a larger session did not take the smallest one's place: new %d, cache %v", mid, c.sessions)
+	}
+	// Unused for the eviction time: evicted by anyone.
+	stale := later.Add(fetchSessionEvictAfter + time.Second)
+	c.begin(sessionRequest(mid, 1), stale)
+	if id := open(stale, 0); id == 0 || c.sessions[big] != nil {
+		t.Fatal("a stale session was not evicted for a new one")
+	}
+}
