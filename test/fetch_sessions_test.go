@@ -143,9 +143,9 @@ func TestFetchSessionsSendOnlyWhatChanged(t *testing.T) {
 	}
 }
 
-// A consumer of many partitions (kgo opens a session; it sends incremental fetches from
-// then on) reads every record of every partition, in order, while producers keep writing
-// to a few of them at a time.
+// A consumer of many partitions (kgo opens a session and sends incremental fetches from
+// then on) reads every record of every partition, in order, while a producer keeps
+// writing to some of them at a time.
 func TestSessionConsumerReadsEveryPartition(t *testing.T) {
 	n := startNode(t, "")
 	const partitions, perPartition = 24, 50
@@ -187,6 +187,11 @@ func TestSessionConsumerReadsEveryPartition(t *testing.T) {
 		if !slices.Equal(got[p], v) {
 			t.Fatalf("partition %d: read %v, want %v", p, got[p], v)
 		}
+	}
+	// It read them through a session, which the metrics show.
+	m := n.scrapeMetrics()
+	if s, p := m.sum("chronik_fetch_sessions"), m.sum("chronik_fetch_session_partitions"); s < 1 || p < partitions {
+		t.Fatalf("metrics show %v fetch sessions holding %v partitions; want the consumer's, with all %d", s, p, partitions)
 	}
 }
 

@@ -74,6 +74,16 @@ func newFetchSessions(slots int) *fetchSessions {
 	return &fetchSessions{slots: max(slots, 0), sessions: map[int32]*fetchSession{}}
 }
 
+// stats returns how many sessions the cache keeps and how many partitions they hold.
+func (c *fetchSessions) stats() (sessions, partitions int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.sessions {
+		partitions += len(s.order)
+	}
+	return len(c.sessions), partitions
+}
+
 // sessionFetch is what a Fetch request means once its session is taken into account.
 type sessionFetch struct {
 	// topics are the partitions to read, in the order the response lists them: the

@@ -73,6 +73,10 @@ func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
 		sessions: newFetchSessions(cfg.FetchSessionSlots)}
 }
 
+// FetchSessions returns how many incremental fetch sessions the node keeps and how many
+// partitions they hold (for metrics).
+func (h *Handlers) FetchSessions() (sessions, partitions int) { return h.sessions.stats() }
+
 // APIs lists every API served with its version range; ApiVersions is derived from it.
 func (h *Handlers) APIs() []API {
 	return []API{

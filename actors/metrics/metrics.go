@@ -132,6 +132,19 @@ func New(src Source, version string, log zerolog.Logger) *Metrics {
 	return m
 }
 
+// WatchFetchSessions exports the Kafka listener's incremental fetch sessions, read from
+// stats at every scrape: how many sessions it keeps and how many partitions they hold.
+func (m *Metrics) WatchFetchSessions(stats func() (sessions, partitions int)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chronik_fetch_sessions", Help: "Incremental fetch sessions (KIP-227) the node keeps.",
+		}, func() float64 { s, _ := stats(); return float64(s) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chronik_fetch_session_partitions", Help: "Partitions held in incremental fetch sessions.",
+		}, func() float64 { _, p := stats(); return float64(p) }),
+	)
+}
+
 // Registry is the node's registry (for tests and for registering more collectors).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 

@@ -184,6 +184,7 @@ func (r *runningNode) listen(cfg *config.Config) error {
 	r.metrics = metrics.New(r.node, version, r.log.With().Str("component", "metrics").Logger())
 	r.node.OnImage(r.metrics.TopicsChanged)
 	handlers.ObserveData(r.metrics)
+	r.metrics.WatchFetchSessions(handlers.FetchSessions)
 	reg, err := wire.NewRegistry(handlers.APIs()...)
 	if err != nil {
 		return fmt.Errorf("build API registry: %w", err)
