@@ -459,7 +459,7 @@ func (a *partitionActor) synced(m *syncDone) {
 		}
 	}
 	a.pendingAcks = kept
-	if m.err == nil {
+	if m.err == nil && fenced == nil {
 		a.advanceHW(m.upTo)
 		if a.wal != nil && m.upTo >= a.wal.EndOffset() {
 			a.unsynced = false
