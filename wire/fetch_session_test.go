@@ -120,3 +120,99 @@ func TestFetchSessionCacheEviction(t *testing.T) {
 		t.Fatal("a stale session was not evicted for a new one")
 	}
 }
+
+// FuzzFetchSessionSequence drives one session cache with arbitrary sequences of full and
+// incremental fetches (right and wrong epochs, partitions added and forgotten, responses
+// with and without records): no panic, an incremental fetch reads each of its session's
+// partitions exactly once, its trimmed response holds only session partitions, and the
+// counts the metrics read agree with the sessions.
+func FuzzFetchSessionSequence(f *testing.F) {
+	f.Add([]byte{0, 3, 1, 0, 2, 5, 3, 1, 1, 0})
+	f.Add([]byte{0, 7, 1, 1, 0, 1, 2, 4, 2, 1, 1, 2})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		c := newFetchSessions(3)
+		now := time.Unix(1000, 0)
+		next := func() byte {
+			if len(ops) == 0 {
+				return 0
+			}
+			b := ops[0]
+			ops = ops[1:]
+			return b
+		}
+		var ids []int32
+		epochs := map[int32]int32{}
+		for len(ops) > 0 {
+			now = now.Add(time.Duration(next()) * time.Second)
+			switch next() % 3 {
+			case 0: // a full fetch opening a session over a set of partitions
+				mask := next()
+				var parts []int32
+				for p := int32(0); p < 8; p++ {
+					if mask&(1<<p) != 0 {
+						parts = append(parts, p)
+					}
+				}
+				req := sessionRequest(0, 0, parts...)
+				if sf := c.begin(req, now); !sf.create || sf.code != 0 {
+					t.Fatalf("full fetch with epoch 0: %+v", sf)
+				}
+				if id := c.open(req, sessionResponse(req.Topics, int64(next())), now); id != 0 {
+					ids, epochs[id] = append(ids, id), 1
+				}
+			case 1, 2: // an incremental fetch on a known session
+				if len(ids) == 0 {
+					continue
+				}
+				id := ids[int(next())%len(ids)]
+				epoch := epochs[id]
+				if next()%4 == 0 {
+					epoch++ // a wrong one
+				}
+				req := sessionRequest(id, epoch, int32(next()%8))
+				if forget := next(); forget%2 == 0 {
+					ft := kmsg.NewFetchRequestForgottenTopic()
+					ft.Topic, ft.Partitions = "t", []int32{int32(forget % 8), int32(forget / 8 % 8)}
+					req.ForgottenTopics = []kmsg.FetchRequestForgottenTopic{ft}
+				}
+				sf := c.begin(req, now)
+				if sf.code != 0 || sf.session == nil {
+					continue
+				}
+				epochs[id] = sf.expect
+				seen := map[int32]bool{}
+				for _, p := range sessionOrder(sf) {
+					if seen[p] {
+						t.Fatalf("session %d reads partition %d twice: %v", id, p, sessionOrder(sf))
+					}
+					seen[p] = true
+				}
+				if len(seen) != len(sf.session.order) {
+					t.Fatalf("session %d reads %d partitions, holds %d", id, len(seen), len(sf.session.order))
+				}
+				resp := sessionResponse(sf.topics, int64(next()%4), int32(next()%8))
+				if !c.finish(sf, resp) {
+					t.Fatalf("finish refused session %d's own fetch", id)
+				}
+				for _, rt := range resp.Topics {
+					for _, rp := range rt.Partitions {
+						if !seen[rp.Partition] {
+							t.Fatalf("session %d answered partition %d it does not hold", id, rp.Partition)
+						}
+					}
+				}
+			}
+		}
+		sessions, partitions := c.stats()
+		held := 0
+		for _, s := range c.sessions {
+			held += len(s.order)
+			if len(s.order) != len(s.byKey) {
+				t.Fatalf("session %d: %d partitions in order, %d by key", s.id, len(s.order), len(s.byKey))
+			}
+		}
+		if sessions != len(c.sessions) || partitions != held || sessions > 3 {
+			t.Fatalf("stats %d sessions, %d partitions; cache holds %d with %d (at most 3)", sessions, partitions, len(c.sessions), held)
+		}
+	})
+}
