@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -316,4 +317,57 @@ func TestConfluentKafkaTransactionalProducerRefused(t *testing.T) {
 		t.Errorf("the node logged %d refusals, want 2", c)
 	}
 	checkNoComplaints(t, n, "transactional producer refused")
+}
+
+// TestConfluentKafkaGroupAdmin drives librdkafka's admin API for consumer groups and
+// DeleteRecords, which librdkafka 2.0 has and binding 1.7 does not wrap (through ctypes,
+// test/py/rdkafka_admin.py): a live group with one member and a simple group with
+// committed offsets listed (with state filters), described, their offsets listed, altered
+// and deleted (refused for the live group with Kafka's errors), records deleted, groups
+// deleted (test/py/ck_group_admin.py).
+func TestConfluentKafkaGroupAdmin(t *testing.T) {
+	python := confluentKafka(t)
+	n := startNode(t, "")
+	var got map[string]json.RawMessage
+	runPython(t, python, n, &got, "py/ck_group_admin.py", "ck-gadm")
+	if skip, ok := got["skip"]; ok {
+		t.Skipf("%s", skip)
+	}
+	host, port, _ := strings.Cut(n.kafkaAddr, ":")
+	coordinator := fmt.Sprintf(`[1,%q,%s]`, host, port)
+	const tp = `"ck-gadm"`
+	// Group states: 3 Stable, 4 Dead (what Kafka describes an unknown group as), 5 Empty.
+	// A group's second field says whether it is simple (protocol type "").
+	want := map[string]string{
+		"list":        `{"error":null,"groups":[["ck-gadm-live",0,3],["ck-gadm-simple",1,5]],"errors":[]}`,
+		"list_stable": `{"error":null,"groups":[["ck-gadm-live",0,3]],"errors":[]}`,
+		"list_empty":  `{"error":null,"groups":[["ck-gadm-simple",1,5]],"errors":[]}`,
+		"describe": `{"error":null,"groups":[` +
+			`{"group":"ck-gadm-live","error":null,"simple":0,"assignor":"range","state":3,"coordinator":` + coordinator +
+			`,"members":[{"client_id":"rdkafka","consumer_id":true,"host":"/127.0.0.1","assignment":[[` + tp + `,0,-1001,"NO_ERROR"],[` + tp + `,1,-1001,"NO_ERROR"]]}]},` +
+			`{"group":"ck-gadm-simple","error":null,"simple":1,"assignor":"","state":5,"coordinator":` + coordinator + `,"members":[]},` +
+			`{"group":"ck-gadm-missing","error":null,"simple":1,"assignor":"","state":4,"coordinator":` + coordinator + `,"members":[]}]}`,
+		"offsets":       `{"error":null,"groups":[{"group":"ck-gadm-live","error":null,"partitions":[[` + tp + `,0,3,"NO_ERROR"],[` + tp + `,1,4,"NO_ERROR"]]}]}`,
+		"offsets_named": `{"error":null,"groups":[{"group":"ck-gadm-live","error":null,"partitions":[[` + tp + `,1,4,"NO_ERROR"],[` + tp + `,5,-1001,"NO_ERROR"]]}]}`,
+		// Kafka takes offsets without a generation only for an empty group.
+		"alter_live":                  `{"error":null,"groups":[{"group":"ck-gadm-live","error":null,"partitions":[[` + tp + `,0,1,"UNKNOWN_MEMBER_ID"]]}]}`,
+		"alter_simple":                `{"error":null,"groups":[{"group":"ck-gadm-simple","error":null,"partitions":[[` + tp + `,0,1,"NO_ERROR"],[` + tp + `,1,2,"NO_ERROR"]]}]}`,
+		"offsets_simple_altered":      `{"error":null,"groups":[{"group":"ck-gadm-simple","error":null,"partitions":[[` + tp + `,0,1,"NO_ERROR"],[` + tp + `,1,2,"NO_ERROR"]]}]}`,
+		"delete_offsets_live":         `{"error":null,"groups":[{"group":"ck-gadm-live","error":null,"partitions":[[` + tp + `,0,-1001,"GROUP_SUBSCRIBED_TO_TOPIC"]]}]}`,
+		"delete_offsets_simple":       `{"error":null,"groups":[{"group":"ck-gadm-simple","error":null,"partitions":[[` + tp + `,0,-1001,"NO_ERROR"]]}]}`,
+		"offsets_simple_after_delete": `{"error":null,"groups":[{"group":"ck-gadm-simple","error":null,"partitions":[[` + tp + `,1,2,"NO_ERROR"]]}]}`,
+		"delete_records":              `{"error":null,"offsets":[[` + tp + `,0,4,"NO_ERROR"],[` + tp + `,1,10,"NO_ERROR"]]}`,
+		"watermarks":                  `[[4,10],[10,10]]`,
+		"delete_records_beyond_end":   `{"error":null,"offsets":[[` + tp + `,0,-1,"OFFSET_OUT_OF_RANGE"]]}`,
+		"delete_groups": `{"error":null,"groups":[{"group":"ck-gadm-live","error":"NON_EMPTY_GROUP","partitions":null},` +
+			`{"group":"ck-gadm-simple","error":null,"partitions":null},{"group":"ck-gadm-missing","error":"GROUP_ID_NOT_FOUND","partitions":null}]}`,
+		"delete_live_after_close": `{"error":null,"groups":[{"group":"ck-gadm-live","error":null,"partitions":null}]}`,
+		"list_after":              `{"error":null,"groups":[],"errors":[]}`,
+	}
+	for key, w := range want {
+		if g := string(got[key]); g != w {
+			t.Errorf("%s:\n got %s\nwant %s", key, g, w)
+		}
+	}
+	checkNoComplaints(t, n)
 }
