@@ -8,27 +8,33 @@ import (
 )
 
 // kafkaPython returns a Python interpreter that has kafka-python (Debian's python3-kafka,
-// which .ci/run installs), skipping the test when there is none. It checks the system
-// interpreter first: a python3 earlier on PATH (pyenv's, say) may not see Debian's
-// packages.
+// which .ci/run installs), skipping the test when there is none.
 func kafkaPython(t *testing.T) string {
+	t.Helper()
+	return pythonWith(t, "kafka", "kafka-python (Debian package python3-kafka)")
+}
+
+// pythonWith returns a Python interpreter that can import module, skipping the test when
+// there is none. It checks the system interpreter first: a python3 earlier on PATH
+// (pyenv's, say) may not see Debian's packages.
+func pythonWith(t *testing.T, module, what string) string {
 	t.Helper()
 	for _, candidate := range []string{"/usr/bin/python3", "python3"} {
 		path, err := exec.LookPath(candidate)
 		if err != nil {
 			continue
 		}
-		if exec.Command(path, "-c", "import kafka").Run() == nil {
+		if exec.Command(path, "-c", "import "+module).Run() == nil {
 			return path
 		}
 	}
-	t.Skip("no python3 with kafka-python (Debian package python3-kafka)")
+	t.Skipf("no python3 with %s", what)
 	return ""
 }
 
-// runKafkaPython runs a script of test/py against the node with args and decodes the JSON
+// runPython runs a script of test/py against the node with args and decodes the JSON
 // line it prints into out.
-func runKafkaPython(t *testing.T, python string, n *node, out any, script string, args ...string) {
+func runPython(t *testing.T, python string, n *node, out any, script string, args ...string) {
 	t.Helper()
 	stdout, err := exec.Command(python, append([]string{script, n.kafkaAddr}, args...)...).Output()
 	if err != nil {
@@ -36,10 +42,10 @@ func runKafkaPython(t *testing.T, python string, n *node, out any, script string
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = ee.Stderr
 		}
-		t.Fatalf("kafka-python %s: %v\n%s\n%s", script, err, stdout, stderr)
+		t.Fatalf("python %s: %v\n%s\n%s", script, err, stdout, stderr)
 	}
 	if err := json.Unmarshal(stdout, out); err != nil {
-		t.Fatalf("kafka-python %s output %q: %v", script, stdout, err)
+		t.Fatalf("python %s output %q: %v", script, stdout, err)
 	}
 }
 
@@ -60,7 +66,7 @@ func TestKafkaPython(t *testing.T) {
 		EndTotal                                 int `json:"end_total"`
 		BeginTotal                               int `json:"begin_total"`
 	}
-	runKafkaPython(t, python, n, &got, "py/roundtrip.py", "kafka-python", "kafka-python-group")
+	runPython(t, python, n, &got, "py/roundtrip.py", "kafka-python", "kafka-python-group")
 	if len(got.MissingCodecs) > 0 {
 		t.Logf("kafka-python lacks the modules for %v (Debian's python3-snappy, python3-lz4, python3-zstandard); produced with %v", got.MissingCodecs, got.Codecs)
 	}
@@ -101,7 +107,7 @@ func TestKafkaPythonAdmin(t *testing.T) {
 		DeleteTopicErrors      []int    `json:"delete_topic_errors"`
 		ListedAfterDelete      bool     `json:"listed_after_delete"`
 	}
-	runKafkaPython(t, python, n, &got, "py/admin.py", "kp-admin", "kp-admin-group")
+	runPython(t, python, n, &got, "py/admin.py", "kp-admin", "kp-admin-group")
 	want := []struct {
 		what string
 		ok   bool
