@@ -156,6 +156,14 @@ func TestAdminErrorCodes(t *testing.T) {
 		t.Errorf("compression levels within Kafka's ranges: %v", err)
 	}
 	check("bad topic name", createErr(1, 1, nil, "bad name!"), kerr.InvalidTopicException)
+	// Replication throttles (kafka-reassign-partitions.sh sets them) and the local
+	// retentions are accepted; tiered storage is refused, as by a Kafka broker without it.
+	if err := createErr(1, 1, map[string]*string{"leader.replication.throttled.replicas": strp("0:1,1:1"),
+		"follower.replication.throttled.replicas": strp("*"), "local.retention.ms": strp("-2"), "remote.storage.enable": strp("false")}, "throttled"); err != nil {
+		t.Errorf("replication throttles and local retention: %v", err)
+	}
+	check("bad throttle list", createErr(1, 1, map[string]*string{"leader.replication.throttled.replicas": strp("all")}, "badthrottle"), kerr.InvalidConfig)
+	check("tiered storage", createErr(1, 1, map[string]*string{"remote.storage.enable": strp("true")}, "tiered"), kerr.InvalidConfig)
 
 	// Validate-only creates nothing.
 	vr, err := adm.ValidateCreateTopics(ctx, 3, 1, nil, "dry-run")

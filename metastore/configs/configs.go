@@ -128,6 +128,17 @@ var topicDefs = []Def{
 	{Name: "segment.index.bytes", BrokerKey: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", check: intRange(4, math.MaxInt32)},
 	{Name: "segment.jitter.ms", BrokerKey: "log.roll.jitter.ms", Type: TypeLong, Default: "0", check: intRange(0, math.MaxInt64)},
 	{Name: "unclean.leader.election.enable", BrokerKey: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", check: isBool},
+	// Replication throttles, which kafka-reassign-partitions.sh and operators set on the
+	// topics they move.
+	{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "", check: throttledReplicas},
+	{Name: "follower.replication.throttled.replicas", Type: TypeList, Default: "", check: throttledReplicas},
+	// Tiered storage (KIP-405): not available, as on a Kafka broker without
+	// remote.log.storage.system.enable; the local retentions are accepted.
+	{Name: "remote.storage.enable", Type: TypeBoolean, Default: "false", check: remoteStorage},
+	{Name: "local.retention.ms", BrokerKey: "log.local.retention.ms", Type: TypeLong, Default: "-2", check: intRange(-2, math.MaxInt64)},
+	{Name: "local.retention.bytes", BrokerKey: "log.local.retention.bytes", Type: TypeLong, Default: "-2", check: intRange(-2, math.MaxInt64)},
+	{Name: "remote.log.copy.disable", Type: TypeBoolean, Default: "false", check: isBool},
+	{Name: "remote.log.delete.on.disable", Type: TypeBoolean, Default: "false", check: isBool},
 }
 
 var byName = func() map[string]*Def {
@@ -141,7 +152,9 @@ var byName = func() map[string]*Def {
 var byBrokerKey = func() map[string]*Def {
 	m := map[string]*Def{}
 	for i := range topicDefs {
-		m[topicDefs[i].BrokerKey] = &topicDefs[i]
+		if topicDefs[i].BrokerKey != "" {
+			m[topicDefs[i].BrokerKey] = &topicDefs[i]
+		}
 	}
 	return m
 }()
@@ -317,6 +330,38 @@ func floatRange(lo, hi float64) func(string) error {
 		}
 		return nil
 	}
+}
+
+// throttledReplicas checks a replication throttle list as Kafka's
+// ThrottledReplicaListValidator does: empty, "*", or partition:broker pairs.
+func throttledReplicas(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "*" {
+		return nil
+	}
+	for _, entry := range strings.Split(s, ",") {
+		p, b, ok := strings.Cut(strings.TrimSpace(entry), ":")
+		if !ok || !isDigits(p) || !isDigits(b) {
+			return fmt.Errorf("must be \"*\" or a list of partitionId:brokerId")
+		}
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// remoteStorage refuses tiered storage, which this broker does not have, with Kafka's
+// words for a broker that has it off.
+func remoteStorage(s string) error {
+	if err := isBool(s); err != nil {
+		return err
+	}
+	if s == "true" {
+		return fmt.Errorf("tiered storage functionality is disabled in the broker; a topic cannot be configured with remote log storage")
+	}
+	return nil
 }
 
 func isBool(s string) error {
