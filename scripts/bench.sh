@@ -6,7 +6,7 @@
 #                                    after `make build`)
 #   scripts/bench.sh metadata e2e    only the named sections
 #
-# Sections: machine, raft-storage, metadata, e2e, data, groups. To add one, write a
+# Sections: machine, raft-storage, metadata, e2e, data, groups, sessions. To add one, write a
 # section_<name> function below and append <name> to ALL_SECTIONS.
 #
 # Environment: GO (default go), CHRONIK_BIN (default bin/chronik-node, used by e2e, data
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 CHRONIK_BIN=${CHRONIK_BIN:-bin/chronik-node}
 BENCH_COUNT=${BENCH_COUNT:-1}
-ALL_SECTIONS=(machine raft-storage metadata e2e data groups)
+ALL_SECTIONS=(machine raft-storage metadata e2e data groups sessions)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chronik-bench-sh.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -127,6 +127,16 @@ section_groups() {
 	[[ $bin == /* ]] || bin=../$bin
 	run env CHRONIK_BIN="$bin" "$GO" test -run '^$' -bench '^BenchmarkGroupRebalance$' -benchtime 10x -count "$BENCH_COUNT" -timeout 20m ./test/
 	run env CHRONIK_BIN="$bin" "$GO" test -run '^$' -bench '^BenchmarkOffsetCommits$' -benchtime 5s -count "$BENCH_COUNT" -timeout 20m ./test/
+}
+
+# Incremental fetch sessions: what a caught-up consumer of 1,000 partitions costs on the
+# wire, chronik-node with sessions and without, and kfake (which keeps them too).
+section_sessions() {
+	header "sessions: Fetch bytes/s of an idle kgo consumer of 1,000 partitions; chronik-node with and without fetch sessions, kfake"
+	need_bin
+	local bin=$CHRONIK_BIN
+	[[ $bin == /* ]] || bin=../$bin
+	run env CHRONIK_BIN="$bin" "$GO" test -run '^$' -bench '^BenchmarkIdleConsumerFetchBytes$' -benchtime 5x -count "$BENCH_COUNT" -timeout 20m ./test/
 }
 
 sections=("$@")

@@ -38,7 +38,7 @@ type benchTarget struct {
 // sub-benchmarks run several times, with growing b.N, against the same brokers).
 func benchTargets(b *testing.B) []benchTarget {
 	b.Helper()
-	targets := []benchTarget{startBenchChronik(b), startBenchKfake(b)}
+	targets := []benchTarget{startBenchChronik(b, ""), startBenchKfake(b)}
 	b.Cleanup(func() {
 		for _, t := range targets {
 			t.stop()
@@ -48,14 +48,14 @@ func benchTargets(b *testing.B) []benchTarget {
 }
 
 // startBenchChronik starts chronik-node with production durability (fsynced metadata
-// store and Raft log) and no initial rebalance delay (kfake has none), and creates the
-// topic.
-func startBenchChronik(b *testing.B) benchTarget {
+// store and Raft log), no initial rebalance delay (kfake has none) and the extra config
+// lines given, and creates the topic.
+func startBenchChronik(b *testing.B, extra string) benchTarget {
 	b.Helper()
 	dir := b.TempDir()
 	kafka, debug := benchFreeAddr(b), benchFreeAddr(b)
-	cfg := fmt.Sprintf("listeners = %q\ndebug.listener = %q\ndata.dir = %q\ngroup.initial.rebalance.delay.ms = 0\nlogging.level = \"warn\"\n",
-		kafka, debug, filepath.Join(dir, "data"))
+	cfg := fmt.Sprintf("listeners = %q\ndebug.listener = %q\ndata.dir = %q\ngroup.initial.rebalance.delay.ms = 0\nlogging.level = \"warn\"\n%s\n",
+		kafka, debug, filepath.Join(dir, "data"), extra)
 	path := filepath.Join(dir, "node.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
