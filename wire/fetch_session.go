@@ -29,6 +29,12 @@ const (
 	// session unused this long may be evicted by any new one, and one created this long
 	// ago by a new one with more partitions.
 	fetchSessionEvictAfter = 2 * time.Minute
+	// maxSessionPartitions bounds the partitions all sessions hold together (a few
+	// hundred bytes each): a Fetch may name millions of partitions, and a thousand
+	// sessions of them would otherwise keep that much memory. A full fetch that would
+	// pass it gets no session; an incremental one that would, loses its session and
+	// starts over with a full fetch.
+	maxSessionPartitions = 1 << 20
 )
 
 // sessionKey names a partition in a session: by topic id for Fetch v13+, by name before.
@@ -62,26 +68,25 @@ type fetchSession struct {
 
 // fetchSessions is the node's session cache.
 type fetchSessions struct {
-	mu       sync.Mutex
-	slots    int // 0: sessions are off
-	sessions map[int32]*fetchSession
+	mu            sync.Mutex
+	slots         int // 0: sessions are off
+	sessions      map[int32]*fetchSession
+	partitions    int // held by all sessions together
+	maxPartitions int // maxSessionPartitions; tests lower it
 }
 
 func newFetchSessions(slots int) *fetchSessions {
 	if slots == 0 {
 		slots = defaultFetchSessionSlots
 	}
-	return &fetchSessions{slots: max(slots, 0), sessions: map[int32]*fetchSession{}}
+	return &fetchSessions{slots: max(slots, 0), sessions: map[int32]*fetchSession{}, maxPartitions: maxSessionPartitions}
 }
 
 // stats returns how many sessions the cache keeps and how many partitions they hold.
 func (c *fetchSessions) stats() (sessions, partitions int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range c.sessions {
-		partitions += len(s.order)
-	}
-	return len(c.sessions), partitions
+	return len(c.sessions), c.partitions
 }
 
 // sessionFetch is what a Fetch request means once its session is taken into account.
@@ -105,8 +110,8 @@ func (c *fetchSessions) begin(req *kmsg.FetchRequest, now time.Time) sessionFetc
 	defer c.mu.Unlock()
 	if fullFetch(req.SessionEpoch) {
 		// Any session a full fetch names is closed; epoch 0 asks for a new one.
-		if req.SessionID != 0 {
-			delete(c.sessions, req.SessionID)
+		if s := c.sessions[req.SessionID]; s != nil {
+			c.drop(s)
 		}
 		return sessionFetch{topics: req.Topics, create: req.SessionEpoch == 0 && c.slots > 0}
 	}
@@ -120,6 +125,7 @@ func (c *fetchSessions) begin(req *kmsg.FetchRequest, now time.Time) sessionFetc
 		// The session names its topics one way, this request the other.
 		return sessionFetch{code: kerr.FetchSessionTopicIDError.Code}
 	}
+	before := len(s.order)
 	for ti := range req.Topics {
 		rt := &req.Topics[ti]
 		for pi := range rt.Partitions {
@@ -139,10 +145,15 @@ func (c *fetchSessions) begin(req *kmsg.FetchRequest, now time.Time) sessionFetc
 			s.remove(newSessionKey(usesIDs, ft.Topic, ft.TopicID, part))
 		}
 	}
-	if len(s.order) == 0 {
+	c.partitions += len(s.order) - before
+	switch {
+	case len(s.order) == 0:
 		// Nothing left to fetch: Kafka closes the session and answers sessionless.
-		delete(c.sessions, s.id)
+		c.drop(s)
 		return sessionFetch{}
+	case c.partitions > c.maxPartitions:
+		c.drop(s)
+		return sessionFetch{code: kerr.FetchSessionIDNotFound.Code}
 	}
 	s.used = now
 	s.epoch = nextSessionEpoch(s.epoch)
@@ -170,14 +181,21 @@ func (c *fetchSessions) open(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, n
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.sessions) >= c.slots && !c.evictFor(len(s.order), now) {
+	if c.partitions+len(s.order) > c.maxPartitions || (len(c.sessions) >= c.slots && !c.evictFor(len(s.order), now)) {
 		return 0
 	}
 	for s.id == 0 || c.sessions[s.id] != nil {
 		s.id = rand.Int32N(math.MaxInt32-1) + 1
 	}
 	c.sessions[s.id] = s
+	c.partitions += len(s.order)
 	return s.id
+}
+
+// drop removes s from the cache. Callers hold mu.
+func (c *fetchSessions) drop(s *fetchSession) {
+	delete(c.sessions, s.id)
+	c.partitions -= len(s.order)
 }
 
 // evictFor makes room for a new session of size partitions, as Kafka's tryEvict does: the
@@ -195,9 +213,9 @@ func (c *fetchSessions) evictFor(size int, now time.Time) bool {
 	}
 	switch {
 	case lru != nil && now.Sub(lru.used) > fetchSessionEvictAfter:
-		delete(c.sessions, lru.id)
+		c.drop(lru)
 	case smallest != nil && size > len(smallest.order):
-		delete(c.sessions, smallest.id)
+		c.drop(smallest)
 	default:
 		return false
 	}

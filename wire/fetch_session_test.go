@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -215,4 +216,33 @@ func FuzzFetchSessionSequence(f *testing.F) {
 			t.Fatalf("stats %d sessions, %d partitions; cache holds %d with %d (at most 3)", sessions, partitions, len(c.sessions), held)
 		}
 	})
+}
+
+// The partitions all sessions hold are bounded: a full fetch that would pass the bound
+// gets no session, and an incremental fetch that would loses its session (the client
+// starts over with a full fetch).
+func TestFetchSessionsBoundTheirPartitions(t *testing.T) {
+	c := newFetchSessions(0)
+	c.maxPartitions = 5
+	now := time.Unix(1000, 0)
+	open := func(parts ...int32) int32 {
+		req := sessionRequest(0, 0, parts...)
+		return c.open(req, sessionResponse(req.Topics, 0), now)
+	}
+	first := open(0, 1, 2)
+	if first == 0 {
+		t.Fatal("no session within the bound")
+	}
+	if id := open(0, 1, 2); id != 0 {
+		t.Fatal("a session past the bound was opened")
+	}
+	if f := c.begin(sessionRequest(first, 1, 3, 4, 5), now); f.code != kerr.FetchSessionIDNotFound.Code {
+		t.Fatalf("an incremental fetch past the bound: %+v, want FETCH_SESSION_ID_NOT_FOUND", f)
+	}
+	if s, p := c.stats(); s != 0 || p != 0 {
+		t.Fatalf("after dropping the session: %d sessions, %d partitions", s, p)
+	}
+	if id := open(0, 1, 2, 3, 4); id == 0 {
+		t.Fatal("no session once the bound has room again")
+	}
 }
