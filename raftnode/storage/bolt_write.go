@@ -267,7 +267,8 @@ func (s *boltStorage) update(fn func(tx *bolt.Tx) error) error {
 		return nil
 	}
 	if isDiskFull(err) && s.fileAtLastCommit() {
-		s.log.Warn().Err(err).Str("path", s.path).Msg("raft log write refused: no space left; nothing was written, later writes will try again")
+		// Debug: the caller retries every half second and says once that the disk is full.
+		s.log.Debug().Err(err).Str("path", s.path).Msg("raft log write refused: no space left; nothing was written")
 		return err
 	}
 	s.failed = err
