@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // openFDs counts the node's open file descriptors.
@@ -84,4 +85,68 @@ func TestThousandConnectionsLeaveNoDescriptors(t *testing.T) {
 	if got := consumeN(t, n, "crowd", 1005); len(got) != 1005 {
 		t.Fatalf("read back %d records, want 1005", len(got))
 	}
+}
+
+// Clients that hang up with a long-poll fetch parked (a consumer killed mid-poll, a
+// script dialling, fetching and leaving in a loop) leave nothing behind: their sockets,
+// handlers and parked fetches go at once. The node used to hold each connection until its
+// fetch's MaxWaitMillis passed, to write an answer nobody would read, so such clients
+// could run it out of file descriptors.
+func TestHungUpLongPollsFreeTheirConnections(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc to count file descriptors")
+	}
+	n := startNode(t, "")
+	createTopic(t, n, "idle", 2, nil)
+	cl := n.rawClient()
+	for p := range int32(2) { // both partitions open before the count is taken
+		fetchRaw(t, cl, "idle", p, 0)
+	}
+	partitionParked(n, "idle", 0) // and the debug endpoint's keep-alive connection
+	baseline := n.openFDs()
+
+	var conns []net.Conn
+	for i := range int32(300) {
+		c, err := net.Dial("tcp", n.kafkaAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write(longPollFrame("idle", 2, 2*time.Minute, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "300 fetches parked on both partitions", func() bool {
+		return partitionParked(n, "idle", 0) == 300 && partitionParked(n, "idle", 1) == 300
+	})
+	for _, c := range conns {
+		c.Close()
+	}
+	eventually(t, 10*time.Second, "the hung-up connections' descriptors to be closed", func() bool { return n.openFDs() <= baseline })
+	eventually(t, 10*time.Second, "the partitions to forget the abandoned fetches", func() bool {
+		return partitionParked(n, "idle", 0) == 0 && partitionParked(n, "idle", 1) == 0
+	})
+	// A fetch that stays is still woken by new records.
+	reply := longPoll(t, n, "idle", 1, time.Minute)
+	produceAll(t, n.client(kgo.DefaultProduceTopic("idle"), kgo.RecordPartitioner(kgo.ManualPartitioner())), []*kgo.Record{{Partition: 1, Value: []byte("wake")}})
+	if records, _ := fetchedRecords(t, <-reply); records != 1 {
+		t.Fatalf("the remaining long poll got %d records, want 1", records)
+	}
+}
+
+// longPollFrame is a whole Fetch v12 request frame for partitions [0, partitions) of
+// topic from offset 0, waiting up to maxWait for a byte.
+func longPollFrame(topic string, partitions int32, maxWait time.Duration, correlationID int32) []byte {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 12
+	req.ReplicaID, req.MinBytes, req.MaxBytes, req.MaxWaitMillis = -1, 1, 1<<20, int32(maxWait.Milliseconds())
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	for p := range partitions {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = p, 1<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	return kmsg.NewRequestFormatter(kmsg.FormatterClientID("hangs-up")).AppendRequest(nil, req, correlationID)
 }

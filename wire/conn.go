@@ -122,7 +122,8 @@ func (c *conn) stopWriting() {
 
 // readLoop reads and dispatches requests until the client leaves, the server shuts down,
 // the connection idles out, or a frame cannot be answered. Returning without close()
-// lets the writer finish the requests already read.
+// lets the writer finish the requests already read (at shutdown); a client that closed
+// its end gets nothing more (keepReadingAfter closes).
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	deadline := newIdleDeadline(c.srv.cfg.IdleTimeout, c.nc.SetReadDeadline)
@@ -212,8 +213,13 @@ func (c *conn) keepReadingAfter(err error, started bool) bool {
 		}
 		return false
 	case errors.Is(err, io.EOF) && !started:
+		// The client has gone: close at once and drop the answers still being made, as
+		// Kafka does (its selector takes end of stream for a disconnection, and
+		// SocketServer drops a response whose connection closed). Draining them held the
+		// socket and its handlers until the last one finished: a long-poll fetch for its
+		// whole MaxWaitMillis, and a client that dialled, fetched and hung up in a loop
+		// piled up open connections until the node ran out of descriptors.
 		c.log.Debug().Msg("client closed the connection")
-		return false
 	case errors.As(err, &sizeErr):
 		c.log.Warn().Err(err).Msg("bad request size; closing connection")
 	case c.ctx.Err() != nil:
