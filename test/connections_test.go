@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -149,4 +150,67 @@ func longPollFrame(topic string, partitions int32, maxWait time.Duration, correl
 	}
 	req.Topics = append(req.Topics, rt)
 	return kmsg.NewRequestFormatter(kmsg.FormatterClientID("hangs-up")).AppendRequest(nil, req, correlationID)
+}
+
+// Clients that pipeline requests and never read the answers cannot make the node hold
+// them: 200 connections each sending 200 requests for the metadata of 4,000 partitions
+// (130 KiB an answer) used to make it hold up to 64 answers a connection, 3.8 GB of
+// resident memory; now a connection's reader stops while 256 KiB of its answers wait to
+// be read (about 300 MiB in all), and the rest waits in TCP.
+func TestClientsThatNeverReadHoldBoundedMemory(t *testing.T) {
+	if raceBuilt(t) {
+		t.Skip("the race detector's shadow memory makes the node's resident size no measure")
+	}
+	n := startNode(t, "")
+	ctx := testContext(t)
+	adm := n.admin()
+	var names []string
+	for i := range 400 {
+		names = append(names, fmt.Sprintf("wide-%03d-%040d", i, 0))
+	}
+	for i := 0; i < len(names); i += 100 {
+		if _, err := adm.CreateTopics(ctx, 10, 1, nil, names[i:i+100]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("never-reads")).AppendRequest(nil, req, 1)
+	before := n.peakRSS()
+	answered := func() float64 { return n.scrapeMetrics().sum("chronik_requests_total", `api="Metadata"`) }
+	start := answered()
+
+	var conns []net.Conn
+	for range 200 {
+		c, err := net.Dial("tcp", n.kafkaAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write(bytes.Repeat(frame, 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait until the node stops answering: every connection is then waiting for its
+	// client to read.
+	last, since := answered(), time.Now()
+	eventually(t, 60*time.Second, "the node to stop answering clients that do not read", func() bool {
+		if now := answered(); now != last {
+			last, since = now, time.Now()
+		}
+		return time.Since(since) > time.Second
+	})
+	grew := n.peakRSS() - before
+	t.Logf("%.0f answers made, peak resident memory grew %d MiB", last-start, grew>>20)
+	if grew > 1<<30 {
+		t.Fatalf("the node's peak resident memory grew %d MiB for 200 clients that never read; want it bounded", grew>>20)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	// They are gone, and the node serves the rest.
+	if got := n.topicNames(ctx); len(got) != len(names) {
+		t.Fatalf("%d topics listed after the clients left, want %d", len(got), len(names))
+	}
 }
