@@ -155,8 +155,8 @@ func longPollFrame(topic string, partitions int32, maxWait time.Duration, correl
 // Clients that pipeline requests and never read the answers cannot make the node hold
 // them: 200 connections each sending 200 requests for the metadata of 4,000 partitions
 // (130 KiB an answer) used to make it hold up to 64 answers a connection, 3.8 GB of
-// resident memory; now a connection's reader stops while 256 KiB of its answers wait to
-// be read (about 300 MiB in all), and the rest waits in TCP.
+// resident memory; now a connection's next such request waits, unhandled, while 256 KiB
+// of its answers are unread (about 300 MiB in all).
 func TestClientsThatNeverReadHoldBoundedMemory(t *testing.T) {
 	if raceBuilt(t) {
 		t.Skip("the race detector's shadow memory makes the node's resident size no measure")

@@ -10,8 +10,8 @@ import (
 // handled, for the client to read: a client that pipelines them and never reads the
 // answers (Metadata of a large cluster, 130 KiB each, 64 at a time on each of 200
 // connections: 3.8 GB of resident memory) holds the node to this much a connection
-// instead (the same: about 300 MiB in all). Kafka goes further and reads a connection's next request
-// only once its last response is sent.
+// instead (the same: about 300 MiB in all). Kafka goes further and reads a connection's
+// next request only once its last response is sent.
 const maxUnwrittenPerConn = 256 << 10
 
 // unwrittenResponses counts the bytes of a connection's LargeAnswers responses that are
