@@ -84,6 +84,13 @@ func TestMetadataDiskFullRefusesChangesAndRecovers(t *testing.T) {
 			t.Fatalf("CreateTopics on a full disk: %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(code))
 		}
 	}
+	// The operator sees why: in /debug/raft and in /metrics.
+	if !n.metadataDiskFull() {
+		t.Fatal("/debug/raft does not say the metadata's disk is full")
+	}
+	if v := n.scrapeMetrics().sum("chronik_metadata_disk_full"); v != 1 {
+		t.Fatalf("chronik_metadata_disk_full = %v on a full disk, want 1", v)
+	}
 	// An offset commit is refused as Kafka's coordinator refuses one its log cannot take.
 	if code := commitRaw(t, n, "full-group", memberID, generation, consumed[15]); code != kerr.NotCoordinator.Code {
 		t.Fatalf("offset commit on a full disk: %v, want NOT_COORDINATOR", kerr.ErrorForCode(code))
@@ -113,6 +120,9 @@ func TestMetadataDiskFullRefusesChangesAndRecovers(t *testing.T) {
 		return createTopicsRaw(t, cl, after) == 0
 	})
 	created[after[0]] = true
+	if n.metadataDiskFull() {
+		t.Fatal("/debug/raft still says the metadata's disk is full after a change was applied")
+	}
 	if err := member.CommitRecords(ctx, consumed[15]); err != nil {
 		t.Fatalf("commit once space was freed: %v", err)
 	}
@@ -157,6 +167,15 @@ func TestMetadataDiskFullRefusesChangesAndRecovers(t *testing.T) {
 	if len(got) != want {
 		t.Fatalf("the group resumed with %d records, want %d", len(got), want)
 	}
+}
+
+// metadataDiskFull reads /debug/raft's metadata_disk_full.
+func (n *node) metadataDiskFull() bool {
+	var s struct {
+		Full bool `json:"metadata_disk_full"`
+	}
+	n.debugJSON("/debug/raft", &s)
+	return s.Full
 }
 
 // createTopicsRaw creates single-partition topics in one CreateTopics request and returns
