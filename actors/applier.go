@@ -26,6 +26,9 @@ type applier struct {
 	pending   []*storageApply
 	scheduled bool
 	restarted bool
+	// full is set while the disk has no space for the metadata store: applies queue in
+	// pending (nothing is published or acknowledged) until retryApplies finds space.
+	full bool
 }
 
 func (a *applier) setRestarted() { a.restarted = true }
@@ -37,17 +40,33 @@ func newApplier(n *Node) actor.Producer {
 func (a *applier) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		a.n.metaSpace.store.Store(false) // a fresh instance has nothing waiting for space
 		a.start(ctx)
 	case *storageApply:
 		a.pending = append(a.pending, m)
-		if !a.scheduled {
+		if !a.scheduled && !a.full {
 			a.scheduled = true
 			ctx.Send(ctx.Self(), &flushApplies{})
 		}
 	case *flushApplies:
 		a.scheduled = false
-		a.flush(ctx)
+		if !a.full {
+			a.flush(ctx)
+		}
+	case *retryApplies:
+		if a.full {
+			a.full = false
+			a.flush(ctx)
+			if !a.full {
+				a.n.metaSpace.store.Store(false)
+				a.log.Info().Msg("metadata store takes writes again")
+			}
+		}
 	case *installSnapshot:
+		if a.full {
+			// A snapshot replaces the store; what waits for space is older than it.
+			panic("metadata store full when a leader snapshot arrived")
+		}
 		a.flush(ctx) // entries queued before the snapshot come first
 		a.install(ctx, m)
 	}
@@ -81,11 +100,13 @@ func (a *applier) flush(ctx actor.Context) {
 	b := fsm.NewBatch(a.img)
 	results := map[uint64][]fsm.Result{}
 	applied := 0
+	confChanged := false
 	for _, p := range pending {
 		for _, e := range p.msg.GetEntries() {
 			if e.GetIndex() <= b.Image().Index {
 				continue // already applied: redelivered after a Raft rebuild
 			}
+			confChanged = confChanged || e.GetType() != raftpb.EntryNormal
 			a.applyEntry(b, e, results)
 			b.SetApplied(e.GetIndex(), e.GetTerm())
 			applied++
@@ -94,6 +115,13 @@ func (a *applier) flush(ctx actor.Context) {
 	if applied > 0 {
 		img, changes := b.Done()
 		if err := a.n.opts.Store.Commit(changes); err != nil {
+			// A full disk: keep the entries and apply them again later, from the same
+			// image (a batch never touches its base). Not with a membership change in
+			// the batch, which Raft was told about already: restart from the store.
+			if isDiskFull(err) && !confChanged {
+				a.waitForSpace(ctx, pending, err)
+				return
+			}
 			a.log.Error().Err(err).Uint64("index", changes.Index).Msg("commit metadata")
 			panic(err) // nothing is published or acknowledged; restart from the store
 		}
@@ -108,6 +136,19 @@ func (a *applier) flush(ctx actor.Context) {
 		a.n.deliverResponses(ctx, p.inc, p.msg.GetResponses())
 	}
 	a.maybeSnapshot(ctx)
+}
+
+// waitForSpace keeps applies the metadata store had no room for, unpublished and
+// unacknowledged, and tries them again later.
+func (a *applier) waitForSpace(ctx actor.Context, unapplied []*storageApply, err error) {
+	a.pending = unapplied
+	a.full = true
+	if !a.n.metaSpace.store.Swap(true) {
+		a.log.Error().Err(err).Int("applies", len(unapplied)).
+			Msg("metadata store write refused: disk full; metadata changes are refused until there is space, writes retried")
+	}
+	self := ctx.Self()
+	time.AfterFunc(metaSpaceRetry, func() { a.n.root.Send(self, &retryApplies{}) })
 }
 
 func (a *applier) applyEntry(b *fsm.Batch, e *raftpb.Entry, results map[uint64][]fsm.Result) {

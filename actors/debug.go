@@ -38,6 +38,9 @@ type RaftStatus struct {
 	// ProposalsPending the metadata changes waiting for Raft to apply them.
 	LeaderChanges    uint64 `json:"leader_changes"`
 	ProposalsPending int64  `json:"proposals_pending"`
+	// MetadataDiskFull is set while the Raft log or the metadata store has no room for a
+	// write: metadata changes are refused until it clears (see metaSpace).
+	MetadataDiskFull bool `json:"metadata_disk_full"`
 }
 
 // RaftStatus reports the Raft group as this node sees it.
@@ -51,6 +54,7 @@ func (n *Node) RaftStatus() RaftStatus {
 		SnapshotBytes: st.SnapshotBytes, Bootstrap: n.bootstrap,
 		CommandsApplied: n.metrics.commandsApplied.Load(), ApplyBatches: n.metrics.applyBatches.Load(),
 		LeaderChanges: n.metrics.leaderChanges.Load(), ProposalsPending: n.metrics.proposalsPending.Load(),
+		MetadataDiskFull: n.metaSpace.full(),
 	}
 	if rs := n.raftState.Load(); rs != nil {
 		s.Term, s.Leader, s.CommitIndex, s.State = rs.term, rs.lead, rs.commit, rs.state.String()

@@ -369,12 +369,13 @@ func waitProposal(applied <-chan proposeResult, timeout time.Duration) proposeRe
 }
 
 // proposeErrorCode is the Kafka error a group request gets when its change could not be
-// applied: NOT_COORDINATOR when Raft has no leader here (the client looks again),
-// otherwise the proposal's own code.
+// applied: NOT_COORDINATOR when Raft has no leader here (the client looks again) or the
+// metadata's disk is full (Kafka's coordinator answers a KAFKA_STORAGE_ERROR from its log
+// so: GroupMetadataManager.storeOffsets), otherwise the proposal's own code.
 func proposeErrorCode(err error) int16 {
 	var pe *ProposeError
 	if errors.As(err, &pe) {
-		if pe.Code == kerr.NotController.Code {
+		if pe.Code == kerr.NotController.Code || pe.Code == kerr.KafkaStorageError.Code {
 			return kerr.NotCoordinator.Code
 		}
 		return pe.Code

@@ -86,6 +86,7 @@ type Node struct {
 	groupDir   groupDirectory
 	trash      trash       // partition directories being deleted
 	fences     writeFences // partitions whose log failed an fsync
+	metaSpace  metaSpace   // metadata files refusing writes for lack of space
 	// storageLogs bounds the node's lines about partitions' storage failures.
 	storageLogs storageLogGate
 

@@ -489,6 +489,16 @@ func (a *partitionActor) advanceHW(hw int64) {
 	a.watchers = kept
 }
 
+// closed reports whether ch is closed; a nil channel never is.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 func notify(ch chan<- struct{}) {
 	select {
 	case ch <- struct{}{}:
@@ -506,12 +516,13 @@ func (a *partitionActor) watch(m *WatchRequest) {
 	a.publish()
 }
 
-// pruneWatchers forgets parked fetches whose wait is over: their handlers have answered
-// already, and idle partitions would otherwise collect one per long poll forever.
+// pruneWatchers forgets parked fetches whose wait is over or whose client hung up: their
+// handlers have answered or given up already, and idle partitions would otherwise collect
+// one per long poll until its deadline.
 func (a *partitionActor) pruneWatchers(now time.Time) {
 	kept := a.watchers[:0]
 	for _, w := range a.watchers {
-		if now.Before(w.Deadline) {
+		if now.Before(w.Deadline) && !closed(w.Abandoned) {
 			kept = append(kept, w)
 		}
 	}

@@ -59,6 +59,9 @@ type WatchRequest struct {
 	Offset   int64
 	Deadline time.Time
 	Notify   chan<- struct{}
+	// Abandoned, when closed, says nobody waits any more (the fetch's client hung up):
+	// the partition forgets the watch before its deadline. May be nil.
+	Abandoned <-chan struct{}
 }
 
 // ListOffsetsRequest resolves a timestamp (or -1 latest, -2 earliest, -3 max timestamp,

@@ -65,6 +65,12 @@ func (a *proposer) Receive(ctx actor.Context) {
 			a.cancel()
 		}
 	case *proposeRequest:
+		if a.n.metaSpace.full() {
+			// Proposed now, it would wait behind writes the disk has no room for and
+			// still be applied after its caller had given up on it.
+			m.reply <- proposeResult{err: ErrMetadataDiskFull}
+			break
+		}
 		a.buffer = append(a.buffer, m)
 		if !a.scheduled {
 			a.scheduled = true

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
@@ -25,6 +26,9 @@ type raftStorageActor struct {
 	// responses, meaning it needs no durability (a lower commit index after a crash is
 	// recomputed). It rides along with the next write instead of costing an fsync.
 	deferred *raftpb.HardState
+	// full is set while the disk has no space for the log: appends queue in pending
+	// (nothing is acknowledged) and are written when retryAppends finds space again.
+	full bool
 }
 
 func (a *raftStorageActor) setRestarted() { a.restarted = true }
@@ -38,6 +42,7 @@ func newRaftStorageActor(n *Node) actor.Producer {
 func (a *raftStorageActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		a.n.metaSpace.raftLog.Store(false) // a fresh instance has nothing waiting for space
 		if a.restarted {
 			// A restarted storage actor may have lost a write it was doing: have the Raft
 			// loop start over from what is durable.
@@ -45,13 +50,24 @@ func (a *raftStorageActor) Receive(ctx actor.Context) {
 		}
 	case *storageAppend:
 		a.pending = append(a.pending, m)
-		if !a.scheduled {
+		if !a.scheduled && !a.full {
 			a.scheduled = true
 			ctx.Send(ctx.Self(), &flushAppends{})
 		}
 	case *flushAppends:
 		a.scheduled = false
-		a.flush(ctx)
+		if !a.full {
+			a.flush(ctx)
+		}
+	case *retryAppends:
+		if a.full {
+			a.full = false
+			a.flush(ctx)
+			if !a.full {
+				a.n.metaSpace.raftLog.Store(false)
+				a.log.Info().Msg("raft log takes writes again")
+			}
+		}
 	case *createSnapshot:
 		a.snapshot(m)
 	}
@@ -68,23 +84,30 @@ func (a *raftStorageActor) flush(ctx actor.Context) {
 		from    int
 	)
 	// write persists the merged appends pending[from:upto] in one Save, then releases
-	// their responses in order.
-	write := func(upto int) {
+	// their responses in order. It reports false if the disk had no room: then
+	// pending[from:] is kept, unacknowledged, for the next try.
+	write := func(upto int) bool {
 		if from == upto {
-			return
+			return true
 		}
 		if len(entries) == 0 && !anyResponses(pending[from:upto]) {
 			if hs != nil {
 				a.deferred = hs
 			}
 			hs, from = nil, upto
-			return
+			return true
 		}
+		deferred := a.deferred
 		if hs == nil {
 			hs = a.deferred
 		}
 		a.deferred = nil
 		if err := a.n.opts.RaftStorage.Save(hs, entries, nil); err != nil {
+			if isDiskFull(err) {
+				a.deferred = deferred
+				a.waitForSpace(ctx, pending[from:], err)
+				return false
+			}
 			// The log could not be made durable, so nothing may be acknowledged. Panic: the
 			// supervisor restarts us and the Raft loop rebuilds from what is on disk.
 			a.log.Error().Err(err).Int("entries", len(entries)).Msg("persist raft log")
@@ -94,11 +117,14 @@ func (a *raftStorageActor) flush(ctx actor.Context) {
 			a.n.deliverResponses(ctx, p.inc, p.msg.GetResponses())
 		}
 		hs, entries, from = nil, nil, upto
+		return true
 	}
 	for i, p := range pending {
 		m := p.msg
 		if snap := m.GetSnapshot(); snap != nil && !raft.IsEmptySnap(snap) {
-			write(i)
+			if !write(i) {
+				return
+			}
 			a.installSnapshot(ctx, p, snap)
 			from = i + 1
 			continue
@@ -109,6 +135,20 @@ func (a *raftStorageActor) flush(ctx actor.Context) {
 		}
 	}
 	write(len(pending))
+}
+
+// waitForSpace keeps appends the disk had no room for, in order and unacknowledged, and
+// tries them again later. The Raft node stays as it is (its leadership with it); what it
+// waits for is only the acknowledgement of these writes.
+func (a *raftStorageActor) waitForSpace(ctx actor.Context, unwritten []*storageAppend, err error) {
+	a.pending = unwritten
+	a.full = true
+	if !a.n.metaSpace.raftLog.Swap(true) {
+		a.log.Error().Err(err).Int("appends", len(unwritten)).
+			Msg("raft log write refused: disk full; metadata changes are refused until there is space, writes retried")
+	}
+	self := ctx.Self()
+	time.AfterFunc(metaSpaceRetry, func() { a.n.root.Send(self, &retryAppends{}) })
 }
 
 func anyResponses(pending []*storageAppend) bool {

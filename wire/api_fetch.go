@@ -271,7 +271,7 @@ func (h *Handlers) fetch(ctx context.Context, r *Request, req *kmsg.FetchRequest
 		watched := make([]int64, len(slots))
 		for i, s := range slots {
 			watched[i] = s.rp.FetchOffset
-			h.cluster.Watch(s.tp, &actors.WatchRequest{Offset: watched[i], Deadline: deadline, Notify: wake})
+			h.cluster.Watch(s.tp, &actors.WatchRequest{Offset: watched[i], Deadline: deadline, Notify: wake, Abandoned: ctx.Done()})
 		}
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
@@ -293,7 +293,7 @@ func (h *Handlers) fetch(ctx context.Context, r *Request, req *kmsg.FetchRequest
 			for i, s := range slots {
 				if hw := s.data.HighWatermark; waiting && hw > watched[i] {
 					watched[i] = hw
-					h.cluster.Watch(s.tp, &actors.WatchRequest{Offset: hw, Deadline: deadline, Notify: wake})
+					h.cluster.Watch(s.tp, &actors.WatchRequest{Offset: hw, Deadline: deadline, Notify: wake, Abandoned: ctx.Done()})
 				}
 			}
 		}

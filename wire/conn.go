@@ -40,6 +40,9 @@ type conn struct {
 	queue    chan *pending
 	handlers sync.WaitGroup
 	fetched  *fetchHold // this connection's share of the server's fetch budget
+
+	unwritten *unwrittenResponses // LargeAnswers responses the client has not read yet
+	lastLarge chan struct{}       // done of the last LargeAnswers request read; reader only
 }
 
 // pending is one request from the moment it is read until its response is written.
@@ -51,6 +54,8 @@ type pending struct {
 	pieces   net.Buffers   // when set, what to write instead of frame: slices of it and records
 	size     int           // bytes in pieces
 	errCode  int16         // the response's top-level error code, for the Observer
+	after    chan struct{} // LargeAnswers: the previous such request's done, nil for none
+	charged  int           // bytes of frame counted in the connection's unwritten responses
 	err      error
 	panicked bool
 }
@@ -70,6 +75,8 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		sem:     make(chan struct{}, s.cfg.MaxInFlightPerConn),
 		queue:   make(chan *pending, s.cfg.MaxInFlightPerConn),
 		fetched: &fetchHold{budget: s.fetchBudget},
+
+		unwritten: newUnwrittenResponses(),
 	}
 }
 
@@ -122,7 +129,8 @@ func (c *conn) stopWriting() {
 
 // readLoop reads and dispatches requests until the client leaves, the server shuts down,
 // the connection idles out, or a frame cannot be answered. Returning without close()
-// lets the writer finish the requests already read.
+// lets the writer finish the requests already read (at shutdown); a client that closed
+// its end gets nothing more (keepReadingAfter closes).
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	deadline := newIdleDeadline(c.srv.cfg.IdleTimeout, c.nc.SetReadDeadline)
@@ -170,6 +178,9 @@ func (c *conn) readLoop() {
 			c.srv.budget.release(len(frame))
 			return
 		}
+		if d.dispatch == dispatchServe && d.api.LargeAnswers {
+			p.after, c.lastLarge = c.lastLarge, p.done
+		}
 		c.queue <- p // never blocks: the queue holds at most as many as sem admits
 		c.handlers.Add(1)
 		finish := c.begin(p, d)
@@ -212,8 +223,13 @@ func (c *conn) keepReadingAfter(err error, started bool) bool {
 		}
 		return false
 	case errors.Is(err, io.EOF) && !started:
+		// The client has gone: close at once and drop the answers still being made, as
+		// Kafka does (its selector takes end of stream for a disconnection, and
+		// SocketServer drops a response whose connection closed). Draining them held the
+		// socket and its handlers until the last one finished: a long-poll fetch for its
+		// whole MaxWaitMillis, and a client that dialled, fetched and hung up in a loop
+		// piled up open connections until the node ran out of descriptors.
 		c.log.Debug().Msg("client closed the connection")
-		return false
 	case errors.As(err, &sizeErr):
 		c.log.Warn().Err(err).Msg("bad request size; closing connection")
 	case c.ctx.Err() != nil:
@@ -235,6 +251,15 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 	// frame is then released, or soon will be; the response is not counted).
 	defer c.srv.budget.release(p.req.Size - 4)
 	defer close(p.done)
+	large := d.dispatch == dispatchServe && d.api.LargeAnswers
+	if large {
+		defer func() { // after the recovery below: a panicked response has no frame
+			if p.frame != nil {
+				p.charged = len(*p.frame)
+				c.unwritten.add(p.charged)
+			}
+		}()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error().
@@ -246,6 +271,10 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 			p.frame, p.err, p.panicked = nil, errHandlerPanic, true
 		}
 	}()
+	if large && !c.unwritten.waitTurn(c.ctx, p.after, maxUnwrittenPerConn) {
+		p.err = c.ctx.Err() // the connection is closing
+		return
+	}
 	var resp kmsg.Response
 	switch d.dispatch {
 	case dispatchServe:
@@ -322,7 +351,9 @@ func (c *conn) writeLoop() {
 		if c.srv.shuttingDown.Load() {
 			c.stopWriting() // after arm, which would push it back out (see stopWriting)
 		}
-		if !c.writeResponse(bw, p) {
+		wrote := c.writeResponse(bw, p)
+		c.unwritten.written(p.charged)
+		if !wrote {
 			c.flush(bw) // earlier responses still reach the client
 			c.close()
 			return

@@ -120,6 +120,12 @@ type API struct {
 	// (top-level and per topic/partition), used when the node cannot serve the request.
 	// Optional: when nil the generic builder ErrorResponse is used.
 	Error func(req kmsg.Request, code int16) kmsg.Response
+	// LargeAnswers marks an API whose answer can be far larger than its request, growing
+	// with the cluster's topics, groups or configs rather than with what the request
+	// names (Metadata of every topic, say). A connection handles such requests one at a
+	// time, in order, and only while less than maxUnwrittenPerConn of their answers wait
+	// for the client to read them (see unwrittenResponses).
+	LargeAnswers bool
 }
 
 // A Registry holds the APIs a Server serves. It is safe for concurrent use: APIs may be

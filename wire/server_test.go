@@ -672,3 +672,32 @@ func expectMetadataInOrder(t *testing.T, c *rawConn, n int32) {
 		}
 	}
 }
+
+// A client that hangs up while a request is being handled (a long-poll fetch parked for
+// minutes, say) frees the connection at once: the handler's context is cancelled and the
+// socket closed, as Kafka closes a connection whose client went away. The server used to
+// keep both until the handler finished, to write an answer nobody would read.
+func TestClientHangUpCancelsItsHandlers(t *testing.T) {
+	g := newGate()
+	cancelled := make(chan struct{})
+	ts := startServer(t, ServerConfig{}, API{Key: 3, MinVersion: 0, MaxVersion: 12,
+		Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+			err := g.wait(ctx, req.CorrelationID) // never opened: only the hang-up ends it
+			close(cancelled)
+			return nil, err
+		}})
+	c := dialRaw(t, ts.addr)
+	c.send(1, metadataRequest(12))
+	<-g.started
+	c.nc.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(testDeadline):
+		t.Fatal("the handler of a request whose client hung up was not cancelled")
+	}
+	waitFor(t, "the connection to close", func() bool {
+		opened, closed := ts.obs.counts()
+		return opened == 1 && closed == 1
+	})
+	checkServes(t, ts.addr)
+}

@@ -16,7 +16,7 @@ type nodeCollector struct {
 
 	raftTerm, raftLeader, raftIsLeader, raftCommit, raftApplied, raftSnapshot *prometheus.Desc
 	raftLogEntries, raftLogBytes, raftLeaderChanges, raftApplyEntries         *prometheus.Desc
-	raftPending, raftCommitLatency                                            *prometheus.Desc
+	raftPending, raftCommitLatency, metaDiskFull                              *prometheus.Desc
 
 	actors, mailboxDepth, processed, restarts *prometheus.Desc
 
@@ -51,6 +51,7 @@ func newNodeCollector(src Source) *nodeCollector {
 		raftLeaderChanges: d("chronik_raft_leader_changes_total", "Raft leaders this node has seen elected (a new leader, or the same one in a new term).", nil, nil),
 		raftApplyEntries:  d("chronik_raft_entries_applied_total", "Raft entries applied to the metadata store since start.", nil, nil),
 		raftPending:       d("chronik_raft_proposals_pending", "Metadata changes proposed on this node and not yet answered.", nil, nil),
+		metaDiskFull:      d("chronik_metadata_disk_full", "1 while the Raft log or the metadata store has no disk space for a write (metadata changes are refused), else 0.", nil, nil),
 		raftCommitLatency: d("chronik_raft_commit_latency_seconds", "Time from proposing a metadata change to its applied result, for changes that were applied.", nil, nil),
 
 		actors:       d("chronik_actors", "Live actors, by kind.", []string{"kind"}, nil),
@@ -75,7 +76,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.partLogEnd, c.partHW, c.partLogStart, c.partSize, c.partLeader, c.underReplicated, c.offline,
 		c.raftTerm, c.raftLeader, c.raftIsLeader, c.raftCommit, c.raftApplied, c.raftSnapshot,
-		c.raftLogEntries, c.raftLogBytes, c.raftLeaderChanges, c.raftApplyEntries, c.raftPending, c.raftCommitLatency,
+		c.raftLogEntries, c.raftLogBytes, c.raftLeaderChanges, c.raftApplyEntries, c.raftPending, c.raftCommitLatency, c.metaDiskFull,
 		c.actors, c.mailboxDepth, c.processed, c.restarts,
 		c.groups, c.groupMembers, c.groupLag,
 		c.compressedBatches, c.recompressed,
@@ -116,6 +117,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.raftLeaderChanges, float64(rs.LeaderChanges))
 	counter(c.raftApplyEntries, float64(rs.CommandsApplied))
 	gauge(c.raftPending, float64(rs.ProposalsPending))
+	gauge(c.metaDiskFull, boolValue(rs.MetadataDiskFull))
 	lat := c.src.CommitLatency()
 	ch <- prometheus.MustNewConstHistogram(c.raftCommitLatency, lat.Count, lat.Sum, lat.Buckets)
 

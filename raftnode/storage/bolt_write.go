@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/raft/v3/raftpb"
@@ -252,16 +254,44 @@ func (s *boltStorage) writable() error {
 	return nil
 }
 
-// update runs fn in a write transaction. A failed transaction leaves the file's state
-// unknown to us (an fsync error may or may not have reached the disk), so the storage
-// refuses further writes; reopening re-reads the truth from the file.
+// update runs fn in a write transaction. A failed transaction usually leaves the file's
+// state unknown to us (an fsync error may or may not have reached the disk), so the
+// storage refuses further writes; reopening re-reads the truth from the file. A full disk
+// is the exception: bbolt writes a transaction's pages before its meta page, so a write
+// refused for space never reached the meta page, the file still holds the last commit,
+// and bbolt rolled its own state back. Refusing every later write for it would keep the
+// node without a Raft log (no leader, no metadata changes) after the space is back.
 func (s *boltStorage) update(fn func(tx *bolt.Tx) error) error {
-	if err := s.db.Update(fn); err != nil {
-		s.failed = err
-		s.log.Error().Err(err).Str("path", s.path).Msg("raft log write failed; refusing further writes")
+	err := s.db.Update(fn)
+	if err == nil {
+		return nil
+	}
+	if isDiskFull(err) && s.fileAtLastCommit() {
+		// Debug: the caller retries every half second and says once that the disk is full.
+		s.log.Debug().Err(err).Str("path", s.path).Msg("raft log write refused: no space left; nothing was written")
 		return err
 	}
-	return nil
+	s.failed = err
+	s.log.Error().Err(err).Str("path", s.path).Msg("raft log write failed; refusing further writes")
+	return err
+}
+
+// isDiskFull reports whether err is the file system refusing a write for lack of space.
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// fileAtLastCommit reports whether the file's newest meta page is still the last commit
+// this storage made, i.e. whether the failed transaction left no trace a reader could see.
+// The caller holds writeMu, so no other commit can move it.
+func (s *boltStorage) fileAtLastCommit() bool {
+	txid := -1
+	if err := s.db.View(func(tx *bolt.Tx) error { txid = tx.ID(); return nil }); err != nil {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return txid == s.st.txid
 }
 
 func putSnapshot(tx *bolt.Tx, meta *raftpb.SnapshotMetadata, data []byte) error {
