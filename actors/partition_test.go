@@ -25,9 +25,11 @@ func TestParkedFetchesWakeOnDataAndExpire(t *testing.T) {
 	n, tp := startWithTopic(t, "w")
 	defer n.stop(t)
 
-	// A long poll that expires unanswered must not stay parked.
+	// A long poll that expires unanswered must not stay parked. The deadline leaves the
+	// test time to see them parked even on a loaded machine (at 20 ms a tick could prune
+	// them all before the test looked).
 	for i := 0; i < 50; i++ {
-		n.Watch(tp, &WatchRequest{Offset: 0, Deadline: time.Now().Add(20 * time.Millisecond), Notify: make(chan struct{}, 1)})
+		n.Watch(tp, &WatchRequest{Offset: 0, Deadline: time.Now().Add(2 * time.Second), Notify: make(chan struct{}, 1)})
 	}
 	if !eventually(5*time.Second, func() bool { info, ok := n.PartitionInfo(tp); return ok && info.ParkedFetches > 0 }) {
 		t.Fatal("watches were not parked")
