@@ -62,7 +62,14 @@ func startBenchChronik(b *testing.B, extra string) benchTarget {
 	}
 	cmd := exec.Command(chronikBin, "--config", path)
 	cmd.SysProcAttr = nodeProcAttr()
-	cmd.Stderr = os.Stderr
+	// The node's log goes to a file: on the benchmark's output a warning landed in the
+	// middle of a result line, and bench.sh lost the line.
+	logFile, err := os.Create(filepath.Join(dir, "node.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { logFile.Close() })
+	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

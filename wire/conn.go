@@ -369,8 +369,13 @@ func (c *conn) writeResponse(bw *bufio.Writer, p *pending) bool {
 	if p.err != nil {
 		if !p.panicked {
 			ev := c.log.Warn()
-			if errors.Is(p.err, errAcksZeroFailed) {
+			switch {
+			case errors.Is(p.err, errAcksZeroFailed):
 				ev = c.log.Info()
+			case errors.Is(p.err, context.Canceled) && c.ctx.Err() != nil:
+				// The connection closed (the client hung up) while the request was
+				// handled: nothing failed that anyone will hear of.
+				ev = c.log.Debug()
 			}
 			ev.Err(p.err).
 				Str("api", kmsg.NameForKey(p.req.Key)).Int16("version", p.req.Version).

@@ -1,9 +1,12 @@
 package wire
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -700,4 +703,30 @@ func TestClientHangUpCancelsItsHandlers(t *testing.T) {
 		return opened == 1 && closed == 1
 	})
 	checkServes(t, ts.addr)
+}
+
+// A request whose handler was cancelled because its client hung up (a consumer closing
+// with a long poll in flight, which is routine) is dropped without a warning; a handler
+// failure on a live connection still warns.
+func TestHungUpRequestsAreNoWarning(t *testing.T) {
+	logs := &logBuffer{}
+	reg, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(ServerConfig{}, reg, &recordingObserver{}, zerolog.New(logs))
+	client, server := net.Pipe()
+	defer client.Close()
+	c := newConn(srv, server, 1)
+	p := &pending{req: Request{Key: 1, Version: 17}, err: fmt.Errorf("fetch: %w", context.Canceled)}
+	c.close()
+	c.writeResponse(bufio.NewWriter(io.Discard), p)
+	if strings.Contains(logs.String(), `"level":"warn"`) {
+		t.Fatalf("a request cancelled by its client's hang-up logged a warning:\n%s", logs)
+	}
+	live := newConn(srv, server, 2)
+	live.writeResponse(bufio.NewWriter(io.Discard), &pending{req: Request{Key: 1, Version: 17}, err: errors.New("boom")})
+	if !strings.Contains(logs.String(), `"level":"warn"`) {
+		t.Fatalf("a handler failure on a live connection logged no warning:\n%s", logs)
+	}
 }
