@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,11 +26,7 @@ import (
 // restarted, however much space was freed; and each failed write restarted Raft, which
 // cost the node its leadership and stopped every consumer group it coordinated.
 func TestMetadataDiskFullRefusesChangesAndRecovers(t *testing.T) {
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	mnt := smallTmpfs(t)
 	n := startNodeAt(t, filepath.Join(mnt, "data"), groupConfig+"\nraft.proposal_timeout = \"2s\"")
 	ctx := testContext(t)
 	createTopic(t, n, "kept", 2, nil)
