@@ -174,13 +174,19 @@ func (s *nodeStatus) print(w io.Writer, top int) {
 	fmt.Fprintf(tw, "raft\t%s, term %d, leader %d, commit %d, applied %d\n", r.State, r.Term, r.Leader, r.CommitIndex, r.AppliedIndex)
 	fmt.Fprintf(tw, "\tstorage %s, snapshot at %d, log %d entries (%s), %d leader changes, %d proposals pending\n",
 		r.StorageMode, r.SnapshotIndex, r.LogEntries, actors.HumanBytes(r.LogBytes), r.LeaderChanges, r.ProposalsPending)
+	if r.MetadataDiskFull {
+		fmt.Fprintf(tw, "\tMETADATA DISK FULL: metadata changes are refused until there is space\n")
+	}
 
 	var size int64
-	led, under, open := 0, 0, 0
+	led, under, open, fenced := 0, 0, 0, 0
 	for _, p := range s.partitions {
 		size += p.SizeBytes
 		if p.Open {
 			open++
+		}
+		if p.WritesFenced != "" {
+			fenced++
 		}
 		if p.Leader {
 			led++
@@ -190,6 +196,9 @@ func (s *nodeStatus) print(w io.Writer, top int) {
 		}
 	}
 	fmt.Fprintf(tw, "partitions\t%d (%d led here, %d open, %d under-replicated), %s on disk\n", len(s.partitions), led, open, under, actors.HumanBytes(size))
+	if fenced > 0 {
+		fmt.Fprintf(tw, "\t%d FENCED: an fsync of their log failed; they take no writes until the broker restarts\n", fenced)
+	}
 
 	var rate float64
 	var restarts uint64

@@ -14,7 +14,7 @@ func fakeDebug(t *testing.T, groups string) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/raft", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"node_id": 4, "term": 7, "leader": 4, "state": "StateLeader", "commit_index": 12, "applied_index": 12, "storage_mode": "memory"}`)
+		fmt.Fprint(w, `{"node_id": 4, "term": 7, "leader": 4, "state": "StateLeader", "commit_index": 12, "applied_index": 12, "storage_mode": "memory", "metadata_disk_full": true}`)
 	})
 	mux.HandleFunc("/debug/actors", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"actors": [
@@ -25,7 +25,7 @@ func fakeDebug(t *testing.T, groups string) string {
 	mux.HandleFunc("/debug/partitions", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"partitions": [
 			{"topic": "a", "partition": 0, "leader": true, "open": true, "size_bytes": 2048, "replicas": [4, 5], "isr": [4]},
-			{"topic": "a", "partition": 1, "leader": false, "open": false, "size_bytes": 0, "replicas": [5, 4], "isr": [5, 4]}]}`)
+			{"topic": "a", "partition": 1, "leader": false, "open": false, "size_bytes": 0, "replicas": [5, 4], "isr": [5, 4], "writes_fenced": "sync: input/output error"}]}`)
 	})
 	if groups != "" {
 		mux.HandleFunc("/debug/groups", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, groups) })
@@ -47,6 +47,8 @@ func TestStatusPrintsSummary(t *testing.T) {
 		"StateLeader, term 7, leader 4, commit 12, applied 12",
 		"storage memory",
 		"2 (1 led here, 1 open, 1 under-replicated), 2.0 KiB on disk",
+		"METADATA DISK FULL: metadata changes are refused until there is space",
+		"1 FENCED: an fsync of their log failed; they take no writes until the broker restarts",
 		"3 live, 12.0 msg/s, 2 restarts",
 		"groups      not available on this node",
 		"node/applier: 2 restarts, last at 2030-01-02T03:04:05Z: disk full …",
