@@ -199,3 +199,55 @@ func TestServerBoundsFetchedBytesAcrossConnections(t *testing.T) {
 		return held == 0 && waiting == 0
 	})
 }
+
+// A large Fetch takes many times its size in the request budget (weighRequest: its
+// handling holds that much memory), so a Fetch naming thousands of partitions holds the
+// whole of a small budget and the next request waits for it; a small Fetch counts as
+// its size. Unweighed, several 33 MB Fetches of a million partitions each took the node
+// to gigabytes at once.
+func TestLargeFetchesAreWeighed(t *testing.T) {
+	g := newGate()
+	fetch := API{Key: 1, MinVersion: 4, MaxVersion: 12, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		if err := g.wait(ctx, req.CorrelationID); err != nil {
+			return nil, err
+		}
+		return req.Body.(*kmsg.FetchRequest).ResponseKind(), nil
+	}}
+	meta := API{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		return req.Body.(*kmsg.MetadataRequest).ResponseKind(), nil
+	}}
+	ts := startServer(t, ServerConfig{MaxQueuedRequestBytes: 4 << 20}, fetch, meta)
+	// About 200 KB: 6,000 partitions at 33 bytes each. Weighed, more than the 4 MiB budget.
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID = 12, -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "t"
+	for p := range 6000 {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = int32(p)
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = []kmsg.FetchRequestTopic{rt}
+	if size := len(req.AppendTo(nil)); size < 64<<10 || size*24 < 4<<20 {
+		t.Fatalf("test request of %d bytes is not large enough to be weighed past the budget", size)
+	}
+
+	fetcher, other := dialRaw(t, ts.addr), dialRaw(t, ts.addr)
+	fetcher.send(1, req)
+	if corr := nextStarted(t, g); corr != 1 {
+		t.Fatalf("handler %d started first", corr)
+	}
+	small := kmsg.NewPtrMetadataRequest()
+	small.Version = 9
+	other.send(2, small)
+	waitFor(t, "a small request to wait for the large Fetch's room", func() bool { _, w := ts.srv.budget.state(); return w == 1 })
+	g.open(1)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	resp.Version = 12
+	fetcher.recv(resp)
+	other.recv(metadataResponse())
+	waitFor(t, "every request's room to come back", func() bool {
+		held, waiting := ts.srv.budget.state()
+		return held == 0 && waiting == 0
+	})
+}

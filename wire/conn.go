@@ -56,6 +56,7 @@ type pending struct {
 	errCode  int16         // the response's top-level error code, for the Observer
 	after    chan struct{} // LargeAnswers: the previous such request's done, nil for none
 	charged  int           // bytes of frame counted in the connection's unwritten responses
+	admitted int           // room taken in the server's request budget (readAdmittedFrame)
 	err      error
 	panicked bool
 }
@@ -140,7 +141,7 @@ func (c *conn) readLoop() {
 		if c.srv.shuttingDown.Load() {
 			return
 		}
-		frame, started, err := readAdmittedFrame(br, c.srv.cfg.MaxRequestBytes, &c.srv.frames, &admit)
+		frame, admitted, started, err := readAdmittedFrame(br, c.srv.cfg.MaxRequestBytes, &c.srv.frames, &admit)
 		if err != nil {
 			if c.keepReadingAfter(err, started) {
 				continue
@@ -150,7 +151,7 @@ func (c *conn) readLoop() {
 		start := time.Now()
 		d, err := decodeRequest(frame, c.srv.reg.table.Load())
 		if err != nil {
-			c.srv.budget.release(len(frame))
+			c.srv.budget.release(admitted)
 			c.log.Warn().Err(err).Int("bytes", len(frame)+4).Msg("undecodable request; closing connection")
 			c.close()
 			return
@@ -169,13 +170,14 @@ func (c *conn) readLoop() {
 				hold:          c.fetched,
 				draining:      c.srv.draining,
 			},
-			start: start,
-			done:  make(chan struct{}),
+			start:    start,
+			done:     make(chan struct{}),
+			admitted: admitted,
 		}
 		select {
 		case c.sem <- struct{}{}:
 		case <-c.ctx.Done():
-			c.srv.budget.release(len(frame))
+			c.srv.budget.release(admitted)
 			return
 		}
 		if d.dispatch == dispatchServe && d.api.LargeAnswers {
@@ -247,9 +249,10 @@ func (c *conn) keepReadingAfter(err error, started bool) bool {
 // once the writer reaches p (earlier responses are still written).
 func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response, error)) {
 	defer c.handlers.Done()
-	// The request's bytes count against the server's budget until it is handled (its
-	// frame is then released, or soon will be; the response is not counted).
-	defer c.srv.budget.release(p.req.Size - 4)
+	// The request's room in the server's budget (its bytes, weighed: see weighRequest)
+	// is held until it is handled (its frame is then released, or soon will be; the
+	// response is not counted).
+	defer c.srv.budget.release(p.admitted)
 	defer close(p.done)
 	large := d.dispatch == dispatchServe && d.api.LargeAnswers
 	if large {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -27,36 +28,61 @@ func (e errFrameSize) Error() string {
 // mid-frame". The body comes from pool when it holds a fitting buffer (pool may be nil);
 // otherwise it is a fresh slice. Decoded requests alias it.
 func readFrame(r io.Reader, maxSize int32, pool *framePool) (body []byte, started bool, err error) {
-	return readAdmittedFrame(r, maxSize, pool, nil)
+	body, _, started, err = readAdmittedFrame(r, maxSize, pool, nil)
+	return body, started, err
 }
 
 // readAdmittedFrame is readFrame that, once the size is known and before the body is
-// read, takes that many bytes from admit (nil: no bound), waiting for them. A frame that
-// then fails to arrive hands its bytes back; a frame returned holds them until the caller
-// releases them.
-func readAdmittedFrame(r io.Reader, maxSize int32, pool *framePool, admit *admission) (body []byte, started bool, err error) {
+// read, takes room for the request from admit (nil: no bound), waiting for it, and
+// returns how much it took (admitted). A frame that then fails to arrive hands its room
+// back; a frame returned holds it until the caller releases admitted.
+//
+// The room is the frame's size, except for a large Fetch (weighRequest), whose handling
+// holds many times its size: its API key is peeked from r when r is a bufio.Reader.
+func readAdmittedFrame(r io.Reader, maxSize int32, pool *framePool, admit *admission) (body []byte, admitted int, started bool, err error) {
 	var prefix [4]byte
 	n, err := io.ReadFull(r, prefix[:])
 	if err != nil {
-		return nil, n > 0, err
+		return nil, 0, n > 0, err
 	}
 	size := int32(binary.BigEndian.Uint32(prefix[:]))
 	if size <= 0 || size > maxSize {
-		return nil, true, errFrameSize{size: size, max: maxSize}
+		return nil, 0, true, errFrameSize{size: size, max: maxSize}
 	}
 	if admit != nil {
-		if err := admit.budget.acquire(admit.ctx, int(size)); err != nil {
-			return nil, true, fmt.Errorf("wait to read a %d-byte request: %w", size, err)
+		admitted = int(size)
+		if br, ok := r.(*bufio.Reader); ok && size >= 2 {
+			if key, err := br.Peek(2); err == nil {
+				admitted = weighRequest(int16(binary.BigEndian.Uint16(key)), int(size))
+			}
+		}
+		if err := admit.budget.acquire(admit.ctx, admitted); err != nil {
+			return nil, 0, true, fmt.Errorf("wait to read a %d-byte request: %w", size, err)
 		}
 	}
 	body, err = readBody(r, int(size), pool)
 	if err != nil {
 		if admit != nil {
-			admit.budget.release(int(size))
+			admit.budget.release(admitted)
 		}
-		return nil, true, fmt.Errorf("read %d-byte request: %w", size, err)
+		return nil, 0, true, fmt.Errorf("read %d-byte request: %w", size, err)
 	}
-	return body, true, nil
+	return body, admitted, true, nil
+}
+
+// weighRequest is the room a request of size bytes takes in the server's request budget
+// while it is handled. A Fetch's handling holds about 24 times the bytes of the
+// partitions it names (decoded request, reads, response: a 33 MB Fetch of a million
+// partitions peaked at 800 MB), so a large one counts as that: a few of them sent at
+// once then wait for each other rather than take the node's memory together. Small
+// Fetches, every consumer's, count as their size: each long poll holds its room until
+// it is answered.
+func weighRequest(key int16, size int) int {
+	const fetchKey, weighFrom, factor = 1, 64 << 10, 24
+	if key == fetchKey && size >= weighFrom {
+		return size * factor
+	}
+	return size
 }
 
 // admission is where a connection's reader takes room for the requests it reads.
