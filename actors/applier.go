@@ -57,10 +57,6 @@ func (a *applier) Receive(ctx actor.Context) {
 		if a.full {
 			a.full = false
 			a.flush(ctx)
-			if !a.full {
-				a.n.metaSpace.store.Store(false)
-				a.log.Info().Msg("metadata store takes writes again")
-			}
 		}
 	case *installSnapshot:
 		if a.full {
@@ -124,6 +120,11 @@ func (a *applier) flush(ctx actor.Context) {
 			}
 			a.log.Error().Err(err).Uint64("index", changes.Index).Msg("commit metadata")
 			panic(err) // nothing is published or acknowledged; restart from the store
+		}
+		// Room again: say so before the changes are published or acknowledged, so that
+		// whoever sees a change that waited for space sees the disk taking writes too.
+		if a.n.metaSpace.store.Swap(false) {
+			a.log.Info().Msg("metadata store takes writes again")
 		}
 		a.img = img
 		a.n.publishImage(img, b.ChangedTopics())

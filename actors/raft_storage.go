@@ -63,10 +63,6 @@ func (a *raftStorageActor) Receive(ctx actor.Context) {
 		if a.full {
 			a.full = false
 			a.flush(ctx)
-			if !a.full {
-				a.n.metaSpace.raftLog.Store(false)
-				a.log.Info().Msg("raft log takes writes again")
-			}
 		}
 	case *createSnapshot:
 		a.snapshot(m)
@@ -112,6 +108,11 @@ func (a *raftStorageActor) flush(ctx actor.Context) {
 			// supervisor restarts us and the Raft loop rebuilds from what is on disk.
 			a.log.Error().Err(err).Int("entries", len(entries)).Msg("persist raft log")
 			panic(err)
+		}
+		// Room again: say so before anything is acknowledged, so that whoever sees the
+		// change that waited for space sees the disk taking writes too.
+		if a.n.metaSpace.raftLog.Swap(false) {
+			a.log.Info().Msg("raft log takes writes again")
 		}
 		for _, p := range pending[from:upto] {
 			a.n.deliverResponses(ctx, p.inc, p.msg.GetResponses())
