@@ -165,10 +165,24 @@ func TestDeleteGroupAndOffsets(t *testing.T) {
 		t.Fatalf("offsets of a deleted group: %+v", offs)
 	}
 	waitUntil(t, "deleted groups to leave the listing", func() bool { l, _ := n.ListGroups(); return len(l) == 0 })
-	// The id can be used again right away.
-	if _, g2 := joinAndSync(t, n.Node, "busy", nil); g2 != 1 {
-		t.Fatalf("a re-created group starts at generation %d", g2)
-	}
+	// The id can be used again at once. A join that meets the deleted group's actor still
+	// stopping gets COORDINATOR_NOT_AVAILABLE, which clients retry, and the retry creates
+	// the group anew.
+	waitUntil(t, "a join to re-create the deleted group", func() bool {
+		r := n.JoinGroup(ctx, "busy", consumerJoin("", nil))
+		if r.Code == kerr.MemberIDRequired.Code {
+			r = n.JoinGroup(ctx, "busy", consumerJoin(r.MemberID, nil))
+		}
+		switch {
+		case r.Code == kerr.CoordinatorNotAvailable.Code:
+			return false
+		case r.Code != 0:
+			t.Fatalf("join the re-created group: code %d", r.Code)
+		case r.Generation != 1:
+			t.Fatalf("a re-created group starts at generation %d", r.Generation)
+		}
+		return true
+	})
 }
 
 func TestOffsetsExpireFromEmptyGroups(t *testing.T) {
