@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/chronik/chronik-node/internal/disktest"
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/raftnode/fsm"
 	"github.com/chronik/chronik-node/raftnode/storage"
@@ -101,11 +101,7 @@ func TestRaftLogDiskFullWaitsForSpace(t *testing.T) {
 // applies them once there is space, without restarting Raft; changes proposed meanwhile
 // are refused at once.
 func TestMetadataStoreDiskFullWaitsForSpace(t *testing.T) {
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	mnt := disktest.Tmpfs(t, "1m")
 	store, err := metastore.Open(filepath.Join(mnt, "meta.db"), metastore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -116,13 +112,7 @@ func TestMetadataStoreDiskFullWaitsForSpace(t *testing.T) {
 	incarnation := n.raftIncarnation.Load()
 
 	filler := filepath.Join(mnt, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, err := f.Write(make([]byte, 4096)); err == nil; _, err = f.Write(make([]byte, 4096)) {
-	}
-	f.Close()
+	disktest.Fill(t, filler)
 
 	acked := map[string]bool{}
 	var refused string

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/chronik/chronik-node/internal/disktest"
 )
 
 // TestMetadataDiskFullRefusesChangesAndRecovers fills the disk under the metadata (the
@@ -26,7 +28,7 @@ import (
 // restarted, however much space was freed; and each failed write restarted Raft, which
 // cost the node its leadership and stopped every consumer group it coordinated.
 func TestMetadataDiskFullRefusesChangesAndRecovers(t *testing.T) {
-	mnt := smallTmpfs(t)
+	mnt := disktest.Tmpfs(t, "16m")
 	n := startNodeAt(t, filepath.Join(mnt, "data"), groupConfig+"\nraft.proposal_timeout = \"2s\"")
 	ctx := testContext(t)
 	createTopic(t, n, "kept", 2, nil)
@@ -48,7 +50,7 @@ func TestMetadataDiskFullRefusesChangesAndRecovers(t *testing.T) {
 	memberID, generation := member.GroupMetadata()
 
 	filler := filepath.Join(mnt, "filler")
-	fillDisk(t, filler)
+	disktest.Fill(t, filler)
 
 	// Create topics until the metadata's files run out of room. The change that finds the
 	// disk full may wait for it (REQUEST_TIMED_OUT); those after it are refused at once.
@@ -210,20 +212,4 @@ func commitRaw(t *testing.T, n *node, group, memberID string, generation int32, 
 		t.Fatalf("OffsetCommit: %v", err)
 	}
 	return resp.Topics[0].Partitions[0].ErrorCode
-}
-
-// fillDisk writes path until the file system has no space left.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 4<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			return
-		}
-	}
 }

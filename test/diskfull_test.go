@@ -3,20 +3,21 @@ package test
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik/chronik-node/internal/disktest"
 )
 
 // TestDiskFullAnswersStorageErrorAndRecovers puts the data directory on a small tmpfs,
 // fills it, and checks that produce answers KAFKA_STORAGE_ERROR while the node keeps
 // serving, and that the partition takes writes again once space is freed.
 func TestDiskFullAnswersStorageErrorAndRecovers(t *testing.T) {
-	mnt := smallTmpfs(t)
+	mnt := disktest.Tmpfs(t, "16m")
 
 	n := startNodeAt(t, filepath.Join(mnt, "data"), "")
 	ctx := testContext(t)
@@ -82,16 +83,4 @@ func TestDiskFullAnswersStorageErrorAndRecovers(t *testing.T) {
 	if len(recs) != 3+written {
 		t.Fatalf("%d records after space was freed, want %d (the failed writes left nothing behind)", len(recs), 3+written)
 	}
-}
-
-// smallTmpfs mounts a 16 MiB tmpfs for a test to fill, unmounted when the test ends; the
-// test is skipped where mounting needs a root it does not have.
-func smallTmpfs(t *testing.T) string {
-	t.Helper()
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
-	return mnt
 }
