@@ -140,11 +140,20 @@ func (c *fetchSessions) begin(req *kmsg.FetchRequest, now time.Time) sessionFetc
 			s.order = append(s.order, p)
 		}
 	}
+	var forgotten map[*sessionPartition]bool // made only when there are any
+	if len(req.ForgottenTopics) > 0 {
+		forgotten = map[*sessionPartition]bool{}
+	}
 	for _, ft := range req.ForgottenTopics {
 		for _, part := range ft.Partitions {
-			s.remove(newSessionKey(usesIDs, ft.Topic, ft.TopicID, part))
+			key := newSessionKey(usesIDs, ft.Topic, ft.TopicID, part)
+			if p := s.byKey[key]; p != nil {
+				delete(s.byKey, key)
+				forgotten[p] = true
+			}
 		}
 	}
+	s.order = s.without(forgotten)
 	c.partitions += len(s.order) - before
 	switch {
 	case len(s.order) == 0:
@@ -255,11 +264,14 @@ func (c *fetchSessions) finish(f sessionFetch, resp *kmsg.FetchResponse) bool {
 		}
 	}
 	resp.Topics = kept
-	// Partitions that returned records go to the back of the line.
-	for _, p := range moved {
-		s.remove(p.key)
-		s.byKey[p.key] = p
-		s.order = append(s.order, p)
+	// Partitions that returned records go to the back of the line, in the order they
+	// were answered.
+	if len(moved) > 0 {
+		back := make(map[*sessionPartition]bool, len(moved))
+		for _, p := range moved {
+			back[p] = true
+		}
+		s.order = append(s.without(back), moved...)
 	}
 	return true
 }
@@ -277,17 +289,20 @@ func (p *sessionPartition) remember(sp *kmsg.FetchResponseTopicPartition) bool {
 	return tell
 }
 
-func (s *fetchSession) remove(key sessionKey) {
-	if s.byKey[key] == nil {
-		return
+// without returns the session's order less the partitions in drop, in one pass (a
+// fetch may move or forget many of a large session's partitions).
+func (s *fetchSession) without(drop map[*sessionPartition]bool) []*sessionPartition {
+	if len(drop) == 0 {
+		return s.order
 	}
-	delete(s.byKey, key)
-	for i, p := range s.order {
-		if p.key == key {
-			s.order = append(s.order[:i], s.order[i+1:]...)
-			break
+	kept := s.order[:0]
+	for _, p := range s.order {
+		if !drop[p] {
+			kept = append(kept, p)
 		}
 	}
+	clear(s.order[len(kept):])
+	return kept
 }
 
 // requestTopics lists the session's partitions as a full fetch would, in the session's
