@@ -101,6 +101,12 @@ func (h *Handlers) APIs() []API {
 		{Key: 43, MinVersion: 0, MaxVersion: 2, Handle: h.handleElectLeaders},
 		{Key: 46, MinVersion: 0, MaxVersion: 0, Handle: h.handleListPartitionReassignments},
 		{Key: 61, MinVersion: 0, MaxVersion: 0, Handle: h.handleDescribeProducers, LargeAnswers: true},
+		{Key: 17, MinVersion: 0, MaxVersion: 1, Handle: h.handleSaslHandshake},
+		{Key: 36, MinVersion: 0, MaxVersion: 2, Handle: h.handleSaslAuthenticate},
+		{Key: 48, MinVersion: 0, MaxVersion: 1, Handle: h.handleDescribeClientQuotas},
+		{Key: 50, MinVersion: 0, MaxVersion: 0, Handle: h.handleDescribeUserScramCredentials},
+		{Key: 65, MinVersion: 0, MaxVersion: 0, Handle: h.handleDescribeTransactions},
+		{Key: 66, MinVersion: 0, MaxVersion: 1, Handle: h.handleListTransactions},
 
 		// Consumer groups.
 		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit},
