@@ -122,8 +122,12 @@ func Start(opts Options) (*Node, error) {
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]routeEntry{}
 	n.trash.log = opts.Log.With().Str("component", "trash").Logger()
-	n.inflater = codec.NewDecompressor(checkInflateLimit+1, 2*runtime.GOMAXPROCS(0))
-	n.checking = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	slots := opts.Data.CheckSlots
+	if slots <= 0 {
+		slots = 2 * runtime.GOMAXPROCS(0)
+	}
+	n.inflater = codec.NewDecompressor(checkInflateLimit+1, slots)
+	n.checking = make(chan struct{}, slots)
 	n.groupOpts = opts.Groups.withDefaults()
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute

@@ -28,6 +28,9 @@ type DataOptions struct {
 	RetentionCheckInterval time.Duration
 	StaticConfig           map[string]string
 	StaticSet              map[string]bool
+	// CheckSlots is how many produces may hold a compressed batch's decompressed records
+	// at once, each up to 32 MiB; 0 means two per CPU.
+	CheckSlots int
 }
 
 // partitionRouter maps partitions to their actors for request handlers on any goroutine,

@@ -62,6 +62,8 @@ type node struct {
 	kafkaAddr string
 	debugAddr string
 
+	cgroupProcs string // if set, the cgroup.procs file of the cgroup the node runs in
+
 	cmd     *exec.Cmd
 	exited  chan error
 	logMu   sync.Mutex
@@ -81,6 +83,14 @@ func startNode(t *testing.T, extra nodeConfig) *node {
 
 // startNodeAt is startNode with the data directory at dataDir ("" for a temp dir).
 func startNodeAt(t *testing.T, dataDir string, extra nodeConfig) *node {
+	t.Helper()
+	n := newNode(t, dataDir, extra)
+	n.start()
+	return n
+}
+
+// newNode prepares a node's config, log and cleanup without starting it.
+func newNode(t *testing.T, dataDir string, extra nodeConfig) *node {
 	t.Helper()
 	n := &node{t: t, dir: t.TempDir(), kafkaAddr: freeAddr(t), debugAddr: freeAddr(t)}
 	if dataDir == "" {
@@ -115,7 +125,6 @@ group.initial.rebalance.delay.ms = 0
 		}
 		f.Close()
 	})
-	n.start()
 	return n
 }
 
@@ -123,6 +132,11 @@ group.initial.rebalance.delay.ms = 0
 func (n *node) start() {
 	n.t.Helper()
 	cmd := exec.Command(chronikBin, "--config", n.config)
+	if n.cgroupProcs != "" {
+		// The shell joins the cgroup and then becomes the node, so the node runs inside
+		// it, under its limits, from its first instruction.
+		cmd = exec.Command("/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, n.cgroupProcs, chronikBin, "--config", n.config)
+	}
 	cmd.SysProcAttr = nodeProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -31,7 +31,9 @@ type scrape struct {
 
 func (n *node) scrapeMetrics() scrape {
 	n.t.Helper()
-	resp, err := http.Get("http://" + n.debugAddr + "/metrics")
+	// A node that stopped answering fails the test rather than hanging it.
+	client := http.Client{Timeout: 15 * time.Second}
+	resp, err := client.Get("http://" + n.debugAddr + "/metrics")
 	if err != nil {
 		n.t.Fatal(err)
 	}

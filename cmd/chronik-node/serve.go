@@ -35,11 +35,12 @@ func serve(args []string) int {
 		return 2
 	}
 	log := newLogger(cfg)
+	fit := fitToMemory(cfg, log)
 	phase(log, "config", start)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	n, err := startNode(ctx, cfg, log)
+	n, err := startNode(ctx, cfg, fit, log)
 	if err != nil {
 		log.Error().Err(err).Msg("startup failed")
 		return 1
@@ -87,7 +88,7 @@ type runningNode struct {
 	served  chan error
 }
 
-func startNode(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*runningNode, error) {
+func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerolog.Logger) (*runningNode, error) {
 	r := &runningNode{log: log, served: make(chan error, 2)}
 	ok := false
 	defer func() {
@@ -134,7 +135,7 @@ func startNode(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*ru
 		Data: actors.DataOptions{
 			Dir: partitionsDir(cfg), FlushAlways: cfg.FlushPolicy == "always",
 			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
-			StaticConfig: static, StaticSet: staticSet,
+			StaticConfig: static, StaticSet: staticSet, CheckSlots: fit.checkSlots,
 		},
 		Groups: actors.GroupOptions{
 			MinSessionTimeout: cfg.GroupMinSessionTimeout, MaxSessionTimeout: cfg.GroupMaxSessionTimeout,

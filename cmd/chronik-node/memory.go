@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chronik/chronik-node/cmd/chronik-node/config"
+	"github.com/chronik/chronik-node/internal/memlimit"
+)
+
+// The node's large memory holders are sized for a machine with a few GiB to spare: the
+// request and fetch budgets (512 MiB each) and the slots for checking compressed
+// batches (32 MiB each, two per CPU). In a container with a smaller memory limit a busy
+// node would cross the limit and the kernel would kill it: 256 Fetches pipelined by
+// clients that read slowly held 512 MiB and killed a node limited to 400 MiB. So the
+// defaults shrink to fit the memory found, and the Go runtime is told the limit.
+const (
+	// budgetShare is the part of the memory each of the two budgets may take by default.
+	budgetShare = 4
+	// checkSlotShare is the part the compressed-batch checking slots may take together.
+	checkSlotShare = 8
+	// checkSlotBytes is what one checking slot holds at most (actors' inflate limit).
+	checkSlotBytes = 32 << 20
+	// Config minimums of the budgets (config/keys.go).
+	minRequestBudget = 1 << 20
+	minFetchBudget   = 64 << 20
+)
+
+// memoryFit is what planMemory decided.
+type memoryFit struct {
+	limit      memlimit.Limit
+	found      bool
+	checkSlots int   // produces that may hold decompressed records at once
+	goMemLimit int64 // the Go runtime's soft limit to set; 0 leaves it alone
+}
+
+// fitToMemory finds the memory this process may use, fits the configuration's default
+// budgets to it (planMemory) and tells the Go runtime a cgroup's limit.
+func fitToMemory(cfg *config.Config, log zerolog.Logger) memoryFit {
+	lim, found := memlimit.Detect("/")
+	fit := planMemory(cfg, lim, found, runtime.GOMAXPROCS(0), os.Getenv("GOMEMLIMIT") != "")
+	if fit.goMemLimit > 0 {
+		debug.SetMemoryLimit(fit.goMemLimit)
+	}
+	if !found {
+		return fit
+	}
+	ev := log.Info()
+	if held := cfg.MaxQueuedRequestBytes + cfg.MaxQueuedFetchBytes; held > lim.Bytes/2 {
+		ev = log.Warn().Str("advice", "the configured budgets can hold more than half of the memory; lower queued.max.request.bytes and queued.max.fetch.bytes")
+	}
+	ev.Int64("memory_limit", lim.Bytes).Str("source", lim.Source).
+		Int64("queued_max_request_bytes", cfg.MaxQueuedRequestBytes).Int64("queued_max_fetch_bytes", cfg.MaxQueuedFetchBytes).
+		Int("compressed_check_slots", fit.checkSlots).Int64("go_memory_limit", fit.goMemLimit).Msg("memory")
+	return fit
+}
+
+// planMemory shrinks the budgets the configuration leaves at their defaults to a
+// quarter each of the memory found (a cgroup's limit, or the machine's RAM), fits the
+// checking slots into an eighth, and asks for a Go soft limit of 90% of a cgroup's
+// limit unless the environment sets GOMEMLIMIT. Budgets set in the configuration are
+// kept as set.
+func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, procs int, envLimit bool) memoryFit {
+	fit := memoryFit{limit: lim, found: found, checkSlots: 2 * procs}
+	if !found {
+		return fit
+	}
+	_, set := cfg.Values()
+	share := lim.Bytes / budgetShare
+	if !set["queued.max.request.bytes"] && cfg.MaxQueuedRequestBytes > share {
+		cfg.MaxQueuedRequestBytes = max(share, minRequestBudget)
+	}
+	if !set["queued.max.fetch.bytes"] && cfg.MaxQueuedFetchBytes > share {
+		cfg.MaxQueuedFetchBytes = max(share, minFetchBudget)
+	}
+	fit.checkSlots = int(min(int64(fit.checkSlots), max(1, lim.Bytes/checkSlotShare/checkSlotBytes)))
+	if lim.Cgroup && !envLimit {
+		fit.goMemLimit = lim.Bytes / 10 * 9
+	}
+	return fit
+}

@@ -1,0 +1,174 @@
+package test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// memoryCgroup makes a memory cgroup limited to limit bytes for the test and returns its
+// cgroup.procs file and a count of the OOM kills in it; it skips the test where no
+// cgroup can be made (not root, no writable memory controller).
+func memoryCgroup(t *testing.T, limit int64) (procs string, oomKills func() int64) {
+	t.Helper()
+	name := fmt.Sprintf("chronik-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	type layout struct{ parent, limitFile, eventsFile, eventsKey string }
+	for _, l := range []layout{
+		{"/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.oom_control", "oom_kill"}, // v1
+		{"/sys/fs/cgroup", "memory.max", "memory.events", "oom_kill"},                        // v2
+	} {
+		dir := filepath.Join(l.parent, name)
+		if os.Mkdir(dir, 0o755) != nil {
+			continue
+		}
+		if os.WriteFile(filepath.Join(dir, l.limitFile), []byte(strconv.FormatInt(limit, 10)), 0o644) != nil {
+			os.Remove(dir)
+			continue
+		}
+		t.Cleanup(func() {
+			// The node is killed by its own cleanup, registered later and so run first; a
+			// cgroup can be removed once it holds no process.
+			deadline := time.Now().Add(10 * time.Second)
+			for os.Remove(dir) != nil && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+		events := filepath.Join(dir, l.eventsFile)
+		return filepath.Join(dir, "cgroup.procs"), func() int64 {
+			data, err := os.ReadFile(events)
+			if err != nil {
+				t.Fatalf("read %s: %v", events, err)
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if v, ok := strings.CutPrefix(line, l.eventsKey+" "); ok {
+					n, _ := strconv.ParseInt(v, 10, 64)
+					return n
+				}
+			}
+			return 0
+		}
+	}
+	t.Skip("no writable memory cgroup (needs root and a cgroup v1 memory controller or cgroup v2 with memory enabled)")
+	return "", nil
+}
+
+// pipelineFetchesNeverRead opens conns connections and sends each perConn large Fetches
+// of topic (8 partitions) without reading any answer: a consumer that has stopped
+// reading its socket. The node keeps what it read for them until it can write it.
+func pipelineFetchesNeverRead(t *testing.T, addr, topic string, conns, perConn int) []net.Conn {
+	t.Helper()
+	var out []net.Conn
+	for c := range conns {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, conn)
+		for i := range perConn {
+			req := kmsg.NewPtrFetchRequest()
+			req.Version, req.ReplicaID, req.MaxWaitMillis, req.MaxBytes = 11, -1, 100, 50<<20
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = topic
+			for p := range int32(8) {
+				rp := kmsg.NewFetchRequestTopicPartition()
+				rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, int64((c*perConn+i)*997%20000), 10<<20
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+			frame := binary.BigEndian.AppendUint32(nil, 0)
+			frame = binary.BigEndian.AppendUint16(frame, uint16(req.Key()))
+			frame = binary.BigEndian.AppendUint16(frame, uint16(req.Version))
+			frame = binary.BigEndian.AppendUint32(frame, uint32(i))
+			frame = binary.BigEndian.AppendUint16(frame, 4)
+			frame = append(frame, "slow"...)
+			frame = req.AppendTo(frame)
+			binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+			// A node that stops reading (its request budget full, or itself stuck) must
+			// not hang the test here; the test's checks find out what became of it.
+			conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := conn.Write(frame); err != nil {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// A node in a container limited to 300 MiB fits its default budgets to the limit and
+// survives consumers that pipeline large Fetches and stop reading. With the budgets
+// sized for a big machine (512 MiB of fetched records alone) the kernel killed it in the
+// second such round.
+func TestNodeInAMemoryLimitedCgroupSurvivesSlowConsumers(t *testing.T) {
+	if raceBuilt(t) {
+		t.Skip("the race detector's shadow memory lies outside what the node can budget; the limit would kill it for that alone")
+	}
+	const limit = 300 << 20
+	procs, oomKills := memoryCgroup(t, limit)
+	n := newNode(t, "", "")
+	n.cgroupProcs = procs
+	n.start()
+	if !n.logsContain(`"message":"memory"`, fmt.Sprintf(`"memory_limit":%d`, limit), fmt.Sprintf(`"queued_max_fetch_bytes":%d`, limit/4)) {
+		t.Fatalf("the node did not report fitting its budgets to the cgroup's %d byte limit", limit)
+	}
+
+	ctx := testContext(t)
+	createTopic(t, n, "slow", 8, nil)
+	cl := n.client(kgo.DefaultProduceTopic("slow"), kgo.ProducerLinger(5*time.Millisecond))
+	value := make([]byte, 1000)
+	for range 240_000 { // 240 MB, 30 MB a partition
+		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("fill: %v", err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	baseline := n.scrapeMetrics().sum("go_memstats_heap_inuse_bytes")
+	for round := range 3 {
+		conns := pipelineFetchesNeverRead(t, n.kafkaAddr, "slow", 32, 8)
+		// The slow consumers' records pile up in the node until its fetch budget is full
+		// and its memory stops growing (or, with budgets too big for the limit, until the
+		// kernel kills it).
+		last, lastAt := 0.0, time.Time{}
+		eventually(t, 60*time.Second, "the node holds what it will for the consumers that stopped reading", func() bool {
+			select {
+			case err := <-n.exited:
+				n.exited <- err // for the cleanup's kill, which waits for it
+				t.Fatalf("round %d: the node exited (%v) with %d OOM kills in its cgroup", round, err, oomKills())
+			default:
+			}
+			if time.Since(lastAt) < time.Second {
+				return false
+			}
+			inuse := n.scrapeMetrics().sum("go_memstats_heap_inuse_bytes")
+			settled := inuse > baseline+64<<20 && inuse-last < 1<<20
+			last, lastAt = inuse, time.Now()
+			return settled
+		})
+		t.Logf("round %d: heap in use %d MiB (%d MiB before the first round)", round, int64(last)>>20, int64(baseline)>>20)
+		// Meanwhile it serves everyone else.
+		res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("round %d", round))})
+		if err := res.FirstErr(); err != nil {
+			t.Fatalf("round %d: produce while slow consumers hold the node's fetch budget: %v", round, err)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		if got := oomKills(); got != 0 {
+			t.Fatalf("round %d: %d OOM kills in the node's cgroup", round, got)
+		}
+	}
+	n.waitHealthy(10 * time.Second)
+}
