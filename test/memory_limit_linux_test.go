@@ -135,29 +135,31 @@ func TestNodeInAMemoryLimitedCgroupSurvivesSlowConsumers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	baseline := n.scrapeMetrics().sum("go_memstats_heap_inuse_bytes")
 	for round := range 3 {
 		conns := pipelineFetchesNeverRead(t, n.kafkaAddr, "slow", 32, 8)
-		// The slow consumers' records pile up in the node until its fetch budget is full
-		// and its memory stops growing (or, with budgets too big for the limit, until the
-		// kernel kills it).
-		last, lastAt := 0.0, time.Time{}
-		eventually(t, 60*time.Second, "the node holds what it will for the consumers that stopped reading", func() bool {
+		// The slow consumers' records pile up in the node until every one of their
+		// Fetches has read what the budget let it (or, with budgets too big for the limit,
+		// until the kernel kills the node).
+		var held, limit, lastHeld float64
+		var lastAt time.Time
+		eventually(t, 60*time.Second, "the node to settle holding records for the consumers that stopped reading", func() bool {
 			select {
 			case err := <-n.exited:
 				n.exited <- err // for the cleanup's kill, which waits for it
 				t.Fatalf("round %d: the node exited (%v) with %d OOM kills in its cgroup", round, err, oomKills())
 			default:
 			}
-			if time.Since(lastAt) < time.Second {
+			if time.Since(lastAt) < 500*time.Millisecond {
 				return false
 			}
-			inuse := n.scrapeMetrics().sum("go_memstats_heap_inuse_bytes")
-			settled := inuse > baseline+64<<20 && inuse-last < 1<<20
-			last, lastAt = inuse, time.Now()
+			m := n.scrapeMetrics()
+			held, limit = m.sum("chronik_queued_fetch_bytes"), m.sum("chronik_queued_fetch_bytes_limit")
+			settled := held > 0 && held == lastHeld && m.sum("chronik_queued_fetch_waiters") == 0
+			lastHeld, lastAt = held, time.Now()
 			return settled
 		})
-		t.Logf("round %d: heap in use %d MiB (%d MiB before the first round)", round, int64(last)>>20, int64(baseline)>>20)
+		t.Logf("round %d: fetch budget holds %d of %d MiB; heap in use %d MiB", round, int64(held)>>20, int64(limit)>>20,
+			int64(n.scrapeMetrics().sum("go_memstats_heap_inuse_bytes"))>>20)
 		// Meanwhile it serves everyone else.
 		res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("round %d", round))})
 		if err := res.FirstErr(); err != nil {

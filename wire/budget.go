@@ -97,3 +97,20 @@ func (b *byteBudget) state() (held int64, waiting int) {
 	defer b.mu.Unlock()
 	return b.capacity - b.free, b.waiting
 }
+
+// BudgetUse is what one of the server's byte budgets holds now.
+type BudgetUse struct {
+	Held, Capacity int64
+	Waiting        int // readers or fetches waiting for room
+}
+
+// Budgets reports the request budget (queued.max.request.bytes) and the fetch budget
+// (queued.max.fetch.bytes): what they hold and who waits for room. Held bytes are client
+// data in the node's memory, so this is where a memory-hungry load shows.
+func (s *Server) Budgets() (request, fetch BudgetUse) {
+	held, waiting := s.budget.state()
+	request = BudgetUse{Held: held, Capacity: s.budget.capacity, Waiting: waiting}
+	held, waiting = s.fetchBudget.state()
+	fetch = BudgetUse{Held: held, Capacity: s.fetchBudget.capacity, Waiting: waiting}
+	return request, fetch
+}

@@ -145,6 +145,37 @@ func (m *Metrics) WatchFetchSessions(stats func() (sessions, partitions int)) {
 	)
 }
 
+// BudgetStats is what the Kafka listener's request and fetch budgets hold and allow, and
+// how many wait for room in each.
+type BudgetStats struct {
+	RequestHeld, RequestCapacity, FetchHeld, FetchCapacity int64
+	RequestWaiting, FetchWaiting                           int
+}
+
+// WatchBudgets exports the Kafka listener's memory budgets, read from stats at every
+// scrape: client data the node holds (requests read and not yet handled, records read for
+// Fetch answers not yet written), the bounds (queued.max.request.bytes,
+// queued.max.fetch.bytes, which may have been fitted to a memory limit) and the waiters.
+func (m *Metrics) WatchBudgets(stats func() BudgetStats) {
+	gauge := func(name, help string, v func(BudgetStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
+	}
+	m.reg.MustRegister(
+		gauge("chronik_queued_request_bytes", "Request bytes read and not yet handled (a large Fetch counts 24 times its size).",
+			func(s BudgetStats) float64 { return float64(s.RequestHeld) }),
+		gauge("chronik_queued_request_bytes_limit", "queued.max.request.bytes in force.",
+			func(s BudgetStats) float64 { return float64(s.RequestCapacity) }),
+		gauge("chronik_queued_request_waiters", "Connections waiting for room in the request budget before reading a request.",
+			func(s BudgetStats) float64 { return float64(s.RequestWaiting) }),
+		gauge("chronik_queued_fetch_bytes", "Record bytes read for Fetch answers not yet written.",
+			func(s BudgetStats) float64 { return float64(s.FetchHeld) }),
+		gauge("chronik_queued_fetch_bytes_limit", "queued.max.fetch.bytes in force.",
+			func(s BudgetStats) float64 { return float64(s.FetchCapacity) }),
+		gauge("chronik_queued_fetch_waiters", "Fetches waiting for room in the fetch budget.",
+			func(s BudgetStats) float64 { return float64(s.FetchWaiting) }),
+	)
+}
+
 // Registry is the node's registry (for tests and for registering more collectors).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 

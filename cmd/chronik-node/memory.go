@@ -24,6 +24,9 @@ const (
 	checkSlotShare = 8
 	// checkSlotBytes is what one checking slot holds at most (actors' inflate limit).
 	checkSlotBytes = 32 << 20
+	// goOutsideHeap is room left under a cgroup's limit for what the Go soft limit does
+	// not count: the binary's pages, goroutine stacks, the runtime's own structures.
+	goOutsideHeap = 64 << 20
 	// Config minimums of the budgets (config/keys.go).
 	minRequestBudget = 1 << 20
 	minFetchBudget   = 64 << 20
@@ -60,8 +63,8 @@ func fitToMemory(cfg *config.Config, log zerolog.Logger) memoryFit {
 
 // planMemory shrinks the budgets the configuration leaves at their defaults to a
 // quarter each of the memory found (a cgroup's limit, or the machine's RAM), fits the
-// checking slots into an eighth, and asks for a Go soft limit of 90% of a cgroup's
-// limit unless the environment sets GOMEMLIMIT. Budgets set in the configuration are
+// checking slots into an eighth, and asks for a Go soft limit of a cgroup's limit less
+// a tenth (at least 64 MiB) unless the environment sets GOMEMLIMIT. Budgets set in the configuration are
 // kept as set.
 func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, procs int, envLimit bool) memoryFit {
 	fit := memoryFit{limit: lim, found: found, checkSlots: 2 * procs}
@@ -78,7 +81,9 @@ func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, procs int, e
 	}
 	fit.checkSlots = int(min(int64(fit.checkSlots), max(1, lim.Bytes/checkSlotShare/checkSlotBytes)))
 	if lim.Cgroup && !envLimit {
-		fit.goMemLimit = lim.Bytes / 10 * 9
+		// The soft limit covers the Go heap only; the binary, stacks and the runtime's own
+		// structures come on top, a few tens of MiB however small the limit.
+		fit.goMemLimit = max(lim.Bytes-max(lim.Bytes/10, goOutsideHeap), lim.Bytes/2)
 	}
 	return fit
 }

@@ -197,6 +197,11 @@ func (r *runningNode) listen(cfg *config.Config) error {
 	r.kafka = wire.NewServer(wire.ServerConfig{
 		MaxRequestBytes: cfg.MaxRequestBytes, MaxInFlightPerConn: cfg.MaxInFlightPerConn, MaxQueuedRequestBytes: cfg.MaxQueuedRequestBytes, MaxQueuedFetchBytes: cfg.MaxQueuedFetchBytes, IdleTimeout: cfg.ConnMaxIdle,
 	}, reg, r.metrics, r.log.With().Str("component", "kafka").Logger())
+	r.metrics.WatchBudgets(func() metrics.BudgetStats {
+		req, fetch := r.kafka.Budgets()
+		return metrics.BudgetStats{RequestHeld: req.Held, RequestCapacity: req.Capacity, RequestWaiting: req.Waiting,
+			FetchHeld: fetch.Held, FetchCapacity: fetch.Capacity, FetchWaiting: fetch.Waiting}
+	})
 	go func() { r.served <- r.kafka.Serve(ln) }()
 
 	if cfg.DebugListener == "" {
