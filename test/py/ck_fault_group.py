@@ -1,16 +1,19 @@
-"""Two librdkafka consumers (confluent-kafka-python) in one group, auto-committing, polled
-in turn until stdin closes, while the Go test kills and restarts the node. Prints as they
-happen: "msg <member> <partition> <offset> <value>", "commit <member> <partition>
-<offset>" for each commit the broker acknowledged (on_commit), "assign|revoke <member>
-<partitions,...>", "error <member> <fatal 0|1> <name>". Then closes both members (which
-commits and leaves) and prints "done". The Go test (test/clientfaults_test.go) judges it."""
+"""Two librdkafka consumers (confluent-kafka-python) in one group, auto-committing with the
+assignment strategy given (range by default), polled in turn until stdin closes, while
+the Go test kills and restarts the node. Prints as they happen: "msg <member> <partition>
+<offset> <value>", "commit <member> <partition> <offset>" for each commit the broker
+acknowledged (on_commit), "assign|revoke <member> <partitions,...>", "error <member>
+<fatal 0|1> <name>", "lost <member>" when its session timed out. Then closes both members (which commits and leaves) and prints
+"done". The Go test (test/clientfaults_test.go) judges it."""
 
+import logging
 import sys
 import threading
 
 from confluent_kafka import Consumer
 
 addr, topic, group = sys.argv[1], sys.argv[2], sys.argv[3]
+strategy = sys.argv[4] if len(sys.argv) > 4 else "range"
 stop = threading.Event()
 
 
@@ -24,7 +27,23 @@ def say(*words):
     sys.stdout.flush()
 
 
+class SessionWatch(logging.Handler):
+    """librdkafka says only in its log that a member's session timed out (without a
+    coordinator to answer it): it then revokes the partitions, if it has any."""
+
+    def __init__(self, name):
+        super().__init__(logging.WARNING)
+        self.name = name
+
+    def emit(self, record):
+        if "session timed out" in record.getMessage():
+            say("lost", self.name)
+
+
 def member(name):
+    log = logging.getLogger("rdkafka." + name)
+    log.addHandler(SessionWatch(name))
+    log.propagate = False
     def committed(err, parts):
         if err is not None:
             say("commit-error", name, err.name())
@@ -35,9 +54,10 @@ def member(name):
 
     c = Consumer({"bootstrap.servers": addr, "group.id": group, "auto.offset.reset": "earliest",
                   "enable.auto.commit": True, "auto.commit.interval.ms": 200,
+                  "partition.assignment.strategy": strategy,
                   "session.timeout.ms": 2000, "heartbeat.interval.ms": 200,
                   "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 500,
-                  "fetch.wait.max.ms": 100, "on_commit": committed,
+                  "fetch.wait.max.ms": 100, "on_commit": committed, "logger": log,
                   "error_cb": lambda e: say("error", name, int(e.fatal()), e.name())})
     parts = lambda ps: ",".join(str(p.partition) for p in ps) or "-"
     c.subscribe([topic], on_assign=lambda c, ps: say("assign", name, parts(ps)),
