@@ -92,8 +92,8 @@ func cgroupLimit(root string) (Limit, bool) {
 		// Without a cgroup namespace the process's path is the host's, and the mount
 		// shows the subtree below m.root.
 		rel, inside := strings.CutPrefix(path, m.root)
-		if !inside {
-			continue
+		if !inside || strings.Contains(rel, "..") {
+			continue // outside what the mount shows (a cgroup namespace's "/../x")
 		}
 		dir := filepath.Join(root, m.point, rel)
 		top := filepath.Join(root, m.point)

@@ -118,6 +118,16 @@ func TestDetect(t *testing.T) {
 			},
 			want: 24684084 << 10, wantFound: true,
 		},
+		{
+			name: "a cgroup outside the namespace's view: the RAM",
+			files: map[string]string{
+				"proc/meminfo":         meminfo24G,
+				"proc/self/cgroup":     "0::/../other\n",
+				"proc/self/mountinfo":  v2Mounts,
+				"sys/other/memory.max": "1048576\n",
+			},
+			want: 24684084 << 10, wantFound: true,
+		},
 		{name: "nothing readable", files: map[string]string{}, wantFound: false},
 	} {
 		lim, found := Detect(fakeRoot(t, c.files))
