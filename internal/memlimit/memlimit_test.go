@@ -121,10 +121,10 @@ func TestDetect(t *testing.T) {
 		{
 			name: "a cgroup outside the namespace's view: the RAM",
 			files: map[string]string{
-				"proc/meminfo":         meminfo24G,
-				"proc/self/cgroup":     "0::/../other\n",
-				"proc/self/mountinfo":  v2Mounts,
-				"sys/other/memory.max": "1048576\n",
+				"proc/meminfo":            meminfo24G,
+				"proc/self/cgroup":        "0::/../other\n",
+				"proc/self/mountinfo":     v2Mounts,
+				"sys/fs/other/memory.max": "1048576\n",
 			},
 			want: 24684084 << 10, wantFound: true,
 		},
