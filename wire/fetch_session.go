@@ -29,8 +29,9 @@ const (
 	// session unused this long may be evicted by any new one, and one created this long
 	// ago by a new one with more partitions.
 	fetchSessionEvictAfter = 2 * time.Minute
-	// maxSessionPartitions bounds the partitions all sessions hold together (a few
-	// hundred bytes each): a Fetch may name millions of partitions, and a thousand
+	// maxSessionPartitions bounds the partitions all sessions hold together (about 250
+	// bytes each, measured with short topic names; the node lowers it under a small
+	// memory limit): a Fetch may name millions of partitions, and a thousand
 	// sessions of them would otherwise keep that much memory. A full fetch that would
 	// pass it gets no session; an incremental one that would, loses its session and
 	// starts over with a full fetch.
@@ -72,14 +73,19 @@ type fetchSessions struct {
 	slots         int // 0: sessions are off
 	sessions      map[int32]*fetchSession
 	partitions    int // held by all sessions together
-	maxPartitions int // maxSessionPartitions; tests lower it
+	maxPartitions int // maxSessionPartitions unless configured; tests lower it
 }
 
-func newFetchSessions(slots int) *fetchSessions {
+// newFetchSessions makes a cache of slots sessions (0: Kafka's 1000; negative: none)
+// holding at most maxPartitions partitions together (0: maxSessionPartitions).
+func newFetchSessions(slots, maxPartitions int) *fetchSessions {
 	if slots == 0 {
 		slots = defaultFetchSessionSlots
 	}
-	return &fetchSessions{slots: max(slots, 0), sessions: map[int32]*fetchSession{}, maxPartitions: maxSessionPartitions}
+	if maxPartitions <= 0 {
+		maxPartitions = maxSessionPartitions
+	}
+	return &fetchSessions{slots: max(slots, 0), sessions: map[int32]*fetchSession{}, maxPartitions: maxPartitions}
 }
 
 // stats returns how many sessions the cache keeps and how many partitions they hold.

@@ -60,7 +60,7 @@ func sessionOrder(f sessionFetch) []int32 {
 // Partitions that returned records go to the back of the session's order, so that under
 // the response's byte limit the others are read first next time, as in Kafka.
 func TestFetchSessionRotatesPartitionsThatReturnedRecords(t *testing.T) {
-	c := newFetchSessions(0)
+	c := newFetchSessions(0, 0)
 	now := time.Unix(1000, 0)
 	req := sessionRequest(0, 0, 0, 1, 2, 3)
 	id := c.open(req, sessionResponse(req.Topics, 5), now)
@@ -88,7 +88,7 @@ func TestFetchSessionRotatesPartitionsThatReturnedRecords(t *testing.T) {
 // eviction time; else for a larger session, by the smallest one older than that; else
 // the new session is not made and the client goes on with full fetches.
 func TestFetchSessionCacheEviction(t *testing.T) {
-	c := newFetchSessions(2)
+	c := newFetchSessions(2, 0)
 	t0 := time.Unix(1000, 0)
 	open := func(at time.Time, parts ...int32) int32 {
 		req := sessionRequest(0, 0, parts...)
@@ -131,7 +131,7 @@ func FuzzFetchSessionSequence(f *testing.F) {
 	f.Add([]byte{0, 3, 1, 0, 2, 5, 3, 1, 1, 0})
 	f.Add([]byte{0, 7, 1, 1, 0, 1, 2, 4, 2, 1, 1, 2})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		c := newFetchSessions(3)
+		c := newFetchSessions(3, 0)
 		now := time.Unix(1000, 0)
 		next := func() byte {
 			if len(ops) == 0 {
@@ -222,8 +222,7 @@ func FuzzFetchSessionSequence(f *testing.F) {
 // gets no session, and an incremental fetch that would loses its session (the client
 // starts over with a full fetch).
 func TestFetchSessionsBoundTheirPartitions(t *testing.T) {
-	c := newFetchSessions(0)
-	c.maxPartitions = 5
+	c := newFetchSessions(0, 5)
 	now := time.Unix(1000, 0)
 	open := func(parts ...int32) int32 {
 		req := sessionRequest(0, 0, parts...)

@@ -24,6 +24,13 @@ const (
 	checkSlotShare = 8
 	// checkSlotBytes is what one checking slot holds at most (actors' inflate limit).
 	checkSlotBytes = 32 << 20
+	// sessionShare is the part of the memory incremental fetch sessions may hold, at
+	// sessionPartitionBytes a partition (measured: about 250), between
+	// minSessionPartitions and wire's own bound, maxSessionPartitions.
+	sessionShare          = 8
+	sessionPartitionBytes = 256
+	minSessionPartitions  = 1000
+	maxSessionPartitions  = 1 << 20
 	// goOutsideHeap is room left under a cgroup's limit for what the Go soft limit does
 	// not count: the binary's pages, goroutine stacks, the runtime's own structures.
 	goOutsideHeap = 64 << 20
@@ -36,8 +43,11 @@ const (
 type memoryFit struct {
 	limit      memlimit.Limit
 	found      bool
-	checkSlots int   // produces that may hold decompressed records at once
-	goMemLimit int64 // the Go runtime's soft limit to set; 0 leaves it alone
+	checkSlots int // produces that may hold decompressed records at once
+	// sessionPartitions bounds the partitions incremental fetch sessions hold; 0 is
+	// the wire package's default.
+	sessionPartitions int
+	goMemLimit        int64 // the Go runtime's soft limit to set; 0 leaves it alone
 }
 
 // fitToMemory finds the memory this process may use, fits the configuration's default
@@ -57,13 +67,14 @@ func fitToMemory(cfg *config.Config, log zerolog.Logger) memoryFit {
 	}
 	ev.Int64("memory_limit", lim.Bytes).Str("source", lim.Source).
 		Int64("queued_max_request_bytes", cfg.MaxQueuedRequestBytes).Int64("queued_max_fetch_bytes", cfg.MaxQueuedFetchBytes).
-		Int("compressed_check_slots", fit.checkSlots).Int64("go_memory_limit", fit.goMemLimit).Msg("memory")
+		Int("compressed_check_slots", fit.checkSlots).Int("fetch_session_partitions", fit.sessionPartitions).
+		Int64("go_memory_limit", fit.goMemLimit).Msg("memory")
 	return fit
 }
 
 // planMemory shrinks the budgets the configuration leaves at their defaults to a
 // quarter each of the memory found (a cgroup's limit, or the machine's RAM), fits the
-// checking slots into an eighth, and asks for a Go soft limit of a cgroup's limit less
+// checking slots into an eighth and the fetch sessions' partitions into another, and asks for a Go soft limit of a cgroup's limit less
 // a tenth (at least 64 MiB) unless the environment sets GOMEMLIMIT. Budgets set in the configuration are
 // kept as set.
 func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, procs int, envLimit bool) memoryFit {
@@ -80,6 +91,9 @@ func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, procs int, e
 		cfg.MaxQueuedFetchBytes = max(share, minFetchBudget)
 	}
 	fit.checkSlots = int(min(int64(fit.checkSlots), max(1, lim.Bytes/checkSlotShare/checkSlotBytes)))
+	if n := lim.Bytes / sessionShare / sessionPartitionBytes; n < maxSessionPartitions {
+		fit.sessionPartitions = int(max(n, minSessionPartitions))
+	}
 	if lim.Cgroup && !envLimit {
 		// The soft limit covers the Go heap only; the binary, stacks and the runtime's own
 		// structures come on top, a few tens of MiB however small the limit.

@@ -155,7 +155,7 @@ func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerol
 	phase(log, "raft ready and broker registered", t)
 
 	t = time.Now()
-	if err := r.listen(cfg); err != nil {
+	if err := r.listen(cfg, fit); err != nil {
 		r.node.Stop()
 		return nil, err
 	}
@@ -175,12 +175,12 @@ func partitionsDir(cfg *config.Config) string {
 }
 
 // listen starts the Kafka listener and the debug HTTP listener.
-func (r *runningNode) listen(cfg *config.Config) error {
+func (r *runningNode) listen(cfg *config.Config, fit memoryFit) error {
 	static, set := cfg.Values()
 	handlers := wire.NewHandlers(r.node, wire.BrokerConfig{
 		NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, ReplicationFactor: cfg.DefaultReplicationFactor,
 		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set, LogDir: partitionsDir(cfg),
-		FetchSessionSlots: fetchSessionSlots(cfg.FetchSessionSlots),
+		FetchSessionSlots: fetchSessionSlots(cfg.FetchSessionSlots), FetchSessionPartitions: fit.sessionPartitions,
 	}, r.log.With().Str("component", "handlers").Logger())
 	r.metrics = metrics.New(r.node, version, r.log.With().Str("component", "metrics").Logger())
 	r.node.OnImage(r.metrics.TopicsChanged)
