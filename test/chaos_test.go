@@ -1,0 +1,611 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The chaos tests run producers, a consumer group and a metadata churn loop against one
+// node while the node is killed (-9), frozen (SIGSTOP) and stopped (SIGTERM) at random
+// moments, restarted on the same data each time, and then check what a user would:
+// every acknowledged record is in the log exactly once, where it was acknowledged, in
+// order; the logs are dense and uncorrupted; committed offsets never went backwards or
+// past the high watermark; the group resumes where it committed; the topics created and
+// deleted are as the admin was told.
+//
+// The suite runs each policy for about 20 s of chaos. A soak runs longer, and a failure
+// replays with its logged seed (the moments differ, the choices do not):
+//
+//	make build && CHRONIK_BIN=$PWD/bin/chronik-node CHRONIK_CHAOS_DURATION=5m \
+//	    go test -count=1 -timeout 30m -run TestChaos ./test/
+//	CHRONIK_CHAOS_SEED=1234 ... to replay a seed.
+
+func TestChaosFsyncAlways(t *testing.T) {
+	runChaos(t, `log.flush.policy = "always"`)
+}
+
+// Under the interval policy a produce is acknowledged once the operating system has it;
+// kill -9 does not lose the page cache, so nothing acknowledged may be lost either.
+func TestChaosFsyncInterval(t *testing.T) {
+	runChaos(t, `log.flush.policy = "interval"`)
+}
+
+const (
+	chaosTopic      = "chaos"
+	chaosPartitions = 6
+	chaosGroup      = "chaos-readers"
+	chaosProducers  = 3
+	chaosMembers    = 3
+)
+
+// chaosSettings reads the run's length and seed from the environment (defaults: 25 s,
+// a fresh seed), and logs both so a failure can be replayed.
+func chaosSettings(t *testing.T) (time.Duration, uint64) {
+	duration := 20 * time.Second
+	if s := os.Getenv("CHRONIK_CHAOS_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("CHRONIK_CHAOS_DURATION: %v", err)
+		}
+		duration = d
+	}
+	seed := rand.Uint64()
+	if s := os.Getenv("CHRONIK_CHAOS_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("CHRONIK_CHAOS_SEED: %v", err)
+		}
+		seed = v
+	}
+	t.Logf("chaos: duration %v, CHRONIK_CHAOS_SEED=%d", duration, seed)
+	return duration, seed
+}
+
+// chaosFailures collects what the background workers saw go wrong (they cannot fail
+// the test from their goroutines).
+type chaosFailures struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (f *chaosFailures) add(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errs) < 50 {
+		f.errs = append(f.errs, fmt.Sprintf(format, args...))
+	}
+}
+
+func (f *chaosFailures) report(t *testing.T) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range f.errs {
+		t.Error(e)
+	}
+	if len(f.errs) > 0 {
+		t.FailNow()
+	}
+}
+
+// chaosAck is where a record was acknowledged.
+type chaosAck struct {
+	partition int32
+	offset    int64
+}
+
+// chaosProducer is one idempotent producer sending "p<id>-<seq>" records.
+type chaosProducer struct {
+	id       int
+	cl       *kgo.Client
+	mu       sync.Mutex
+	acked    map[int64]chaosAck // by sequence
+	failed   map[int64]error
+	produced atomic.Int64
+	stop     atomic.Bool
+	done     chan struct{}
+}
+
+func (p *chaosProducer) run(ctx context.Context, rng *rand.Rand) {
+	defer close(p.done)
+	for seq := int64(0); !p.stop.Load() && ctx.Err() == nil; seq++ {
+		r := &kgo.Record{
+			Key:     fmt.Appendf(nil, "k%d", rng.IntN(97)),
+			Value:   fmt.Appendf(nil, "p%d-%09d", p.id, seq),
+			Headers: []kgo.RecordHeader{{Key: "seq", Value: []byte(strconv.FormatInt(seq, 10))}},
+		}
+		p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if err != nil {
+				p.failed[seq] = err
+				return
+			}
+			p.acked[seq] = chaosAck{r.Partition, r.Offset}
+		})
+		p.produced.Add(1)
+		// A steady stream, not a flood: about a thousand records a second per producer,
+		// so the final check reads a bounded log.
+		if seq%5 == 4 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func (p *chaosProducer) ackedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.acked)
+}
+
+// chaosGroupState is what the group's members saw: records consumed and the offsets the
+// broker acknowledged as committed.
+type chaosGroupState struct {
+	mu           sync.Mutex
+	seen         map[string]int
+	ackedCommits map[int32]int64 // highest commit acknowledged per partition
+	history      map[int32][]string
+}
+
+func (g *chaosGroupState) onCommit(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	if err != nil || resp == nil {
+		return
+	}
+	asked := map[int32]int64{}
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			asked[p.Partition] = p.Offset
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			g.history[p.Partition] = append(g.history[p.Partition], fmt.Sprintf("%s %s gen %d: %d code %d", time.Now().Format("15:04:05.000"), req.MemberID, req.Generation, asked[p.Partition], p.ErrorCode))
+			if p.ErrorCode == 0 && asked[p.Partition] > g.ackedCommits[p.Partition] {
+				g.ackedCommits[p.Partition] = asked[p.Partition]
+			}
+		}
+	}
+}
+
+// chaosChurn creates, alters and deletes topics and commits offsets for a second group,
+// remembering what the broker acknowledged.
+type chaosChurn struct {
+	mu      sync.Mutex
+	topics  map[string]string // name -> "exists", "deleted" or "unknown" (no answer)
+	configs map[string]string // name -> acknowledged retention.ms
+	commit  int64             // highest acknowledged commit of churnGroup, partition 0
+	stop    atomic.Bool
+	done    chan struct{}
+}
+
+const churnGroup = "chaos-churn"
+
+func (c *chaosChurn) run(ctx context.Context, adm *kadm.Client, rng *rand.Rand) {
+	defer close(c.done)
+	set := func(name, state string) {
+		c.mu.Lock()
+		c.topics[name] = state
+		c.mu.Unlock()
+	}
+	var live []string
+	for i := 0; !c.stop.Load() && ctx.Err() == nil; i++ {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		name := fmt.Sprintf("churn-%04d", i)
+		r, err := adm.CreateTopic(rctx, int32(1+rng.IntN(3)), 1, nil, name)
+		switch {
+		case err == nil && r.Err == nil:
+			set(name, "exists")
+			live = append(live, name)
+		case err == nil && errors.Is(r.Err, kerr.TopicAlreadyExists):
+			set(name, "exists") // a retry of a create that had been applied
+			live = append(live, name)
+		default:
+			set(name, "unknown")
+		}
+		if len(live) > 0 {
+			target := live[rng.IntN(len(live))]
+			value := strconv.Itoa(60000 + i)
+			rs, err := adm.AlterTopicConfigs(rctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &value}}, target)
+			if err == nil && len(rs) == 1 && rs[0].Err == nil {
+				c.mu.Lock()
+				c.configs[target] = value
+				c.mu.Unlock()
+			} else {
+				c.mu.Lock()
+				c.configs[target] = "unknown"
+				c.mu.Unlock()
+			}
+		}
+		// Deletes keep up with creates past a few dozen topics, so a long soak restarts
+		// a node of bounded size.
+		if len(live) > 3 && (rng.IntN(2) == 0 || len(live) > 40) {
+			j := rng.IntN(len(live))
+			victim := live[j]
+			live = append(live[:j], live[j+1:]...)
+			rs, err := adm.DeleteTopics(rctx, victim)
+			switch {
+			case err == nil && rs[victim].Err == nil:
+				set(victim, "deleted")
+			case err == nil && errors.Is(rs[victim].Err, kerr.UnknownTopicOrPartition):
+				set(victim, "deleted") // a retry of a delete that had been applied
+			default:
+				set(victim, "unknown")
+			}
+		}
+		next := c.commitValue() + 1 + int64(rng.IntN(5))
+		offs := kadm.Offsets{}
+		offs.Add(kadm.Offset{Topic: chaosTopic, Partition: 0, At: next, LeaderEpoch: -1})
+		if rs, err := adm.CommitOffsets(rctx, churnGroup, offs); err == nil && rs.Error() == nil {
+			c.mu.Lock()
+			c.commit = max(c.commit, next)
+			c.mu.Unlock()
+		}
+		cancel()
+	}
+}
+
+func (c *chaosChurn) commitValue() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.commit
+}
+
+func runChaos(t *testing.T, policy nodeConfig) {
+	duration, seed := chaosSettings(t)
+	rng := rand.New(rand.NewPCG(seed, 0x636861))
+	n := startNode(t, policy+"\n"+groupConfig)
+	createTopic(t, n, chaosTopic, chaosPartitions, nil)
+	failures := &chaosFailures{}
+	// ctx runs the workers; checks use their own deadlines.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	compression := []kgo.CompressionCodec{kgo.NoCompression(), kgo.SnappyCompression(), kgo.ZstdCompression(), kgo.Lz4Compression()}[rng.IntN(4)]
+	producers := make([]*chaosProducer, chaosProducers)
+	for i := range producers {
+		p := &chaosProducer{id: i, acked: map[int64]chaosAck{}, failed: map[int64]error{}, done: make(chan struct{})}
+		p.cl = n.client(kgo.DefaultProduceTopic(chaosTopic), kgo.ProducerLinger(time.Millisecond),
+			kgo.ProducerBatchCompression(compression),
+			// Find the restarted node soon instead of after kgo's default 5 s.
+			kgo.MetadataMinAge(250*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+		producers[i] = p
+		go p.run(ctx, rand.New(rand.NewPCG(seed, uint64(i))))
+	}
+
+	group := &chaosGroupState{seen: map[string]int{}, ackedCommits: map[int32]int64{}, history: map[int32][]string{}}
+	var members []*kgo.Client
+	var membersDone sync.WaitGroup
+	for i := 0; i < chaosMembers; i++ {
+		m := n.client(kgo.ConsumerGroup(chaosGroup), kgo.ConsumeTopics(chaosTopic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(200*time.Millisecond),
+			kgo.AutoCommitInterval(300*time.Millisecond), kgo.AutoCommitCallback(group.onCommit),
+			kgo.FetchMaxWait(200*time.Millisecond), kgo.MetadataMinAge(250*time.Millisecond),
+			kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+		members = append(members, m)
+		membersDone.Add(1)
+		go func() {
+			defer membersDone.Done()
+			for ctx.Err() == nil {
+				fs := m.PollFetches(ctx)
+				fs.EachError(func(topic string, p int32, err error) {
+					var loss *kgo.ErrDataLoss
+					if errors.As(err, &loss) {
+						failures.add("member %d: %v", i, err)
+					}
+				})
+				group.mu.Lock()
+				fs.EachRecord(func(r *kgo.Record) { group.seen[string(r.Value)]++ })
+				group.mu.Unlock()
+			}
+		}()
+	}
+
+	churn := &chaosChurn{topics: map[string]string{}, configs: map[string]string{}, done: make(chan struct{})}
+	go churn.run(ctx, n.admin(), rand.New(rand.NewPCG(seed, 99)))
+
+	totalAcked := func() int {
+		sum := 0
+		for _, p := range producers {
+			sum += p.ackedCount()
+		}
+		return sum
+	}
+	adm := n.admin()
+	// Committed offsets as read after each restart: they may only move forward.
+	lastCommitted := map[int32]int64{}
+	checkCommitted := func(when string) {
+		t.Helper()
+		// What was acknowledged before asking: a commit acknowledged while the fetch is
+		// on its way may or may not be in its answer.
+		group.mu.Lock()
+		acked := maps2(group.ackedCommits)
+		group.mu.Unlock()
+		churnAcked := churn.commitValue()
+		var offs kadm.OffsetResponses
+		var ends kadm.ListedOffsets
+		eventually(t, 60*time.Second, "group offsets and end offsets "+when, func() bool {
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var err error
+			// Read the commits first: the high watermark only grows after them.
+			if offs, err = adm.FetchOffsets(rctx, chaosGroup); err != nil || offs.Error() != nil {
+				return false
+			}
+			ends, err = adm.ListEndOffsets(rctx, chaosTopic)
+			return err == nil && ends.Error() == nil
+		})
+		for p := int32(0); p < chaosPartitions; p++ {
+			o, ok := offs.Lookup(chaosTopic, p)
+			committed := int64(0)
+			if ok {
+				committed = o.At
+			}
+			end, _ := ends.Lookup(chaosTopic, p)
+			if committed > end.Offset {
+				t.Fatalf("%s: %s/%d committed at %d, past the high watermark %d", when, chaosTopic, p, committed, end.Offset)
+			}
+			if committed < lastCommitted[p] {
+				t.Fatalf("%s: %s/%d committed offset went back from %d to %d", when, chaosTopic, p, lastCommitted[p], committed)
+			}
+			if committed < acked[p] {
+				group.mu.Lock()
+				h := group.history[p]
+				t.Logf("commit history of partition %d:\n%s", p, strings.Join(h[max(0, len(h)-30):], "\n"))
+				group.mu.Unlock()
+				t.Fatalf("%s: %s/%d committed at %d, but a commit of %d was acknowledged", when, chaosTopic, p, committed, acked[p])
+			}
+			lastCommitted[p] = committed
+		}
+		co, err := adm.FetchOffsets(testContext(t), churnGroup)
+		if err != nil {
+			t.Fatalf("%s: fetch %s offsets: %v", when, churnGroup, err)
+		}
+		if o, _ := co.Lookup(chaosTopic, 0); o.At < churnAcked {
+			t.Fatalf("%s: %s committed at %d, but %d was acknowledged", when, churnGroup, o.At, churnAcked)
+		}
+	}
+
+	cycles := map[string]int{}
+	faults := 0
+	start := time.Now()
+	for time.Since(start) < duration {
+		// Let traffic flow: some records acknowledged since the last fault, then a random
+		// moment within the next second or so.
+		before := totalAcked()
+		eventually(t, 60*time.Second, "producers to make progress after the last fault", func() bool { return totalAcked() > before+200 })
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		switch k := rng.IntN(10); {
+		case k < 5:
+			cycles["kill"]++
+			n.kill()
+			n.start()
+		case k < 6:
+			// Killed again while it recovers: the recovery itself must be crash-safe.
+			cycles["kill-in-recovery"]++
+			n.kill()
+			n.launch()
+			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+			n.kill()
+			n.start()
+		case k < 8:
+			cycles["stop"]++
+			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+			if err := n.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			cycles["term"]++
+			if err := n.stop(); err != nil {
+				t.Fatalf("SIGTERM exit: %v", err)
+			}
+			n.start()
+		}
+		faults++
+		checkCommitted(fmt.Sprintf("after fault %d (%v)", faults, cycles))
+	}
+	t.Logf("%d faults %v; %d records acknowledged", faults, cycles, totalAcked())
+
+	// Wind down: the churn stops, the producers flush what they have, the group reads
+	// everything acknowledged.
+	churn.stop.Store(true)
+	for _, p := range producers {
+		p.stop.Store(true)
+	}
+	flushCtx, flushCancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer flushCancel()
+	for _, p := range producers {
+		<-p.done
+		if err := p.cl.Flush(flushCtx); err != nil {
+			t.Fatalf("producer %d flush: %v", p.id, err)
+		}
+	}
+	<-churn.done
+	failures.report(t)
+	for _, p := range producers {
+		for seq, err := range p.failed {
+			t.Errorf("producer %d record %d failed: %v", p.id, seq, err)
+			break
+		}
+		if len(p.failed) > 0 {
+			t.Fatalf("producer %d: %d of %d records failed", p.id, len(p.failed), p.produced.Load())
+		}
+	}
+	eventually(t, 120*time.Second, "the group to read every acknowledged record", func() bool {
+		group.mu.Lock()
+		defer group.mu.Unlock()
+		for _, p := range producers {
+			for seq := range p.acked {
+				if group.seen[fmt.Sprintf("p%d-%09d", p.id, seq)] == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	// Everything read is committed once the members leave (kgo commits on revoke).
+	cancel()
+	membersDone.Wait()
+	for _, m := range members {
+		m.Close()
+	}
+	failures.report(t)
+	checkChaosLogs(t, n, producers)
+	checkCommitted("after the group left")
+	for p := int32(0); p < chaosPartitions; p++ {
+		end := offsetOf(t, n.rawClient(), chaosTopic, p, -1)
+		if lastCommitted[p] != end {
+			t.Fatalf("%s/%d: the group left having read everything, committed %d, high watermark %d", chaosTopic, p, lastCommitted[p], end)
+		}
+	}
+	checkChaosTopics(t, n, churn)
+
+	// One more kill: a fresh member of the group resumes exactly where the group committed.
+	n.kill()
+	n.start()
+	checkCommitted("after the last kill")
+	marker := n.client(kgo.DefaultProduceTopic(chaosTopic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var markers []*kgo.Record
+	for p := int32(0); p < chaosPartitions; p++ {
+		markers = append(markers, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "marker-%d", p)})
+	}
+	produceAll(t, marker, markers)
+	resumed := consumeAndCommit(t, n, chaosGroup, chaosTopic, chaosPartitions)
+	for _, r := range resumed {
+		if want := fmt.Sprintf("marker-%d", r.Partition); string(r.Value) != want || r.Offset != lastCommitted[r.Partition] {
+			t.Fatalf("the group resumed %s/%d at %d (%q), committed %d", chaosTopic, r.Partition, r.Offset, r.Value, lastCommitted[r.Partition])
+		}
+	}
+	for _, bad := range []string{"panic", "DATA RACE", "fatal error"} {
+		if n.logsContain(bad) {
+			t.Fatalf("the node's log has %q", bad)
+		}
+	}
+}
+
+func maps2(m map[int32]int64) map[int32]int64 {
+	out := make(map[int32]int64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// checkChaosLogs reads every partition from the start with a plain consumer and checks
+// the producers' records: each acknowledged one exactly once where it was acknowledged,
+// none unknown, each producer's records in order within a partition, offsets dense,
+// batches intact.
+func checkChaosLogs(t *testing.T, n *node, producers []*chaosProducer) {
+	t.Helper()
+	cl := n.rawClient()
+	found := 0
+	for p := int32(0); p < chaosPartitions; p++ {
+		end := offsetOf(t, cl, chaosTopic, p, -1)
+		checkBatchesValid(t, cl, chaosTopic, p, end)
+		recs := readPartition(t, n, chaosTopic, p, 0, end)
+		checkContiguous(t, fmt.Sprintf("%s/%d", chaosTopic, p), recs, 0)
+		lastSeq := map[int]int64{}
+		seen := map[string]int64{}
+		for _, r := range recs {
+			v := string(r.Value)
+			if at, dup := seen[v]; dup {
+				t.Fatalf("%s/%d: %s at offsets %d and %d", chaosTopic, p, v, at, r.Offset)
+			}
+			seen[v] = r.Offset
+			var id int
+			var seq int64
+			if _, err := fmt.Sscanf(v, "p%d-%d", &id, &seq); err != nil || id < 0 || id >= len(producers) {
+				t.Fatalf("%s/%d offset %d holds %q, which no producer sent", chaosTopic, p, r.Offset, v)
+			}
+			if h := r.Headers; len(h) != 1 || string(h[0].Value) != strconv.FormatInt(seq, 10) {
+				t.Fatalf("%s/%d offset %d: %q has headers %v", chaosTopic, p, r.Offset, v, h)
+			}
+			if last, ok := lastSeq[id]; ok && seq <= last {
+				t.Fatalf("%s/%d offset %d: producer %d record %d after its record %d", chaosTopic, p, r.Offset, id, seq, last)
+			}
+			lastSeq[id] = seq
+			ack, ok := producers[id].acked[seq]
+			if !ok {
+				t.Fatalf("%s/%d offset %d holds %q, which was never acknowledged", chaosTopic, p, r.Offset, v)
+			}
+			if ack.partition != p || ack.offset != r.Offset {
+				t.Fatalf("%s acknowledged at %d/%d, found at %d/%d", v, ack.partition, ack.offset, p, r.Offset)
+			}
+			found++
+		}
+	}
+	acked := 0
+	for _, p := range producers {
+		acked += len(p.acked)
+	}
+	if found != acked {
+		t.Fatalf("%d records acknowledged, %d in the logs", acked, found)
+	}
+}
+
+// checkChaosTopics checks the churn's topics: those acknowledged as created exist (with
+// the retention.ms last acknowledged), those acknowledged as deleted do not.
+func checkChaosTopics(t *testing.T, n *node, churn *chaosChurn) {
+	t.Helper()
+	ctx := testContext(t)
+	names := map[string]bool{}
+	for _, name := range n.topicNames(ctx) {
+		names[name] = true
+	}
+	counts := map[string]int{}
+	var existing []string
+	for name, state := range churn.topics {
+		counts[state]++
+		switch {
+		case state == "exists" && !names[name]:
+			t.Fatalf("topic %s was created and never deleted, but is gone", name)
+		case state == "deleted" && names[name]:
+			t.Fatalf("topic %s was deleted, but exists", name)
+		case state == "exists":
+			existing = append(existing, name)
+		}
+	}
+	rcs, err := n.admin().DescribeTopicConfigs(ctx, existing...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range rcs {
+		want := churn.configs[rc.Name]
+		if want == "unknown" {
+			continue
+		}
+		got := ""
+		for _, c := range rc.Configs {
+			if c.Key == "retention.ms" && c.Source == kmsg.ConfigSourceDynamicTopicConfig && c.Value != nil {
+				got = *c.Value
+			}
+		}
+		if got != want {
+			t.Fatalf("topic %s retention.ms %q, acknowledged %q", rc.Name, got, want)
+		}
+	}
+	t.Logf("churn topics: %v", counts)
+	if !strings.Contains(fmt.Sprint(counts), "exists") {
+		t.Fatal("the churn created no topic")
+	}
+}
