@@ -185,68 +185,89 @@ func (g *chaosGroupState) onCommit(_ *kgo.Client, req *kmsg.OffsetCommitRequest,
 }
 
 // chaosChurn creates, alters and deletes topics and commits offsets for a second group,
-// remembering what the broker acknowledged.
+// remembering what the broker acknowledged. Names come from a small pool, so a name is
+// deleted and created again many times, across crashes; each incarnation gets one record
+// naming it, and no record of an earlier incarnation may ever show up in a later one.
 type chaosChurn struct {
-	mu      sync.Mutex
-	topics  map[string]string // name -> "exists", "deleted" or "unknown" (no answer)
-	configs map[string]string // name -> acknowledged retention.ms
-	commit  int64             // highest acknowledged commit of churnGroup, partition 0
-	stop    atomic.Bool
-	done    chan struct{}
+	mu          sync.Mutex
+	topics      map[string]string // name -> "exists", "deleted" or "unknown" (no answer)
+	incarnation map[string]int    // name -> the current incarnation's number
+	written     map[string]bool   // name -> the current incarnation's record was acknowledged
+	configs     map[string]string // name -> acknowledged retention.ms, or "unknown"
+	commit      int64             // highest acknowledged commit of churnGroup, partition 0
+	stop        atomic.Bool
+	done        chan struct{}
 }
 
-const churnGroup = "chaos-churn"
+const (
+	churnGroup = "chaos-churn"
+	churnNames = 40
+)
 
-func (c *chaosChurn) run(ctx context.Context, adm *kadm.Client, rng *rand.Rand) {
+func incarnationValue(name string, incarnation int) string {
+	return fmt.Sprintf("%s@%d", name, incarnation)
+}
+
+func (c *chaosChurn) run(ctx context.Context, adm *kadm.Client, prod *kgo.Client, rng *rand.Rand) {
 	defer close(c.done)
 	set := func(name, state string) {
 		c.mu.Lock()
 		c.topics[name] = state
 		c.mu.Unlock()
 	}
-	var live []string
+	live := map[string]bool{}
 	for i := 0; !c.stop.Load() && ctx.Err() == nil; i++ {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		name := fmt.Sprintf("churn-%04d", i)
-		r, err := adm.CreateTopic(rctx, int32(1+rng.IntN(3)), 1, nil, name)
+		name := fmt.Sprintf("churn-%02d", rng.IntN(churnNames))
 		switch {
-		case err == nil && r.Err == nil:
-			set(name, "exists")
-			live = append(live, name)
-		case err == nil && errors.Is(r.Err, kerr.TopicAlreadyExists):
-			set(name, "exists") // a retry of a create that had been applied
-			live = append(live, name)
-		default:
-			set(name, "unknown")
-		}
-		if len(live) > 0 {
-			target := live[rng.IntN(len(live))]
-			value := strconv.Itoa(60000 + i)
-			rs, err := adm.AlterTopicConfigs(rctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &value}}, target)
-			if err == nil && len(rs) == 1 && rs[0].Err == nil {
-				c.mu.Lock()
-				c.configs[target] = value
-				c.mu.Unlock()
-			} else {
-				c.mu.Lock()
-				c.configs[target] = "unknown"
-				c.mu.Unlock()
-			}
-		}
-		// Deletes keep up with creates past a few dozen topics, so a long soak restarts
-		// a node of bounded size.
-		if len(live) > 3 && (rng.IntN(2) == 0 || len(live) > 40) {
-			j := rng.IntN(len(live))
-			victim := live[j]
-			live = append(live[:j], live[j+1:]...)
-			rs, err := adm.DeleteTopics(rctx, victim)
+		case live[name] && rng.IntN(3) == 0:
+			rs, err := adm.DeleteTopics(rctx, name)
 			switch {
-			case err == nil && rs[victim].Err == nil:
-				set(victim, "deleted")
-			case err == nil && errors.Is(rs[victim].Err, kerr.UnknownTopicOrPartition):
-				set(victim, "deleted") // a retry of a delete that had been applied
+			case err == nil && rs[name].Err == nil:
+				set(name, "deleted")
+			case err == nil && errors.Is(rs[name].Err, kerr.UnknownTopicOrPartition):
+				set(name, "deleted") // a retry of a delete that had been applied
 			default:
-				set(victim, "unknown")
+				set(name, "unknown")
+			}
+			delete(live, name)
+		case live[name]:
+			value := strconv.Itoa(60000 + i)
+			rs, err := adm.AlterTopicConfigs(rctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &value}}, name)
+			c.mu.Lock()
+			if err == nil && len(rs) == 1 && rs[0].Err == nil {
+				c.configs[name] = value
+			} else {
+				c.configs[name] = "unknown"
+			}
+			c.mu.Unlock()
+		case c.state(name) == "unknown":
+			// A create or delete went unanswered: settle which it is by deleting.
+			rs, err := adm.DeleteTopics(rctx, name)
+			if err == nil && (rs[name].Err == nil || errors.Is(rs[name].Err, kerr.UnknownTopicOrPartition)) {
+				set(name, "deleted")
+			}
+		default:
+			c.mu.Lock()
+			c.incarnation[name]++
+			inc := c.incarnation[name]
+			delete(c.written, name)
+			delete(c.configs, name)
+			c.mu.Unlock()
+			r, err := adm.CreateTopic(rctx, int32(1+rng.IntN(3)), 1, nil, name)
+			if err != nil || (r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists)) {
+				set(name, "unknown")
+				break
+			}
+			// TOPIC_ALREADY_EXISTS: a retry of a create that had been applied (the name
+			// was known to be gone before).
+			set(name, "exists")
+			live[name] = true
+			rec := &kgo.Record{Topic: name, Partition: 0, Value: []byte(incarnationValue(name, inc))}
+			if err := prod.ProduceSync(rctx, rec).FirstErr(); err == nil {
+				c.mu.Lock()
+				c.written[name] = true
+				c.mu.Unlock()
 			}
 		}
 		next := c.commitValue() + 1 + int64(rng.IntN(5))
@@ -261,6 +282,12 @@ func (c *chaosChurn) run(ctx context.Context, adm *kadm.Client, rng *rand.Rand) 
 	}
 }
 
+func (c *chaosChurn) state(name string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.topics[name]
+}
+
 func (c *chaosChurn) commitValue() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -271,7 +298,10 @@ func runChaos(t *testing.T, policy nodeConfig) {
 	duration, seed := chaosSettings(t)
 	rng := rand.New(rand.NewPCG(seed, 0x636861))
 	n := startNode(t, policy+"\n"+groupConfig)
-	createTopic(t, n, chaosTopic, chaosPartitions, nil)
+	// Small segments put kills in the middle of segment rolls and index writes too.
+	segmentBytes := []string{"1073741824", "262144", "32768"}[rng.IntN(3)]
+	t.Logf("chaos topic segment.bytes %s", segmentBytes)
+	createTopic(t, n, chaosTopic, chaosPartitions, map[string]string{"segment.bytes": segmentBytes})
 	failures := &chaosFailures{}
 	// ctx runs the workers; checks use their own deadlines.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -318,8 +348,11 @@ func runChaos(t *testing.T, policy nodeConfig) {
 		}()
 	}
 
-	churn := &chaosChurn{topics: map[string]string{}, configs: map[string]string{}, done: make(chan struct{})}
-	go churn.run(ctx, n.admin(), rand.New(rand.NewPCG(seed, 99)))
+	churn := &chaosChurn{topics: map[string]string{}, incarnation: map[string]int{}, written: map[string]bool{},
+		configs: map[string]string{}, done: make(chan struct{})}
+	churnProd := n.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+	go churn.run(ctx, n.admin(), churnProd, rand.New(rand.NewPCG(seed, 99)))
 
 	totalAcked := func() int {
 		sum := 0
@@ -410,7 +443,12 @@ func runChaos(t *testing.T, policy nodeConfig) {
 			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+			frozen := time.Duration(500+rng.IntN(2500)) * time.Millisecond
+			if rng.IntN(8) == 0 {
+				// Past the members' session timeout: the group's sessions expire on waking.
+				frozen = 7 * time.Second
+			}
+			time.Sleep(frozen)
 			if err := n.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 				t.Fatal(err)
 			}
@@ -563,8 +601,9 @@ func checkChaosLogs(t *testing.T, n *node, producers []*chaosProducer) {
 	}
 }
 
-// checkChaosTopics checks the churn's topics: those acknowledged as created exist (with
-// the retention.ms last acknowledged), those acknowledged as deleted do not.
+// checkChaosTopics checks the churn's topics: those acknowledged as created exist, with
+// the retention.ms last acknowledged and only their own incarnation's record; those
+// acknowledged as deleted do not exist.
 func checkChaosTopics(t *testing.T, n *node, churn *chaosChurn) {
 	t.Helper()
 	ctx := testContext(t)
@@ -574,6 +613,7 @@ func checkChaosTopics(t *testing.T, n *node, churn *chaosChurn) {
 	}
 	counts := map[string]int{}
 	var existing []string
+	cl := n.rawClient()
 	for name, state := range churn.topics {
 		counts[state]++
 		switch {
@@ -583,6 +623,17 @@ func checkChaosTopics(t *testing.T, n *node, churn *chaosChurn) {
 			t.Fatalf("topic %s was deleted, but exists", name)
 		case state == "exists":
 			existing = append(existing, name)
+			want := incarnationValue(name, churn.incarnation[name])
+			end := offsetOf(t, cl, name, 0, -1)
+			recs := readPartition(t, n, name, 0, 0, end)
+			for _, r := range recs {
+				if string(r.Value) != want {
+					t.Fatalf("topic %s (incarnation %d) holds %q at offset %d", name, churn.incarnation[name], r.Value, r.Offset)
+				}
+			}
+			if churn.written[name] && len(recs) == 0 {
+				t.Fatalf("topic %s lost its acknowledged record %q", name, want)
+			}
 		}
 	}
 	rcs, err := n.admin().DescribeTopicConfigs(ctx, existing...)
@@ -590,8 +641,8 @@ func checkChaosTopics(t *testing.T, n *node, churn *chaosChurn) {
 		t.Fatal(err)
 	}
 	for _, rc := range rcs {
-		want := churn.configs[rc.Name]
-		if want == "unknown" {
+		want, ok := churn.configs[rc.Name]
+		if want == "unknown" || !ok {
 			continue
 		}
 		got := ""
@@ -604,8 +655,16 @@ func checkChaosTopics(t *testing.T, n *node, churn *chaosChurn) {
 			t.Fatalf("topic %s retention.ms %q, acknowledged %q", rc.Name, got, want)
 		}
 	}
-	t.Logf("churn topics: %v", counts)
-	if !strings.Contains(fmt.Sprint(counts), "exists") {
+	t.Logf("churn topics: %v, %d incarnations", counts, sumValues(churn.incarnation))
+	if counts["exists"]+counts["deleted"] == 0 {
 		t.Fatal("the churn created no topic")
 	}
+}
+
+func sumValues(m map[string]int) int {
+	sum := 0
+	for _, v := range m {
+		sum += v
+	}
+	return sum
 }
