@@ -194,6 +194,8 @@ type chaosChurn struct {
 	incarnation map[string]int    // name -> the current incarnation's number
 	written     map[string]bool   // name -> the current incarnation's record was acknowledged
 	configs     map[string]string // name -> acknowledged retention.ms, or "unknown"
+	partitions  map[string]int    // name -> acknowledged partition count, or -1 if unknown
+	trimmedTo   map[string]int64  // name -> partition 0's acknowledged DeleteRecords offset
 	commit      int64             // highest acknowledged commit of churnGroup, partition 0
 	stop        atomic.Bool
 	done        chan struct{}
@@ -220,6 +222,34 @@ func (c *chaosChurn) run(ctx context.Context, adm *kadm.Client, prod *kgo.Client
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		name := fmt.Sprintf("churn-%02d", rng.IntN(churnNames))
 		switch {
+		case live[name] && rng.IntN(6) == 0 && c.partitionCount(name) > 0 && c.partitionCount(name) < 6:
+			want := c.partitionCount(name) + 1
+			rs, err := adm.UpdatePartitions(rctx, want, name)
+			c.mu.Lock()
+			if err == nil && rs.Error() == nil {
+				c.partitions[name] = want
+			} else {
+				c.partitions[name] = -1
+			}
+			c.mu.Unlock()
+		case live[name] && rng.IntN(5) == 0:
+			// More of the incarnation's records, then DeleteRecords up to their end.
+			c.mu.Lock()
+			value := incarnationValue(name, c.incarnation[name])
+			c.mu.Unlock()
+			recs := []*kgo.Record{{Topic: name, Value: []byte(value)}, {Topic: name, Value: []byte(value)}}
+			if err := prod.ProduceSync(rctx, recs...).FirstErr(); err != nil {
+				break
+			}
+			to := recs[1].Offset + 1
+			offs := kadm.Offsets{}
+			offs.Add(kadm.Offset{Topic: name, Partition: 0, At: to, LeaderEpoch: -1})
+			rs, err := adm.DeleteRecords(rctx, offs)
+			if r, ok := rs.Lookup(name, 0); err == nil && ok && r.Err == nil {
+				c.mu.Lock()
+				c.trimmedTo[name] = max(c.trimmedTo[name], to)
+				c.mu.Unlock()
+			}
 		case live[name] && rng.IntN(3) == 0:
 			rs, err := adm.DeleteTopics(rctx, name)
 			switch {
@@ -253,8 +283,11 @@ func (c *chaosChurn) run(ctx context.Context, adm *kadm.Client, prod *kgo.Client
 			inc := c.incarnation[name]
 			delete(c.written, name)
 			delete(c.configs, name)
+			delete(c.trimmedTo, name)
+			partitions := 1 + rng.IntN(3)
+			c.partitions[name] = partitions
 			c.mu.Unlock()
-			r, err := adm.CreateTopic(rctx, int32(1+rng.IntN(3)), 1, nil, name)
+			r, err := adm.CreateTopic(rctx, int32(partitions), 1, nil, name)
 			if err != nil || (r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists)) {
 				set(name, "unknown")
 				break
@@ -280,6 +313,12 @@ func (c *chaosChurn) run(ctx context.Context, adm *kadm.Client, prod *kgo.Client
 		}
 		cancel()
 	}
+}
+
+func (c *chaosChurn) partitionCount(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.partitions[name]
 }
 
 func (c *chaosChurn) state(name string) string {
@@ -349,7 +388,7 @@ func runChaos(t *testing.T, policy nodeConfig) {
 	}
 
 	churn := &chaosChurn{topics: map[string]string{}, incarnation: map[string]int{}, written: map[string]bool{},
-		configs: map[string]string{}, done: make(chan struct{})}
+		configs: map[string]string{}, partitions: map[string]int{}, trimmedTo: map[string]int64{}, done: make(chan struct{})}
 	churnProd := n.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
 	go churn.run(ctx, n.admin(), churnProd, rand.New(rand.NewPCG(seed, 99)))
@@ -611,6 +650,10 @@ func checkChaosTopics(t *testing.T, n *node, churn *chaosChurn) {
 	for _, name := range n.topicNames(ctx) {
 		names[name] = true
 	}
+	details, err := n.admin().ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	counts := map[string]int{}
 	var existing []string
 	cl := n.rawClient()
@@ -623,15 +666,21 @@ func checkChaosTopics(t *testing.T, n *node, churn *chaosChurn) {
 			t.Fatalf("topic %s was deleted, but exists", name)
 		case state == "exists":
 			existing = append(existing, name)
+			if want, got := churn.partitions[name], len(details[name].Partitions); want > 0 && got != want {
+				t.Fatalf("topic %s has %d partitions, %d acknowledged", name, got, want)
+			}
 			want := incarnationValue(name, churn.incarnation[name])
-			end := offsetOf(t, cl, name, 0, -1)
-			recs := readPartition(t, n, name, 0, 0, end)
+			start, end := offsetOf(t, cl, name, 0, -2), offsetOf(t, cl, name, 0, -1)
+			if trimmed := churn.trimmedTo[name]; start < trimmed {
+				t.Fatalf("topic %s/0 starts at %d, but records up to %d were deleted", name, start, trimmed)
+			}
+			recs := readPartition(t, n, name, 0, start, end)
 			for _, r := range recs {
 				if string(r.Value) != want {
 					t.Fatalf("topic %s (incarnation %d) holds %q at offset %d", name, churn.incarnation[name], r.Value, r.Offset)
 				}
 			}
-			if churn.written[name] && len(recs) == 0 {
+			if churn.written[name] && end == 0 {
 				t.Fatalf("topic %s lost its acknowledged record %q", name, want)
 			}
 		}
