@@ -164,6 +164,13 @@ type chaosGroupState struct {
 
 func (g *chaosGroupState) onCommit(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 	if err != nil || resp == nil {
+		g.mu.Lock()
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				g.history[p.Partition] = append(g.history[p.Partition], fmt.Sprintf("%s %s gen %d: %d failed: %v", time.Now().Format("15:04:05.000"), req.MemberID, req.Generation, p.Offset, err))
+			}
+		}
+		g.mu.Unlock()
 		return
 	}
 	asked := map[int32]int64{}
@@ -601,6 +608,7 @@ func checkChaosLogs(t *testing.T, n *node, producers []*chaosProducer) {
 		checkBatchesValid(t, cl, chaosTopic, p, end)
 		recs := readPartition(t, n, chaosTopic, p, 0, end)
 		checkContiguous(t, fmt.Sprintf("%s/%d", chaosTopic, p), recs, 0)
+		checkTimeIndex(t, cl, chaosTopic, p, recs)
 		lastSeq := map[int]int64{}
 		seen := map[string]int64{}
 		for _, r := range recs {
@@ -637,6 +645,39 @@ func checkChaosLogs(t *testing.T, n *node, producers []*chaosProducer) {
 	}
 	if found != acked {
 		t.Fatalf("%d records acknowledged, %d in the logs", acked, found)
+	}
+}
+
+// checkTimeIndex checks ListOffsets by timestamp against the records themselves: for a
+// sample of record timestamps, the answer is the first record at or after that time. The
+// time indexes of segments sealed, rolled and recovered across the crashes answer it.
+func checkTimeIndex(t *testing.T, cl kmsg.Requestor, topic string, partition int32, recs []*kgo.Record) {
+	t.Helper()
+	if len(recs) == 0 {
+		return
+	}
+	step := max(1, len(recs)/40) // a sample: each ListOffsets is a round trip
+	newest := int64(-1)
+	for _, r := range recs {
+		newest = max(newest, r.Timestamp.UnixMilli())
+	}
+	for i := 0; i < len(recs); i += step {
+		ts := recs[i].Timestamp.UnixMilli()
+		want := int64(-1)
+		for _, r := range recs {
+			if r.Timestamp.UnixMilli() >= ts {
+				want = r.Offset
+				break
+			}
+		}
+		got := listOffset(t, cl, topic, partition, ts)
+		if got.ErrorCode != 0 || got.Offset != want {
+			t.Fatalf("%s/%d: ListOffsets at timestamp %d gave offset %d (error %d), the first record at or after it is at %d",
+				topic, partition, ts, got.Offset, got.ErrorCode, want)
+		}
+	}
+	if got := listOffset(t, cl, topic, partition, newest+1); got.Offset != -1 {
+		t.Fatalf("%s/%d: ListOffsets past the newest timestamp gave offset %d", topic, partition, got.Offset)
 	}
 }
 
