@@ -103,7 +103,7 @@ func (h *Handlers) APIs() []API {
 		{Key: 61, MinVersion: 0, MaxVersion: 0, Handle: h.handleDescribeProducers, LargeAnswers: true},
 
 		// Consumer groups.
-		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit},
+		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit, InOrder: true},
 		{Key: 9, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetFetch, LargeAnswers: true},
 		{Key: 10, MinVersion: 0, MaxVersion: 6, Handle: h.handleFindCoordinator},
 		{Key: 11, MinVersion: 0, MaxVersion: 9, Handle: h.handleJoinGroup},
