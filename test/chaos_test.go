@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -53,7 +54,7 @@ const (
 	chaosMembers    = 3
 )
 
-// chaosSettings reads the run's length and seed from the environment (defaults: 25 s,
+// chaosSettings reads the run's length and seed from the environment (defaults: 20 s,
 // a fresh seed), and logs both so a failure can be replayed.
 func chaosSettings(t *testing.T) (time.Duration, uint64) {
 	duration := 20 * time.Second
@@ -415,7 +416,7 @@ func runChaos(t *testing.T, policy nodeConfig) {
 		// What was acknowledged before asking: a commit acknowledged while the fetch is
 		// on its way may or may not be in its answer.
 		group.mu.Lock()
-		acked := maps2(group.ackedCommits)
+		acked := maps.Clone(group.ackedCommits)
 		group.mu.Unlock()
 		churnAcked := churn.commitValue()
 		var offs kadm.OffsetResponses
@@ -585,14 +586,6 @@ func runChaos(t *testing.T, policy nodeConfig) {
 			t.Fatalf("the node's log has %q", bad)
 		}
 	}
-}
-
-func maps2(m map[int32]int64) map[int32]int64 {
-	out := make(map[int32]int64, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // checkChaosLogs reads every partition from the start with a plain consumer and checks
