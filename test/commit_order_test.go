@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -95,4 +96,68 @@ func appendRequestFrame(dst []byte, corr int32, req kmsg.Request) []byte {
 	dst = req.AppendTo(dst)
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
+}
+
+// TestPipelinedAdminChangesApplyInOrder creates a topic and deletes it with two requests
+// sent back to back on one connection, several times: as on a Kafka broker, the delete
+// follows the create, so both succeed and the topic is gone.
+func TestPipelinedAdminChangesApplyInOrder(t *testing.T) {
+	n := startNode(t, "")
+	c, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	r := bufio.NewReader(c)
+	const rounds = 20
+	for round := 0; round < rounds; round++ {
+		name := fmt.Sprintf("pipelined-%d", round)
+		create := kmsg.NewPtrCreateTopicsRequest()
+		create.Version, create.TimeoutMillis = 4, 30000
+		ct := kmsg.NewCreateTopicsRequestTopic()
+		ct.Topic, ct.NumPartitions, ct.ReplicationFactor = name, 1, 1
+		create.Topics = append(create.Topics, ct)
+		del := kmsg.NewPtrDeleteTopicsRequest()
+		del.Version, del.TimeoutMillis, del.TopicNames = 3, 30000, []string{name}
+		burst := appendRequestFrame(nil, 1, create)
+		burst = appendRequestFrame(burst, 2, del)
+		if _, err := c.Write(burst); err != nil {
+			t.Fatal(err)
+		}
+		createResp := kmsg.NewPtrCreateTopicsResponse()
+		createResp.Version = 4
+		readResponseFrame(t, r, 1, createResp)
+		delResp := kmsg.NewPtrDeleteTopicsResponse()
+		delResp.Version = 3
+		readResponseFrame(t, r, 2, delResp)
+		if code := createResp.Topics[0].ErrorCode; code != 0 {
+			t.Fatalf("round %d: create: error %d", round, code)
+		}
+		if code := delResp.Topics[0].ErrorCode; code != 0 {
+			t.Fatalf("round %d: the delete sent after the create got error %d", round, code)
+		}
+	}
+	if names := n.topicNames(testContext(t)); len(names) != 0 {
+		t.Fatalf("topics created then deleted, in that order, still exist: %v", names)
+	}
+}
+
+// readResponseFrame reads one size-prefixed response with a v0 header into resp.
+func readResponseFrame(t *testing.T, r io.Reader, corr int32, resp kmsg.Response) {
+	t.Helper()
+	var size [4]byte
+	if _, err := io.ReadFull(r, size[:]); err != nil {
+		t.Fatalf("response %d: %v", corr, err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(r, body); err != nil {
+		t.Fatalf("response %d: %v", corr, err)
+	}
+	if got := int32(binary.BigEndian.Uint32(body)); got != corr {
+		t.Fatalf("response has correlation id %d, want %d", got, corr)
+	}
+	if err := resp.ReadFrom(body[4:]); err != nil {
+		t.Fatalf("response %d: %v", corr, err)
+	}
 }

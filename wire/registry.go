@@ -128,9 +128,11 @@ type API struct {
 	LargeAnswers bool
 	// InOrder marks an API whose requests on one connection must take effect in the order
 	// they were sent, as every request does on a Kafka broker: a connection handles such
-	// requests one at a time, each once the previous one has been answered. OffsetCommit
-	// is one: a client's commit it gave up waiting for may still be on the wire ahead of
-	// its next, and handled concurrently the older, lower offset could be stored last.
+	// requests one at a time, each once the previous one of them has been answered. The
+	// changes are: a client's OffsetCommit it gave up waiting for may still be on the
+	// wire ahead of its next, and handled concurrently the older, lower offset could be
+	// stored last; an admin client's DeleteTopics sent right after its CreateTopics could
+	// run first and find no topic.
 	InOrder bool
 }
 
