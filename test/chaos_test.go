@@ -472,7 +472,7 @@ func runChaos(t *testing.T, policy nodeConfig) {
 		before := totalAcked()
 		eventually(t, 60*time.Second, "producers to make progress after the last fault", func() bool { return totalAcked() > before+200 })
 		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
-		switch k := rng.IntN(10); {
+		switch k := rng.IntN(11); {
 		case k < 5:
 			cycles["kill"]++
 			n.kill()
@@ -485,7 +485,17 @@ func runChaos(t *testing.T, policy nodeConfig) {
 			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 			n.kill()
 			n.start()
-		case k < 8:
+		case k < 7:
+			// A graceful shutdown cut short, as by a service manager's stop timeout: the
+			// kill lands while the node closes its partitions and writes its snapshots.
+			cycles["term-then-kill"]++
+			if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+			n.kill()
+			n.start()
+		case k < 9:
 			cycles["stop"]++
 			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
