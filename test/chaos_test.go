@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -596,6 +597,26 @@ func runChaos(t *testing.T, policy nodeConfig) {
 			t.Fatalf("the node's log has %q", bad)
 		}
 	}
+	t.Logf("the node logged %d lines; its warnings and errors: %v", n.logLines(""), n.problemSummary())
+}
+
+// problemSummary counts the node's warn and error log lines by message, for a reader of a
+// soak's output to see what the crashes made it repair.
+func (n *node) problemSummary() map[string]int {
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	out := map[string]int{}
+	for _, line := range n.logs {
+		var entry struct {
+			Level   string `json:"level"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil || (entry.Level != "warn" && entry.Level != "error") {
+			continue
+		}
+		out[entry.Level+": "+entry.Message]++
+	}
+	return out
 }
 
 // checkChaosLogs reads every partition from the start with a plain consumer and checks
