@@ -345,7 +345,7 @@ func (c *chaosChurn) commitValue() int64 {
 func runChaos(t *testing.T, policy nodeConfig) {
 	duration, seed := chaosSettings(t)
 	rng := rand.New(rand.NewPCG(seed, 0x636861))
-	n := startNode(t, policy+"\n"+groupConfig)
+	n := startNode(t, policy+"\n"+groupConfig+"\nlog.retention.check.interval.ms = 200")
 	// Small segments put kills in the middle of segment rolls and index writes too.
 	segmentBytes := []string{"1073741824", "262144", "32768"}[rng.IntN(3)]
 	t.Logf("chaos topic segment.bytes %s", segmentBytes)
@@ -365,6 +365,35 @@ func runChaos(t *testing.T, policy nodeConfig) {
 			kgo.MetadataMinAge(250*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
 		producers[i] = p
 		go p.run(ctx, rand.New(rand.NewPCG(seed, uint64(i))))
+	}
+
+	adm := n.admin()
+	// A topic whose retention keeps only its last few small segments: the node deletes
+	// segments all through the crashes, and its log start must only move forward.
+	createTopic(t, n, retainedTopic, 1, map[string]string{"segment.bytes": "16384", "retention.bytes": "65536"})
+	retained := &chaosProducer{id: 0, acked: map[int64]chaosAck{}, failed: map[int64]error{}, done: make(chan struct{})}
+	retained.cl = n.client(kgo.DefaultProduceTopic(retainedTopic), kgo.ProducerLinger(time.Millisecond),
+		kgo.MetadataMinAge(250*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+	go retained.run(ctx, rand.New(rand.NewPCG(seed, 77)))
+	retainedStart := int64(0)
+	checkRetainedStart := func(when string) {
+		t.Helper()
+		var start int64
+		eventually(t, 60*time.Second, retainedTopic+"'s log start "+when, func() bool {
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			starts, err := adm.ListStartOffsets(rctx, retainedTopic)
+			if err != nil || starts.Error() != nil {
+				return false
+			}
+			o, _ := starts.Lookup(retainedTopic, 0)
+			start = o.Offset
+			return true
+		})
+		if start < retainedStart {
+			t.Fatalf("%s: %s/0 starts at %d, after it had started at %d: deleted records came back", when, retainedTopic, start, retainedStart)
+		}
+		retainedStart = start
 	}
 
 	group := &chaosGroupState{seen: map[string]int{}, ackedCommits: map[int32]int64{}, history: map[int32][]string{}}
@@ -409,7 +438,6 @@ func runChaos(t *testing.T, policy nodeConfig) {
 		}
 		return sum
 	}
-	adm := n.admin()
 	// Committed offsets as read after each restart: they may only move forward.
 	lastCommitted := map[int32]int64{}
 	checkCommitted := func(when string) {
@@ -519,6 +547,7 @@ func runChaos(t *testing.T, policy nodeConfig) {
 		}
 		faults++
 		checkCommitted(fmt.Sprintf("after fault %d (%v)", faults, cycles))
+		checkRetainedStart(fmt.Sprintf("after fault %d (%v)", faults, cycles))
 	}
 	t.Logf("%d faults %v; %d records acknowledged", faults, cycles, totalAcked())
 
@@ -528,9 +557,10 @@ func runChaos(t *testing.T, policy nodeConfig) {
 	for _, p := range producers {
 		p.stop.Store(true)
 	}
+	retained.stop.Store(true)
 	flushCtx, flushCancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer flushCancel()
-	for _, p := range producers {
+	for _, p := range append(producers, retained) {
 		<-p.done
 		if err := p.cl.Flush(flushCtx); err != nil {
 			t.Fatalf("producer %d flush: %v", p.id, err)
@@ -575,6 +605,8 @@ func runChaos(t *testing.T, policy nodeConfig) {
 		}
 	}
 	checkChaosTopics(t, n, churn)
+	checkRetainedStart("after the producers stopped")
+	checkRetained(t, n, retained)
 
 	// One more kill: a fresh member of the group resumes exactly where the group committed.
 	n.kill()
@@ -617,6 +649,63 @@ func (n *node) problemSummary() map[string]int {
 		out[entry.Level+": "+entry.Message]++
 	}
 	return out
+}
+
+const retainedTopic = "chaos-retained"
+
+// checkRetained stops the retained topic's deletions, then checks what is left: offsets
+// dense from the log start, and there every record acknowledged at or past it, at the
+// offset it was acknowledged at, once, in order.
+func checkRetained(t *testing.T, n *node, p *chaosProducer) {
+	t.Helper()
+	ctx := testContext(t)
+	unlimited := "-1"
+	rs, err := n.admin().AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.bytes", Value: &unlimited}}, retainedTopic)
+	if err != nil || rs[0].Err != nil {
+		t.Fatalf("stop %s's retention: %v %v", retainedTopic, err, rs)
+	}
+	// A retention pass that had started before the change may still delete a segment:
+	// wait until the log start has held for a few check intervals.
+	cl := n.rawClient()
+	start, since := offsetOf(t, cl, retainedTopic, 0, -2), time.Now()
+	eventually(t, 30*time.Second, retainedTopic+"'s log start to settle", func() bool {
+		if now := offsetOf(t, cl, retainedTopic, 0, -2); now != start {
+			start, since = now, time.Now()
+		}
+		return time.Since(since) > time.Second
+	})
+	end := offsetOf(t, cl, retainedTopic, 0, -1)
+	recs := readPartition(t, n, retainedTopic, 0, start, end)
+	checkContiguous(t, retainedTopic+"/0", recs, start)
+	last := int64(-1)
+	for _, r := range recs {
+		var id int
+		var seq int64
+		if _, err := fmt.Sscanf(string(r.Value), "p%d-%d", &id, &seq); err != nil || id != p.id {
+			t.Fatalf("%s/0 offset %d holds %q, which its producer never sent", retainedTopic, r.Offset, r.Value)
+		}
+		ack, ok := p.acked[seq]
+		if !ok || ack.offset != r.Offset {
+			t.Fatalf("%s/0 offset %d holds record %d, acknowledged at %+v (%v)", retainedTopic, r.Offset, seq, ack, ok)
+		}
+		if seq <= last {
+			t.Fatalf("%s/0 offset %d: record %d after record %d", retainedTopic, r.Offset, seq, last)
+		}
+		last = seq
+	}
+	kept := 0
+	for _, ack := range p.acked {
+		if ack.offset >= start {
+			kept++
+		}
+	}
+	if kept != len(recs) {
+		t.Fatalf("%s/0: %d records acknowledged at or past the log start %d, %d there", retainedTopic, kept, start, len(recs))
+	}
+	if len(p.failed) > 0 {
+		t.Fatalf("%s: %d records failed", retainedTopic, len(p.failed))
+	}
+	t.Logf("%s: log start %d of %d after the crashes", retainedTopic, start, end)
 }
 
 // checkChaosLogs reads every partition from the start with a plain consumer and checks
