@@ -642,11 +642,17 @@ func (n *node) problemSummary() map[string]int {
 		var entry struct {
 			Level   string `json:"level"`
 			Message string `json:"message"`
+			Reason  string `json:"reason"`
 		}
 		if json.Unmarshal([]byte(line), &entry) != nil || (entry.Level != "warn" && entry.Level != "error") {
 			continue
 		}
-		out[entry.Level+": "+entry.Message]++
+		key := entry.Level + ": " + entry.Message
+		if entry.Reason != "" {
+			// The reason's start: the rest names files and offsets.
+			key += " (" + entry.Reason[:min(len(entry.Reason), 32)] + ")"
+		}
+		out[key]++
 	}
 	return out
 }
