@@ -362,7 +362,11 @@ func runChaos(t *testing.T, policy nodeConfig) {
 		p.cl = n.client(kgo.DefaultProduceTopic(chaosTopic), kgo.ProducerLinger(time.Millisecond),
 			kgo.ProducerBatchCompression(compression),
 			// Find the restarted node soon instead of after kgo's default 5 s.
-			kgo.MetadataMinAge(250*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+			kgo.MetadataMinAge(250*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
+			// A connection accepted just before a SIGTERM is closed with its ApiVersions
+			// unanswered, as a Kafka broker's shutdown closes it; kgo takes an EOF on a
+			// first read for a TLS or SASL mistake and fails the records unless told.
+			kgo.AlwaysRetryEOF())
 		producers[i] = p
 		go p.run(ctx, rand.New(rand.NewPCG(seed, uint64(i))))
 	}
@@ -373,7 +377,8 @@ func runChaos(t *testing.T, policy nodeConfig) {
 	createTopic(t, n, retainedTopic, 1, map[string]string{"segment.bytes": "16384", "retention.bytes": "65536"})
 	retained := &chaosProducer{id: 0, acked: map[int64]chaosAck{}, failed: map[int64]error{}, done: make(chan struct{})}
 	retained.cl = n.client(kgo.DefaultProduceTopic(retainedTopic), kgo.ProducerLinger(time.Millisecond),
-		kgo.MetadataMinAge(250*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+		kgo.MetadataMinAge(250*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
+		kgo.AlwaysRetryEOF())
 	go retained.run(ctx, rand.New(rand.NewPCG(seed, 77)))
 	retainedStart := int64(0)
 	checkRetainedStart := func(when string) {
@@ -428,7 +433,7 @@ func runChaos(t *testing.T, policy nodeConfig) {
 	churn := &chaosChurn{topics: map[string]string{}, incarnation: map[string]int{}, written: map[string]bool{},
 		configs: map[string]string{}, partitions: map[string]int{}, trimmedTo: map[string]int64{}, done: make(chan struct{})}
 	churnProd := n.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond),
-		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }), kgo.AlwaysRetryEOF())
 	go churn.run(ctx, n.admin(), churnProd, rand.New(rand.NewPCG(seed, 99)))
 
 	totalAcked := func() int {
