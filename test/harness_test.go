@@ -131,6 +131,13 @@ group.initial.rebalance.delay.ms = 0
 // start launches the process and waits for /healthz.
 func (n *node) start() {
 	n.t.Helper()
+	n.launch()
+	n.waitHealthy(30 * time.Second)
+}
+
+// launch starts the process without waiting for it to be ready.
+func (n *node) launch() {
+	n.t.Helper()
 	cmd := exec.Command(chronikBin, "--config", n.config)
 	if n.cgroupProcs != "" {
 		// The shell joins the cgroup and then becomes the node, so the node runs inside
@@ -165,7 +172,6 @@ func (n *node) start() {
 		<-lines // all output read before Wait closes the pipe
 		n.exited <- cmd.Wait()
 	}()
-	n.waitHealthy(30 * time.Second)
 }
 
 func (n *node) waitHealthy(timeout time.Duration) {

@@ -43,6 +43,7 @@ type conn struct {
 
 	unwritten *unwrittenResponses // LargeAnswers responses the client has not read yet
 	lastLarge chan struct{}       // done of the last LargeAnswers request read; reader only
+	lastOrder chan struct{}       // done of the last InOrder request read; reader only
 }
 
 // pending is one request from the moment it is read until its response is written.
@@ -55,6 +56,7 @@ type pending struct {
 	size     int           // bytes in pieces
 	errCode  int16         // the response's top-level error code, for the Observer
 	after    chan struct{} // LargeAnswers: the previous such request's done, nil for none
+	prior    chan struct{} // InOrder: the previous such request's done, nil for none
 	charged  int           // bytes of frame counted in the connection's unwritten responses
 	admitted int           // room taken in the server's request budget (readAdmittedFrame)
 	err      error
@@ -183,6 +185,9 @@ func (c *conn) readLoop() {
 		if d.dispatch == dispatchServe && d.api.LargeAnswers {
 			p.after, c.lastLarge = c.lastLarge, p.done
 		}
+		if d.dispatch == dispatchServe && d.api.InOrder {
+			p.prior, c.lastOrder = c.lastOrder, p.done
+		}
 		c.queue <- p // never blocks: the queue holds at most as many as sem admits
 		c.handlers.Add(1)
 		finish := c.begin(p, d)
@@ -277,6 +282,14 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 	if large && !c.unwritten.waitTurn(c.ctx, p.after, maxUnwrittenPerConn) {
 		p.err = c.ctx.Err() // the connection is closing
 		return
+	}
+	if p.prior != nil {
+		select {
+		case <-p.prior:
+		case <-c.ctx.Done():
+			p.err = c.ctx.Err() // the connection is closing
+			return
+		}
 	}
 	var resp kmsg.Response
 	switch d.dispatch {

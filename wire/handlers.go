@@ -87,15 +87,15 @@ func (h *Handlers) APIs() []API {
 		{Key: 1, MinVersion: 4, MaxVersion: 17, Handle: h.handleFetch, Error: fetchErrorResponse},
 		{Key: 2, MinVersion: 0, MaxVersion: 10, Handle: h.handleListOffsets},
 		{Key: 3, MinVersion: 0, MaxVersion: 12, Handle: h.handleMetadata, LargeAnswers: true},
-		{Key: 21, MinVersion: 0, MaxVersion: 2, Handle: h.handleDeleteRecords},
+		{Key: 21, MinVersion: 0, MaxVersion: 2, Handle: h.handleDeleteRecords, InOrder: true},
 		{Key: 22, MinVersion: 0, MaxVersion: 5, Handle: h.handleInitProducerID},
 		{Key: 23, MinVersion: 0, MaxVersion: 4, Handle: h.handleOffsetForLeaderEpoch},
-		{Key: 19, MinVersion: 0, MaxVersion: 7, Handle: h.handleCreateTopics},
-		{Key: 20, MinVersion: 0, MaxVersion: 6, Handle: h.handleDeleteTopics},
+		{Key: 19, MinVersion: 0, MaxVersion: 7, Handle: h.handleCreateTopics, InOrder: true},
+		{Key: 20, MinVersion: 0, MaxVersion: 6, Handle: h.handleDeleteTopics, InOrder: true},
 		{Key: 32, MinVersion: 0, MaxVersion: 4, Handle: h.handleDescribeConfigs, LargeAnswers: true},
-		{Key: 33, MinVersion: 0, MaxVersion: 2, Handle: h.handleAlterConfigs},
-		{Key: 37, MinVersion: 0, MaxVersion: 3, Handle: h.handleCreatePartitions},
-		{Key: 44, MinVersion: 0, MaxVersion: 1, Handle: h.handleIncrementalAlterConfigs},
+		{Key: 33, MinVersion: 0, MaxVersion: 2, Handle: h.handleAlterConfigs, InOrder: true},
+		{Key: 37, MinVersion: 0, MaxVersion: 3, Handle: h.handleCreatePartitions, InOrder: true},
+		{Key: 44, MinVersion: 0, MaxVersion: 1, Handle: h.handleIncrementalAlterConfigs, InOrder: true},
 		{Key: 60, MinVersion: 0, MaxVersion: 2, Handle: h.handleDescribeCluster},
 		{Key: 29, MinVersion: 0, MaxVersion: 3, Handle: h.handleDescribeAcls},
 		{Key: 30, MinVersion: 0, MaxVersion: 3, Handle: h.handleCreateAcls},
@@ -112,7 +112,7 @@ func (h *Handlers) APIs() []API {
 		{Key: 66, MinVersion: 0, MaxVersion: 1, Handle: h.handleListTransactions},
 
 		// Consumer groups.
-		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit},
+		{Key: 8, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetCommit, InOrder: true},
 		{Key: 9, MinVersion: 0, MaxVersion: 10, Handle: h.handleOffsetFetch, LargeAnswers: true},
 		{Key: 10, MinVersion: 0, MaxVersion: 6, Handle: h.handleFindCoordinator},
 		{Key: 11, MinVersion: 0, MaxVersion: 9, Handle: h.handleJoinGroup},
@@ -121,8 +121,8 @@ func (h *Handlers) APIs() []API {
 		{Key: 14, MinVersion: 0, MaxVersion: 5, Handle: h.handleSyncGroup},
 		{Key: 15, MinVersion: 0, MaxVersion: 6, Handle: h.handleDescribeGroups, LargeAnswers: true},
 		{Key: 16, MinVersion: 0, MaxVersion: 5, Handle: h.handleListGroups, LargeAnswers: true},
-		{Key: 42, MinVersion: 0, MaxVersion: 3, Handle: h.handleDeleteGroups},
-		{Key: 47, MinVersion: 0, MaxVersion: 0, Handle: h.handleOffsetDelete},
+		{Key: 42, MinVersion: 0, MaxVersion: 3, Handle: h.handleDeleteGroups, InOrder: true},
+		{Key: 47, MinVersion: 0, MaxVersion: 0, Handle: h.handleOffsetDelete, InOrder: true},
 	}
 }
 

@@ -126,6 +126,14 @@ type API struct {
 	// time, in order, and only while less than maxUnwrittenPerConn of their answers wait
 	// for the client to read them (see unwrittenResponses).
 	LargeAnswers bool
+	// InOrder marks an API whose requests on one connection must take effect in the order
+	// they were sent, as every request does on a Kafka broker: a connection handles such
+	// requests one at a time, each once the previous one of them has been answered. The
+	// changes are: a client's OffsetCommit it gave up waiting for may still be on the
+	// wire ahead of its next, and handled concurrently the older, lower offset could be
+	// stored last; an admin client's DeleteTopics sent right after its CreateTopics could
+	// run first and find no topic.
+	InOrder bool
 }
 
 // A Registry holds the APIs a Server serves. It is safe for concurrent use: APIs may be

@@ -730,3 +730,44 @@ func TestHungUpRequestsAreNoWarning(t *testing.T) {
 		t.Fatalf("a handler failure on a live connection logged no warning:\n%s", logs)
 	}
 }
+
+// An InOrder API's requests on a connection run one at a time, in request order: a later
+// one starts only once the earlier one is handled, however soon it could finish itself.
+func TestInOrderRequestsRunOneAtATime(t *testing.T) {
+	const n = 8
+	g := newGate()
+	var mu sync.Mutex
+	var finished []int32
+	api := API{Key: 3, MinVersion: 0, MaxVersion: 12, InOrder: true, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		if err := g.wait(ctx, req.CorrelationID); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		finished = append(finished, req.CorrelationID)
+		mu.Unlock()
+		return req.Body.(*kmsg.MetadataRequest).ResponseKind(), nil
+	}}
+	ts := startServer(t, ServerConfig{MaxInFlightPerConn: n}, api)
+	c := dialRaw(t, ts.addr)
+	sendMetadataBurst(c, n)
+	select {
+	case corr := <-g.started:
+		if corr != 0 {
+			t.Fatalf("request %d started first", corr)
+		}
+	case <-time.After(testDeadline):
+		t.Fatal("the first request did not start")
+	}
+	// Releasing the later requests first lets none of them overtake the first.
+	for i := int32(n - 1); i >= 0; i-- {
+		g.open(i)
+	}
+	expectMetadataInOrder(t, c, n)
+	mu.Lock()
+	defer mu.Unlock()
+	for i, corr := range finished {
+		if corr != int32(i) {
+			t.Fatalf("requests finished in order %v", finished)
+		}
+	}
+}

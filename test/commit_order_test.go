@@ -1,0 +1,163 @@
+package test
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestPipelinedCommitsApplyInOrder sends many OffsetCommits for one partition on one
+// connection without waiting for answers, each a higher offset, and expects the last to
+// be the one stored: Kafka handles a connection's requests in order. A client relies on
+// it when a commit it gave up on (kgo cancels one when it closes) is still on the wire
+// ahead of its next commit: handled out of order, the older commit landed last and the
+// group's committed offset went back (the chaos test saw it fall 750-830 records below
+// a commit the broker had acknowledged).
+func TestPipelinedCommitsApplyInOrder(t *testing.T) {
+	n := startNode(t, "")
+	const topic, group, commits, rounds = "ordered-commits", "pipelined", 100, 10
+	createTopic(t, n, topic, 1, nil)
+
+	c, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	r := bufio.NewReader(c)
+	adm := n.admin()
+	// Rounds: the goroutines racing in one round may happen to finish in order.
+	for round := int64(0); round < rounds; round++ {
+		var burst []byte
+		first := round*commits + 1
+		for i := int32(0); i < commits; i++ {
+			req := kmsg.NewPtrOffsetCommitRequest()
+			req.Version = 7
+			req.Group, req.Generation = group, -1 // a standalone commit: the group has no members
+			rt := kmsg.NewOffsetCommitRequestTopic()
+			rt.Topic = topic
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset = 0, first+int64(i)
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			burst = appendRequestFrame(burst, i, req)
+		}
+		if _, err := c.Write(burst); err != nil {
+			t.Fatal(err)
+		}
+		for i := int32(0); i < commits; i++ {
+			var size [4]byte
+			if _, err := io.ReadFull(r, size[:]); err != nil {
+				t.Fatalf("response %d: %v", i, err)
+			}
+			body := make([]byte, binary.BigEndian.Uint32(size[:]))
+			if _, err := io.ReadFull(r, body); err != nil {
+				t.Fatalf("response %d: %v", i, err)
+			}
+			if corr := int32(binary.BigEndian.Uint32(body)); corr != i {
+				t.Fatalf("response %d has correlation id %d", i, corr)
+			}
+			resp := kmsg.NewPtrOffsetCommitResponse()
+			resp.Version = 7
+			if err := resp.ReadFrom(body[4:]); err != nil {
+				t.Fatalf("response %d: %v", i, err)
+			}
+			if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+				t.Fatalf("commit %d: error %d", i, code)
+			}
+		}
+		offs, err := adm.FetchOffsets(testContext(t), group)
+		if err != nil || offs.Error() != nil {
+			t.Fatalf("fetch offsets: %v %v", err, offs.Error())
+		}
+		last := first + commits - 1
+		if o, _ := offs.Lookup(topic, 0); o.At != last {
+			t.Fatalf("round %d: commits of offsets %d..%d acknowledged in order, the group's offset is %d", round, first, last, o.At)
+		}
+	}
+}
+
+// appendRequestFrame appends a size-prefixed request with a v1 (non-flexible) header.
+func appendRequestFrame(dst []byte, corr int32, req kmsg.Request) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(req.Key()))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(req.GetVersion()))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
+	const clientID = "pipeliner"
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(clientID)))
+	dst = append(dst, clientID...)
+	dst = req.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// TestPipelinedAdminChangesApplyInOrder creates a topic and deletes it with two requests
+// sent back to back on one connection, several times: as on a Kafka broker, the delete
+// follows the create, so both succeed and the topic is gone.
+func TestPipelinedAdminChangesApplyInOrder(t *testing.T) {
+	n := startNode(t, "")
+	c, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	r := bufio.NewReader(c)
+	const rounds = 20
+	for round := 0; round < rounds; round++ {
+		name := fmt.Sprintf("pipelined-%d", round)
+		create := kmsg.NewPtrCreateTopicsRequest()
+		create.Version, create.TimeoutMillis = 4, 30000
+		ct := kmsg.NewCreateTopicsRequestTopic()
+		ct.Topic, ct.NumPartitions, ct.ReplicationFactor = name, 1, 1
+		create.Topics = append(create.Topics, ct)
+		del := kmsg.NewPtrDeleteTopicsRequest()
+		del.Version, del.TimeoutMillis, del.TopicNames = 3, 30000, []string{name}
+		burst := appendRequestFrame(nil, 1, create)
+		burst = appendRequestFrame(burst, 2, del)
+		if _, err := c.Write(burst); err != nil {
+			t.Fatal(err)
+		}
+		createResp := kmsg.NewPtrCreateTopicsResponse()
+		createResp.Version = 4
+		readResponseFrame(t, r, 1, createResp)
+		delResp := kmsg.NewPtrDeleteTopicsResponse()
+		delResp.Version = 3
+		readResponseFrame(t, r, 2, delResp)
+		if code := createResp.Topics[0].ErrorCode; code != 0 {
+			t.Fatalf("round %d: create: error %d", round, code)
+		}
+		if code := delResp.Topics[0].ErrorCode; code != 0 {
+			t.Fatalf("round %d: the delete sent after the create got error %d", round, code)
+		}
+	}
+	if names := n.topicNames(testContext(t)); len(names) != 0 {
+		t.Fatalf("topics created then deleted, in that order, still exist: %v", names)
+	}
+}
+
+// readResponseFrame reads one size-prefixed response with a v0 header into resp.
+func readResponseFrame(t *testing.T, r io.Reader, corr int32, resp kmsg.Response) {
+	t.Helper()
+	var size [4]byte
+	if _, err := io.ReadFull(r, size[:]); err != nil {
+		t.Fatalf("response %d: %v", corr, err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(r, body); err != nil {
+		t.Fatalf("response %d: %v", corr, err)
+	}
+	if got := int32(binary.BigEndian.Uint32(body)); got != corr {
+		t.Fatalf("response has correlation id %d, want %d", got, corr)
+	}
+	if err := resp.ReadFrom(body[4:]); err != nil {
+		t.Fatalf("response %d: %v", corr, err)
+	}
+}
