@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
 // TestPipelinedCommitsApplyInOrder sends many OffsetCommits for one partition on one
@@ -159,5 +161,103 @@ func readResponseFrame(t *testing.T, r io.Reader, corr int32, resp kmsg.Response
 	}
 	if err := resp.ReadFrom(body[4:]); err != nil {
 		t.Fatalf("response %d: %v", corr, err)
+	}
+}
+
+// Reads pipelined behind a change on one connection see it, as on a Kafka broker, which
+// handles a connection's requests one at a time: an OffsetFetch right behind an
+// OffsetCommit returns the commit (Sarama pipelines both on its one connection to the
+// coordinator), and a Produce right behind the CreateTopics of its topic is taken.
+func TestReadsPipelinedBehindChangesSeeThem(t *testing.T) {
+	n := startNode(t, "auto.create.topics.enable = false")
+	const group, rounds = "read-your-commit", 50
+	createTopic(t, n, "committed", 1, nil)
+
+	c, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	r := bufio.NewReader(c)
+	read := func(corr int32, resp kmsg.Response) {
+		t.Helper()
+		var size [4]byte
+		if _, err := io.ReadFull(r, size[:]); err != nil {
+			t.Fatalf("response %d: %v", corr, err)
+		}
+		body := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(r, body); err != nil {
+			t.Fatalf("response %d: %v", corr, err)
+		}
+		if got := int32(binary.BigEndian.Uint32(body)); got != corr {
+			t.Fatalf("response %d has correlation id %d", corr, got)
+		}
+		if err := resp.ReadFrom(body[4:]); err != nil {
+			t.Fatalf("response %d: %v", corr, err)
+		}
+	}
+	for round := int32(0); round < rounds; round++ {
+		commit := kmsg.NewPtrOffsetCommitRequest()
+		commit.Version = 7
+		commit.Group, commit.Generation = group, -1
+		ct := kmsg.NewOffsetCommitRequestTopic()
+		ct.Topic = "committed"
+		cp := kmsg.NewOffsetCommitRequestTopicPartition()
+		cp.Partition, cp.Offset = 0, int64(round+1)
+		ct.Partitions = append(ct.Partitions, cp)
+		commit.Topics = append(commit.Topics, ct)
+
+		fetch := kmsg.NewPtrOffsetFetchRequest()
+		fetch.Version = 5 // the last before flexible headers, which appendRequestFrame does not write
+		fetch.Group = group
+		ft := kmsg.NewOffsetFetchRequestTopic()
+		ft.Topic, ft.Partitions = "committed", []int32{0}
+		fetch.Topics = append(fetch.Topics, ft)
+
+		topic := fmt.Sprintf("created-%d", round)
+		create := kmsg.NewPtrCreateTopicsRequest()
+		create.Version = 4
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
+		create.Topics = append(create.Topics, rt)
+		create.TimeoutMillis = 30000
+
+		produce := kmsg.NewPtrProduceRequest()
+		produce.Version, produce.Acks, produce.TimeoutMillis = 7, -1, 30000
+		pt := kmsg.NewProduceRequestTopic()
+		pt.Topic = topic
+		pp := kmsg.NewProduceRequestTopicPartition()
+		pp.Partition, pp.Records = 0, batchtest.Build(batchtest.DefaultOptions(time.Now().UnixMilli()), batchtest.Values(1, 10))
+		pt.Partitions = append(pt.Partitions, pp)
+		produce.Topics = append(produce.Topics, pt)
+
+		base := round * 4
+		var burst []byte
+		for i, req := range []kmsg.Request{commit, fetch, create, produce} {
+			burst = appendRequestFrame(burst, base+int32(i), req)
+		}
+		if _, err := c.Write(burst); err != nil {
+			t.Fatal(err)
+		}
+		commitResp, fetchResp := kmsg.NewPtrOffsetCommitResponse(), kmsg.NewPtrOffsetFetchResponse()
+		createResp, produceResp := kmsg.NewPtrCreateTopicsResponse(), kmsg.NewPtrProduceResponse()
+		commitResp.Version, fetchResp.Version, createResp.Version, produceResp.Version = 7, 5, 4, 7
+		read(base, commitResp)
+		read(base+1, fetchResp)
+		read(base+2, createResp)
+		read(base+3, produceResp)
+		if code := commitResp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("round %d: commit error %d", round, code)
+		}
+		if got := fetchResp.Topics[0].Partitions[0].Offset; got != int64(round+1) {
+			t.Fatalf("round %d: OffsetFetch pipelined behind the commit of %d returned %d", round, round+1, got)
+		}
+		if code := createResp.Topics[0].ErrorCode; code != 0 {
+			t.Fatalf("round %d: create error %d", round, code)
+		}
+		if code := produceResp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("round %d: Produce pipelined behind the CreateTopics of its topic: error %d", round, code)
+		}
 	}
 }

@@ -56,7 +56,7 @@ type pending struct {
 	size     int           // bytes in pieces
 	errCode  int16         // the response's top-level error code, for the Observer
 	after    chan struct{} // LargeAnswers: the previous such request's done, nil for none
-	prior    chan struct{} // InOrder: the previous such request's done, nil for none
+	prior    chan struct{} // the done of the last InOrder request read before it, nil for none
 	charged  int           // bytes of frame counted in the connection's unwritten responses
 	admitted int           // room taken in the server's request budget (readAdmittedFrame)
 	err      error
@@ -185,8 +185,24 @@ func (c *conn) readLoop() {
 		if d.dispatch == dispatchServe && d.api.LargeAnswers {
 			p.after, c.lastLarge = c.lastLarge, p.done
 		}
-		if d.dispatch == dispatchServe && d.api.InOrder {
-			p.prior, c.lastOrder = c.lastOrder, p.done
+		if d.dispatch == dispatchServe {
+			// Every request is handled after the InOrder requests read before it, so a
+			// read pipelined behind a change (an OffsetFetch behind an OffsetCommit, a
+			// Produce behind the CreateTopics of its topic) sees it, as on a Kafka broker,
+			// which handles a connection's requests one at a time. Requests that change
+			// nothing still run concurrently with each other.
+			p.prior = c.lastOrder
+			if d.api.InOrder {
+				c.lastOrder = p.done
+			}
+			if d.api.Begin != nil && p.prior != nil {
+				// Begin runs here, on the reader: wait for the change before it.
+				select {
+				case <-p.prior:
+				case <-c.ctx.Done():
+				}
+				p.prior = nil
+			}
 		}
 		c.queue <- p // never blocks: the queue holds at most as many as sem admits
 		c.handlers.Add(1)

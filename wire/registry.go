@@ -132,7 +132,8 @@ type API struct {
 	// changes are: a client's OffsetCommit it gave up waiting for may still be on the
 	// wire ahead of its next, and handled concurrently the older, lower offset could be
 	// stored last; an admin client's DeleteTopics sent right after its CreateTopics could
-	// run first and find no topic.
+	// run first and find no topic. Any request read after an InOrder one is handled after
+	// it, so reads pipelined behind a change see it.
 	InOrder bool
 }
 
