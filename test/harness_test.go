@@ -299,15 +299,32 @@ func (n *node) raft() raftStatus {
 	return s
 }
 
+// handedOutPorts are the ports freeAddr already returned in this test process. A port
+// is free again the moment freeAddr closes its probe listener, so without this record two
+// calls before the node binds (its Kafka and debug listeners) could both draw the same
+// port: 1 in 12000 per node, and the suite starts a couple of hundred nodes per `make
+// test`, so "address already in use" at startup failed about one CI run in fifty.
+var handedOutPorts = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	// Ports below Linux's ephemeral range (32768 and up by default): a port the kernel
 	// hands out (":0") is also where it puts the outgoing connections of clients, and in
 	// the moment between this check and the node binding it, one of the suite's thousands
 	// of client connections took it ("address already in use" at startup).
+	handedOutPorts.Lock()
+	defer handedOutPorts.Unlock()
 	for range 200 {
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		port := 20000 + rand.IntN(12000)
+		if handedOutPorts.ports[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
+			handedOutPorts.ports[port] = true
 			defer ln.Close()
 			return ln.Addr().String()
 		}
