@@ -234,6 +234,26 @@ func (n *node) logLines(subs ...string) int {
 	return count
 }
 
+// logsSoonContain is logsContain for a line the node writes while the test goes on: it
+// waits up to 10 s for one. The node writes a line before it answers the request that
+// caused it, but the test reads the node's stderr on a goroutine of its own, which may
+// not have got to the line when the answer arrives; and some lines (a retention pass's)
+// are written by an actor after the change the test waited for is visible.
+func (n *node) logsSoonContain(subs ...string) bool { return n.waitLogLines(1, subs...) >= 1 }
+
+// waitLogLines waits up to 10 s for at least atLeast log lines that contain every one of
+// subs, and returns how many there are then.
+func (n *node) waitLogLines(atLeast int, subs ...string) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		count := n.logLines(subs...)
+		if count >= atLeast || time.Now().After(deadline) {
+			return count
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (n *node) dumpLogs() {
 	n.logMu.Lock()
 	defer n.logMu.Unlock()

@@ -310,7 +310,7 @@ func TestRetentionRemovesOldSegments(t *testing.T) {
 				t.Fatalf("offset %d: %s", r.Offset, diff)
 			}
 		}
-		if !n.logsContain("retention deleted segments", "ret-time-0") {
+		if !n.logsSoonContain("retention deleted segments", "ret-time-0") {
 			t.Fatal("retention did not log what it deleted")
 		}
 	})
