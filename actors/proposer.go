@@ -84,13 +84,22 @@ func (a *proposer) Receive(ctx actor.Context) {
 			a.answer(seq, results)
 		}
 	case *proposalDropped:
-		for _, r := range a.inflight[m.seq] {
+		batch := a.inflight[m.seq]
+		delete(a.inflight, m.seq)
+		a.publishPending()
+		for _, r := range batch {
 			r.reply <- proposeResult{err: fmt.Errorf("%w: %v", ErrNoLeader, m.err)}
 		}
-		delete(a.inflight, m.seq)
 	case *sweepProposals:
 		a.sweep(time.Now())
 	}
+	a.publishPending()
+}
+
+// publishPending shows how many callers wait. Whatever answers callers calls it first: a
+// caller that has its answer and then reads the count (in /debug/raft, or the
+// chronik_raft_proposals_pending gauge) must not find itself still counted.
+func (a *proposer) publishPending() {
 	a.n.metrics.proposalsPending.Store(int64(a.pending()))
 }
 
@@ -124,6 +133,7 @@ func (a *proposer) flush(ctx actor.Context) {
 		entry := &fsm.Entry{Node: a.n.opts.NodeID, Seq: a.seq, Cmds: cmds}
 		data, err := entry.Encode()
 		if err != nil {
+			a.publishPending()
 			for _, r := range batch {
 				r.reply <- proposeResult{err: err}
 			}
@@ -142,6 +152,7 @@ func (a *proposer) answer(seq uint64, results []fsm.Result) {
 		return // timed out already, or proposed before a restart
 	}
 	delete(a.inflight, seq)
+	a.publishPending()
 	for _, r := range batch {
 		n := min(len(r.cmds), len(results))
 		r.reply <- proposeResult{results: results[:n]}
@@ -150,13 +161,18 @@ func (a *proposer) answer(seq uint64, results []fsm.Result) {
 }
 
 func (a *proposer) sweep(now time.Time) {
+	var expired [][]*proposeRequest
 	for seq, batch := range a.inflight {
 		if now.Before(batch[0].deadline) {
 			continue
 		}
+		expired = append(expired, batch)
+		delete(a.inflight, seq)
+	}
+	a.publishPending()
+	for _, batch := range expired {
 		for _, r := range batch {
 			r.reply <- proposeResult{err: ErrTimeout}
 		}
-		delete(a.inflight, seq)
 	}
 }

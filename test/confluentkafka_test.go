@@ -319,7 +319,7 @@ func TestConfluentKafkaTransactionalProducerRefused(t *testing.T) {
 		t.Errorf("an idempotent producer after the refusal: delivery reports %v, want one success", got.IdempotentAfter)
 	}
 	// The node says why, for each refused producer (the raw request and librdkafka's).
-	if c := n.logLines("transactional producer refused", "transactions are not supported"); c < 2 {
+	if c := n.waitLogLines(2, "transactional producer refused", "transactions are not supported"); c < 2 {
 		t.Errorf("the node logged %d refusals, want one for each of the 2 producers", c)
 	}
 	checkNoComplaints(t, n, "transactional producer refused")

@@ -50,7 +50,7 @@ func TestDamagedSegmentAnswersStorageErrorWithoutRescanning(t *testing.T) {
 			t.Fatalf("fetch from the damaged partition: error %d, want KAFKA_STORAGE_ERROR", p.ErrorCode)
 		}
 	}
-	if !n.logsContain("damaged below the recovery point", "00000000000000000000.log") {
+	if !n.logsSoonContain("damaged below the recovery point", "00000000000000000000.log") {
 		t.Fatal("the node did not log which segment is damaged")
 	}
 	if rescans := n.logLines("wal: rebuilding index", "damaged-0"); rescans > 2 {
@@ -93,7 +93,7 @@ func TestUnreadablePartitionMarkerKeepsTheData(t *testing.T) {
 	if p := fetchRaw(t, old, "marked", 0, 0); p.ErrorCode != kerr.NotLeaderForPartition.Code {
 		t.Fatalf("Fetch v5 with an unreadable partition.metadata: error %d, want NOT_LEADER_OR_FOLLOWER", p.ErrorCode)
 	}
-	if !n.logsContain("partition.metadata", "not a topic id") {
+	if !n.logsSoonContain("partition.metadata", "not a topic id") {
 		t.Fatal("the node did not log what is wrong with the partition")
 	}
 	if bases := segmentBases(t, n, "marked", 0); len(bases) == 0 {

@@ -128,7 +128,7 @@ func killMidStream(t *testing.T, policy nodeConfig, topicConfigs map[string]stri
 	tearTail(t, n, topic, 0)
 	// The producer may be blocked on a full buffer until the node is back.
 	n.start()
-	if !n.logsContain("wal: truncating torn or corrupt tail", topic+"-0") {
+	if !n.logsSoonContain("wal: truncating torn or corrupt tail", topic+"-0") {
 		t.Fatal("recovery did not report cutting the torn tail")
 	}
 	<-stream.done
@@ -266,7 +266,7 @@ func TestPartitionPanicRestartsOnlyThatPartition(t *testing.T) {
 			t.Fatalf("partition %s restarted %d times", p, r)
 		}
 	}
-	if !n.logsContain("actor panicked; restarting it from durable state", topic+"-1") {
+	if !n.logsSoonContain("actor panicked; restarting it from durable state", topic+"-1") {
 		t.Fatal("the panic was not logged")
 	}
 

@@ -254,6 +254,26 @@ func (n *node) logLines(subs ...string) int {
 	return count
 }
 
+// logsSoonContain is logsContain for a line the node writes while the test goes on: it
+// waits up to 10 s for one. The node writes a line before it answers the request that
+// caused it, but the test reads the node's stderr on a goroutine of its own, which may
+// not have got to the line when the answer arrives; and some lines (a retention pass's)
+// are written by an actor after the change the test waited for is visible.
+func (n *node) logsSoonContain(subs ...string) bool { return n.waitLogLines(1, subs...) >= 1 }
+
+// waitLogLines waits up to 10 s for at least atLeast log lines that contain every one of
+// subs, and returns how many there are then.
+func (n *node) waitLogLines(atLeast int, subs ...string) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		count := n.logLines(subs...)
+		if count >= atLeast || time.Now().After(deadline) {
+			return count
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (n *node) dumpLogs() {
 	n.logMu.Lock()
 	defer n.logMu.Unlock()
@@ -319,15 +339,32 @@ func (n *node) raft() raftStatus {
 	return s
 }
 
+// handedOutPorts are the ports freeAddr already returned in this test process. A port
+// is free again the moment freeAddr closes its probe listener, so without this record two
+// calls before the node binds (its Kafka and debug listeners) could both draw the same
+// port: 1 in 12000 per node, and the suite starts a couple of hundred nodes per `make
+// test`, so "address already in use" at startup failed about one CI run in fifty.
+var handedOutPorts = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	// Ports below Linux's ephemeral range (32768 and up by default): a port the kernel
 	// hands out (":0") is also where it puts the outgoing connections of clients, and in
 	// the moment between this check and the node binding it, one of the suite's thousands
 	// of client connections took it ("address already in use" at startup).
+	handedOutPorts.Lock()
+	defer handedOutPorts.Unlock()
 	for range 200 {
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		port := 20000 + rand.IntN(12000)
+		if handedOutPorts.ports[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
+			handedOutPorts.ports[port] = true
 			defer ln.Close()
 			return ln.Addr().String()
 		}
