@@ -213,6 +213,10 @@ type OffsetCommitRequest struct {
 	// MissingGroupCode answers a member's commit to a group that does not exist:
 	// ILLEGAL_GENERATION before OffsetCommit v9, GROUP_ID_NOT_FOUND from v9.
 	MissingGroupCode int16
+	// Sequenced, if set, is called once the commit's proposal is queued behind every
+	// proposal queued before it, before it is applied: a connection's next commit may
+	// start then and still be applied after this one.
+	Sequenced func()
 }
 
 // OffsetCommitEntry is one partition's commit.
@@ -277,6 +281,9 @@ func (n *Node) CommitOffsets(ctx context.Context, r *OffsetCommitRequest) []int1
 	}
 	if code != 0 {
 		return fill(missingAs(code, r.MissingGroupCode))
+	}
+	if r.Sequenced != nil {
+		r.Sequenced()
 	}
 	return fill(n.awaitApplied(ctx, started.applied))
 }

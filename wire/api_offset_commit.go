@@ -21,6 +21,9 @@ func (h *Handlers) handleOffsetCommit(ctx context.Context, r *Request) (kmsg.Res
 		Group:       req.Group,
 		Member:      groups.MemberRef{MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation},
 		RetentionMs: -1, MissingGroupCode: kerr.IllegalGeneration.Code,
+		// The connection's next commit may start once this one is queued for Raft:
+		// queued in order, they are applied in order (OffsetCommit is InOrder).
+		Sequenced: r.Sequenced,
 	}
 	if req.Version == 0 {
 		cr.Member.Generation = -1

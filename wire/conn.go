@@ -44,23 +44,29 @@ type conn struct {
 	unwritten *unwrittenResponses // LargeAnswers responses the client has not read yet
 	lastLarge chan struct{}       // done of the last LargeAnswers request read; reader only
 	lastOrder chan struct{}       // done of the last InOrder request read; reader only
+	lastSeq   chan struct{}       // sequenced of the last InOrder request read; reader only
 }
 
 // pending is one request from the moment it is read until its response is written.
 type pending struct {
-	req      Request
-	start    time.Time
-	done     chan struct{} // closed when frame/err are set
-	frame    *[]byte       // the encoded response (pooled); nil when there is none to send
-	pieces   net.Buffers   // when set, what to write instead of frame: slices of it and records
-	size     int           // bytes in pieces
-	errCode  int16         // the response's top-level error code, for the Observer
-	after    chan struct{} // LargeAnswers: the previous such request's done, nil for none
-	prior    chan struct{} // the done of the last InOrder request read before it, nil for none
-	charged  int           // bytes of frame counted in the connection's unwritten responses
-	admitted int           // room taken in the server's request budget (readAdmittedFrame)
-	err      error
-	panicked bool
+	req     Request
+	start   time.Time
+	done    chan struct{} // closed when frame/err are set
+	frame   *[]byte       // the encoded response (pooled); nil when there is none to send
+	pieces  net.Buffers   // when set, what to write instead of frame: slices of it and records
+	size    int           // bytes in pieces
+	errCode int16         // the response's top-level error code, for the Observer
+	after   chan struct{} // LargeAnswers: the previous such request's done, nil for none
+	prior   chan struct{} // the done of the last InOrder request read before it, nil for none
+	// sequenced (InOrder requests) is closed once the request's change has its place in
+	// the order of changes (Request.Sequenced, or at the latest when it is handled);
+	// the connection's next InOrder request waits for it rather than for done.
+	sequenced     chan struct{}
+	sequencedOnce sync.Once
+	charged       int // bytes of frame counted in the connection's unwritten responses
+	admitted      int // room taken in the server's request budget (readAdmittedFrame)
+	err           error
+	panicked      bool
 }
 
 var errHandlerPanic = errors.New("handler panicked")
@@ -193,7 +199,12 @@ func (c *conn) readLoop() {
 			// nothing still run concurrently with each other.
 			p.prior = c.lastOrder
 			if d.api.InOrder {
-				c.lastOrder = p.done
+				// A change waits only until the previous change has its place in the
+				// order (it may still be waiting to be applied); see Request.Sequenced.
+				p.prior = c.lastSeq
+				p.sequenced = make(chan struct{})
+				p.req.sequenced = p.markSequenced
+				c.lastOrder, c.lastSeq = p.done, p.sequenced
 			}
 			if d.api.Begin != nil && p.prior != nil {
 				// Begin runs here, on the reader: wait for the change before it.
@@ -208,6 +219,13 @@ func (c *conn) readLoop() {
 		c.handlers.Add(1)
 		finish := c.begin(p, d)
 		go c.handle(p, d, finish)
+	}
+}
+
+// markSequenced closes sequenced, once (a no-op for requests that are not InOrder).
+func (p *pending) markSequenced() {
+	if p.sequenced != nil {
+		p.sequencedOnce.Do(func() { close(p.sequenced) })
 	}
 }
 
@@ -275,6 +293,7 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 	// response is not counted).
 	defer c.srv.budget.release(p.admitted)
 	defer close(p.done)
+	defer p.markSequenced() // a handler that never said so is sequenced once handled
 	large := d.dispatch == dispatchServe && d.api.LargeAnswers
 	if large {
 		defer func() { // after the recovery below: a panicked response has no frame

@@ -33,6 +33,20 @@ type Request struct {
 	// server); reserved is what this request holds of it (see Reserve).
 	hold     *fetchHold
 	reserved int64
+
+	// sequenced is the connection's hook for Sequenced (nil outside a connection).
+	sequenced func()
+}
+
+// Sequenced tells the connection that an InOrder request's effect now has its place in
+// the order of changes (its Raft proposal has been submitted behind the earlier ones), so
+// the connection's next InOrder request may start while this one still waits to be
+// applied. Reads behind it still wait until it is answered. Handlers that never call it
+// hold the next change back until they are answered. Safe to call more than once.
+func (r *Request) Sequenced() {
+	if r.sequenced != nil {
+		r.sequenced()
+	}
 }
 
 // Buffer returns a buffer of length n with undefined contents, from the server's pool
