@@ -41,10 +41,10 @@ type conn struct {
 	handlers sync.WaitGroup
 	fetched  *fetchHold // this connection's share of the server's fetch budget
 
-	unwritten *unwrittenResponses // LargeAnswers responses the client has not read yet
-	lastLarge chan struct{}       // done of the last LargeAnswers request read; reader only
-	lastOrder chan struct{}       // done of the last InOrder request read; reader only
-	lastSeq   chan struct{}       // sequenced of the last InOrder request read; reader only
+	unwritten   *unwrittenResponses // LargeAnswers responses the client has not read yet
+	lastLarge   chan struct{}       // done of the last LargeAnswers request read; reader only
+	lastApplied chan struct{}       // applied of the last InOrder request read; reader only
+	lastSeq     chan struct{}       // sequenced of the last InOrder request read; reader only
 }
 
 // pending is one request from the moment it is read until its response is written.
@@ -57,16 +57,20 @@ type pending struct {
 	size    int           // bytes in pieces
 	errCode int16         // the response's top-level error code, for the Observer
 	after   chan struct{} // LargeAnswers: the previous such request's done, nil for none
-	prior   chan struct{} // the done of the last InOrder request read before it, nil for none
+	prior   chan struct{} // what it waits for before it is handled (see readLoop), nil for none
 	// sequenced (InOrder requests) is closed once the request's change has its place in
 	// the order of changes (Request.Sequenced, or at the latest when it is handled);
 	// the connection's next InOrder request waits for it rather than for done.
 	sequenced     chan struct{}
 	sequencedOnce sync.Once
-	charged       int // bytes of frame counted in the connection's unwritten responses
-	admitted      int // room taken in the server's request budget (readAdmittedFrame)
-	err           error
-	panicked      bool
+	// applied (InOrder requests) is closed once this request and every InOrder request
+	// read before it are handled: sequenced changes may finish out of order, and a read
+	// behind them must see them all. prevApplied is the previous change's.
+	applied, prevApplied chan struct{}
+	charged              int // bytes of frame counted in the connection's unwritten responses
+	admitted             int // room taken in the server's request budget (readAdmittedFrame)
+	err                  error
+	panicked             bool
 }
 
 var errHandlerPanic = errors.New("handler panicked")
@@ -197,14 +201,14 @@ func (c *conn) readLoop() {
 			// Produce behind the CreateTopics of its topic) sees it, as on a Kafka broker,
 			// which handles a connection's requests one at a time. Requests that change
 			// nothing still run concurrently with each other.
-			p.prior = c.lastOrder
+			p.prior = c.lastApplied
 			if d.api.InOrder {
 				// A change waits only until the previous change has its place in the
 				// order (it may still be waiting to be applied); see Request.Sequenced.
 				p.prior = c.lastSeq
-				p.sequenced = make(chan struct{})
+				p.sequenced, p.applied, p.prevApplied = make(chan struct{}), make(chan struct{}), c.lastApplied
 				p.req.sequenced = p.markSequenced
-				c.lastOrder, c.lastSeq = p.done, p.sequenced
+				c.lastApplied, c.lastSeq = p.applied, p.sequenced
 			}
 			if d.api.Begin != nil && p.prior != nil {
 				// Begin runs here, on the reader: wait for the change before it.
@@ -219,6 +223,26 @@ func (c *conn) readLoop() {
 		c.handlers.Add(1)
 		finish := c.begin(p, d)
 		go c.handle(p, d, finish)
+	}
+}
+
+// markApplied closes applied once every earlier change has been handled too (a no-op
+// for requests that are not InOrder). Called when this request has been handled.
+func (p *pending) markApplied() {
+	switch {
+	case p.applied == nil:
+	case p.prevApplied == nil:
+		close(p.applied)
+	default:
+		select {
+		case <-p.prevApplied:
+			close(p.applied)
+		default: // an earlier change still waits: close behind it
+			go func() {
+				<-p.prevApplied
+				close(p.applied)
+			}()
+		}
 	}
 }
 
@@ -293,6 +317,7 @@ func (c *conn) handle(p *pending, d decodedRequest, finish func() (kmsg.Response
 	// response is not counted).
 	defer c.srv.budget.release(p.admitted)
 	defer close(p.done)
+	defer p.markApplied()
 	defer p.markSequenced() // a handler that never said so is sequenced once handled
 	large := d.dispatch == dispatchServe && d.api.LargeAnswers
 	if large {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -769,5 +770,77 @@ func TestInOrderRequestsRunOneAtATime(t *testing.T) {
 		if corr != int32(i) {
 			t.Fatalf("requests finished in order %v", finished)
 		}
+	}
+}
+
+// A change that has its place in the order (Request.Sequenced) lets the connection's
+// next change start while it still waits, and a read behind both waits for both to be
+// answered: a connection's commits share Raft's fsyncs and still apply in order, and an
+// OffsetFetch behind them sees them.
+func TestSequencedChangesOverlapAndReadsWaitForThem(t *testing.T) {
+	g := newGate()
+	var mu sync.Mutex
+	var events []string
+	record := func(e string) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}
+	changed := make(chan int32, 2)
+	change := API{Key: 3, MinVersion: 0, MaxVersion: 12, InOrder: true, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		req.Sequenced()
+		err := g.wait(ctx, req.CorrelationID)
+		record(fmt.Sprintf("change %d done", req.CorrelationID))
+		changed <- req.CorrelationID
+		return req.Body.(*kmsg.MetadataRequest).ResponseKind(), err
+	}}
+	read := API{Key: 10, MinVersion: 0, MaxVersion: 4, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		record("read")
+		return req.Body.(*kmsg.FindCoordinatorRequest).ResponseKind(), nil
+	}}
+	ts := startServer(t, ServerConfig{MaxInFlightPerConn: 8}, change, read)
+	c := dialRaw(t, ts.addr)
+	find := kmsg.NewPtrFindCoordinatorRequest()
+	find.Version, find.CoordinatorKey = 3, "g"
+	var burst []byte
+	burst = appendRequest(burst, 0, nil, metadataRequest(12))
+	burst = appendRequest(burst, 1, nil, metadataRequest(12))
+	burst = appendRequest(burst, 2, nil, find)
+	c.sendRaw(burst)
+
+	// Both changes start though the first is held: it said it has its place.
+	for want := int32(0); want < 2; want++ {
+		select {
+		case corr := <-g.started:
+			if corr != want {
+				t.Fatalf("change %d started before change %d", corr, want)
+			}
+		case <-time.After(testDeadline):
+			t.Fatalf("change %d did not start while change 0 waited (sequenced)", want)
+		}
+	}
+	g.open(1)
+	select {
+	case <-changed:
+	case <-time.After(testDeadline):
+		t.Fatal("change 1 did not finish")
+	}
+	g.open(0)
+	for want := int32(0); want < 2; want++ {
+		resp := kmsg.NewPtrMetadataResponse()
+		resp.Version = 12
+		if corr := c.recv(resp); corr != want {
+			t.Fatalf("response %d has correlation id %d", want, corr)
+		}
+	}
+	resp := kmsg.NewPtrFindCoordinatorResponse()
+	resp.Version = 3
+	if corr := c.recv(resp); corr != 2 {
+		t.Fatalf("response 2 has correlation id %d", corr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"change 1 done", "change 0 done", "read"}; !slices.Equal(events, want) {
+		t.Fatalf("events %v, want %v: the read must wait for both changes", events, want)
 	}
 }
