@@ -180,23 +180,6 @@ func TestReadsPipelinedBehindChangesSeeThem(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(60 * time.Second))
 	r := bufio.NewReader(c)
-	read := func(corr int32, resp kmsg.Response) {
-		t.Helper()
-		var size [4]byte
-		if _, err := io.ReadFull(r, size[:]); err != nil {
-			t.Fatalf("response %d: %v", corr, err)
-		}
-		body := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := io.ReadFull(r, body); err != nil {
-			t.Fatalf("response %d: %v", corr, err)
-		}
-		if got := int32(binary.BigEndian.Uint32(body)); got != corr {
-			t.Fatalf("response %d has correlation id %d", corr, got)
-		}
-		if err := resp.ReadFrom(body[4:]); err != nil {
-			t.Fatalf("response %d: %v", corr, err)
-		}
-	}
 	for round := int32(0); round < rounds; round++ {
 		commit := kmsg.NewPtrOffsetCommitRequest()
 		commit.Version = 7
@@ -243,10 +226,10 @@ func TestReadsPipelinedBehindChangesSeeThem(t *testing.T) {
 		commitResp, fetchResp := kmsg.NewPtrOffsetCommitResponse(), kmsg.NewPtrOffsetFetchResponse()
 		createResp, produceResp := kmsg.NewPtrCreateTopicsResponse(), kmsg.NewPtrProduceResponse()
 		commitResp.Version, fetchResp.Version, createResp.Version, produceResp.Version = 7, 5, 4, 7
-		read(base, commitResp)
-		read(base+1, fetchResp)
-		read(base+2, createResp)
-		read(base+3, produceResp)
+		readResponseFrame(t, r, base, commitResp)
+		readResponseFrame(t, r, base+1, fetchResp)
+		readResponseFrame(t, r, base+2, createResp)
+		readResponseFrame(t, r, base+3, produceResp)
 		if code := commitResp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 			t.Fatalf("round %d: commit error %d", round, code)
 		}
