@@ -54,22 +54,9 @@ func TestPipelinedCommitsApplyInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := int32(0); i < commits; i++ {
-			var size [4]byte
-			if _, err := io.ReadFull(r, size[:]); err != nil {
-				t.Fatalf("response %d: %v", i, err)
-			}
-			body := make([]byte, binary.BigEndian.Uint32(size[:]))
-			if _, err := io.ReadFull(r, body); err != nil {
-				t.Fatalf("response %d: %v", i, err)
-			}
-			if corr := int32(binary.BigEndian.Uint32(body)); corr != i {
-				t.Fatalf("response %d has correlation id %d", i, corr)
-			}
 			resp := kmsg.NewPtrOffsetCommitResponse()
 			resp.Version = 7
-			if err := resp.ReadFrom(body[4:]); err != nil {
-				t.Fatalf("response %d: %v", i, err)
-			}
+			readResponseFrame(t, r, i, resp)
 			if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 				t.Fatalf("commit %d: error %d", i, code)
 			}
