@@ -26,13 +26,7 @@ func TestPipelinedCommitsApplyInOrder(t *testing.T) {
 	const topic, group, commits, rounds = "ordered-commits", "pipelined", 100, 10
 	createTopic(t, n, topic, 1, nil)
 
-	c, err := net.Dial("tcp", n.kafkaAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	r := bufio.NewReader(c)
+	c, r := dialPipelining(t, n)
 	adm := n.admin()
 	// Rounds: the goroutines racing in one round may happen to finish in order.
 	for round := int64(0); round < rounds; round++ {
@@ -92,13 +86,7 @@ func appendRequestFrame(dst []byte, corr int32, req kmsg.Request) []byte {
 // follows the create, so both succeed and the topic is gone.
 func TestPipelinedAdminChangesApplyInOrder(t *testing.T) {
 	n := startNode(t, "")
-	c, err := net.Dial("tcp", n.kafkaAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	r := bufio.NewReader(c)
+	c, r := dialPipelining(t, n)
 	const rounds = 20
 	for round := 0; round < rounds; round++ {
 		name := fmt.Sprintf("pipelined-%d", round)
@@ -160,13 +148,7 @@ func TestReadsPipelinedBehindChangesSeeThem(t *testing.T) {
 	const group, rounds = "read-your-commit", 50
 	createTopic(t, n, "committed", 1, nil)
 
-	c, err := net.Dial("tcp", n.kafkaAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	r := bufio.NewReader(c)
+	c, r := dialPipelining(t, n)
 	for round := int32(0); round < rounds; round++ {
 		commit := kmsg.NewPtrOffsetCommitRequest()
 		commit.Version = 7
@@ -230,4 +212,17 @@ func TestReadsPipelinedBehindChangesSeeThem(t *testing.T) {
 			t.Fatalf("round %d: Produce pipelined behind the CreateTopics of its topic: error %d", round, code)
 		}
 	}
+}
+
+// dialPipelining opens a raw connection to n for a test that writes requests in bursts
+// and reads the answers itself; it is closed when the test ends.
+func dialPipelining(t *testing.T, n *node) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	return c, bufio.NewReader(c)
 }
