@@ -122,10 +122,7 @@ func Start(opts Options) (*Node, error) {
 	n.stopSampler = startRateSampler(n.reg, time.Second)
 	n.router.m = map[TopicPartition]routeEntry{}
 	n.trash.log = opts.Log.With().Str("component", "trash").Logger()
-	slots := opts.Data.CheckSlots
-	if slots <= 0 {
-		slots = 2 * runtime.GOMAXPROCS(0)
-	}
+	slots := checkSlots(opts.Data.CheckMemory, runtime.GOMAXPROCS(0))
 	n.inflater = codec.NewDecompressor(checkInflateLimit+1, slots)
 	n.checking = make(chan struct{}, slots)
 	n.groupOpts = opts.Groups.withDefaults()

@@ -133,3 +133,13 @@ func (a *partitionActor) recompress(v producedBatch) ([]byte, int16, string) {
 	}
 	return out, 0, ""
 }
+
+// checkSlots is how many produces may hold decompressed records at once within memory
+// bytes (0: no bound but the CPUs'): two per CPU at most, and at least one.
+func checkSlots(memory int64, procs int) int {
+	slots := 2 * procs
+	if memory > 0 {
+		slots = int(min(int64(slots), max(1, memory/checkInflateLimit)))
+	}
+	return slots
+}

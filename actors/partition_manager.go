@@ -28,9 +28,10 @@ type DataOptions struct {
 	RetentionCheckInterval time.Duration
 	StaticConfig           map[string]string
 	StaticSet              map[string]bool
-	// CheckSlots is how many produces may hold a compressed batch's decompressed records
-	// at once, each up to 32 MiB; 0 means two per CPU.
-	CheckSlots int
+	// CheckMemory bounds what produces hold of compressed batches' decompressed records
+	// at once (one slot of up to checkInflateLimit each, at least one, at most two per
+	// CPU); 0 means two slots per CPU.
+	CheckMemory int64
 }
 
 // partitionRouter maps partitions to their actors for request handlers on any goroutine,

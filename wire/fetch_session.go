@@ -36,7 +36,20 @@ const (
 	// pass it gets no session; an incremental one that would, loses its session and
 	// starts over with a full fetch.
 	maxSessionPartitions = 1 << 20
+	// sessionPartitionBytes is what a session partition holds, about 250 bytes
+	// (measured with short topic names), and minSessionPartitions the bound however
+	// little memory there is.
+	sessionPartitionBytes = 256
+	minSessionPartitions  = 1000
 )
+
+// sessionPartitionsFor is the partition bound that fits memory bytes (0: the default).
+func sessionPartitionsFor(memory int64) int {
+	if memory <= 0 {
+		return maxSessionPartitions
+	}
+	return int(min(max(memory/sessionPartitionBytes, minSessionPartitions), maxSessionPartitions))
+}
 
 // sessionKey names a partition in a session: by topic id for Fetch v13+, by name before.
 type sessionKey struct {

@@ -245,3 +245,23 @@ func TestFetchSessionsBoundTheirPartitions(t *testing.T) {
 		t.Fatal("no session once the bound has room again")
 	}
 }
+
+// The sessions' partition bound fits the memory the node gives them, between 1,000
+// partitions and the default bound.
+func TestSessionPartitionsFitTheirMemory(t *testing.T) {
+	const MiB = 1 << 20
+	for _, c := range []struct {
+		memory int64
+		want   int
+	}{
+		{0, maxSessionPartitions},         // no bound given
+		{50 * MiB, 204800},                // a 400 MiB container's eighth
+		{128 * MiB, 524288},               // a 1 GiB container's
+		{512 * MiB, maxSessionPartitions}, // a 4 GiB container's: the default bound
+		{100 << 10, minSessionPartitions},
+	} {
+		if got := sessionPartitionsFor(c.memory); got != c.want {
+			t.Errorf("%d bytes: %d partitions, want %d", c.memory, got, c.want)
+		}
+	}
+}

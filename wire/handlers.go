@@ -53,9 +53,9 @@ type BrokerConfig struct {
 	// max.incremental.fetch.session.cache.slots): 0 means Kafka's default, 1000; a
 	// negative number turns sessions off.
 	FetchSessionSlots int
-	// FetchSessionPartitions bounds the partitions all fetch sessions hold together
-	// (about 250 bytes each); 0 means 1,048,576.
-	FetchSessionPartitions int
+	// FetchSessionMemory bounds what all fetch sessions' partitions hold together (see
+	// sessionPartitionBytes); 0 leaves the default bound of maxSessionPartitions.
+	FetchSessionMemory int64
 }
 
 // Handlers serves the Kafka APIs. One handler per API key lives in its own api_*.go file
@@ -73,7 +73,7 @@ type Handlers struct {
 // NewHandlers builds the handlers over a cluster.
 func NewHandlers(c Cluster, cfg BrokerConfig, log zerolog.Logger) *Handlers {
 	return &Handlers{cluster: c, cfg: cfg, log: log, data: nopDataObserver{}, partitionReadTimeout: defaultPartitionReadTimeout,
-		sessions: newFetchSessions(cfg.FetchSessionSlots, cfg.FetchSessionPartitions)}
+		sessions: newFetchSessions(cfg.FetchSessionSlots, sessionPartitionsFor(cfg.FetchSessionMemory))}
 }
 
 // FetchSessions returns how many incremental fetch sessions the node keeps and how many

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"runtime"
 	"runtime/debug"
 
 	"github.com/rs/zerolog"
@@ -20,17 +19,11 @@ import (
 const (
 	// budgetShare is the part of the memory each of the two budgets may take by default.
 	budgetShare = 4
-	// checkSlotShare is the part the compressed-batch checking slots may take together.
-	checkSlotShare = 8
-	// checkSlotBytes is what one checking slot holds at most (actors' inflate limit).
-	checkSlotBytes = 32 << 20
-	// sessionShare is the part of the memory incremental fetch sessions may hold, at
-	// sessionPartitionBytes a partition (measured: about 250), between
-	// minSessionPartitions and wire's own bound, maxSessionPartitions.
-	sessionShare          = 8
-	sessionPartitionBytes = 256
-	minSessionPartitions  = 1000
-	maxSessionPartitions  = 1 << 20
+	// checkShare is the part the compressed-batch checks may hold together (actors turns
+	// it into slots), sessionShare the part incremental fetch sessions may (wire turns it
+	// into a partition bound).
+	checkShare   = 8
+	sessionShare = 8
 	// goOutsideHeap is room left under a cgroup's limit for what the Go soft limit does
 	// not count: the binary's pages, goroutine stacks, the runtime's own structures.
 	goOutsideHeap = 64 << 20
@@ -41,20 +34,19 @@ const (
 
 // memoryFit is what planMemory decided.
 type memoryFit struct {
-	limit      memlimit.Limit
-	found      bool
-	checkSlots int // produces that may hold decompressed records at once
-	// sessionPartitions bounds the partitions incremental fetch sessions hold; 0 is
-	// the wire package's default.
-	sessionPartitions int
-	goMemLimit        int64 // the Go runtime's soft limit to set; 0 leaves it alone
+	limit memlimit.Limit
+	found bool
+	// checkMemory and sessionMemory bound the compressed-batch checks and the fetch
+	// sessions' partitions; 0 leaves the packages' own defaults.
+	checkMemory, sessionMemory int64
+	goMemLimit                 int64 // the Go runtime's soft limit to set; 0 leaves it alone
 }
 
 // fitToMemory finds the memory this process may use, fits the configuration's default
 // budgets to it (planMemory) and tells the Go runtime a cgroup's limit.
 func fitToMemory(cfg *config.Config, log zerolog.Logger) memoryFit {
 	lim, found := memlimit.Detect("/")
-	fit := planMemory(cfg, lim, found, runtime.GOMAXPROCS(0), os.Getenv("GOMEMLIMIT") != "")
+	fit := planMemory(cfg, lim, found, os.Getenv("GOMEMLIMIT") != "")
 	if fit.goMemLimit > 0 {
 		debug.SetMemoryLimit(fit.goMemLimit)
 	}
@@ -67,18 +59,19 @@ func fitToMemory(cfg *config.Config, log zerolog.Logger) memoryFit {
 	}
 	ev.Int64("memory_limit", lim.Bytes).Str("source", lim.Source).
 		Int64("queued_max_request_bytes", cfg.MaxQueuedRequestBytes).Int64("queued_max_fetch_bytes", cfg.MaxQueuedFetchBytes).
-		Int("compressed_check_slots", fit.checkSlots).Int("fetch_session_partitions", fit.sessionPartitions).
+		Int64("compressed_check_bytes", fit.checkMemory).Int64("fetch_session_bytes", fit.sessionMemory).
 		Int64("go_memory_limit", fit.goMemLimit).Msg("memory")
 	return fit
 }
 
 // planMemory shrinks the budgets the configuration leaves at their defaults to a
-// quarter each of the memory found (a cgroup's limit, or the machine's RAM), fits the
-// checking slots into an eighth and the fetch sessions' partitions into another, and asks for a Go soft limit of a cgroup's limit less
-// a tenth (at least 64 MiB) unless the environment sets GOMEMLIMIT. Budgets set in the configuration are
-// kept as set.
-func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, procs int, envLimit bool) memoryFit {
-	fit := memoryFit{limit: lim, found: found, checkSlots: 2 * procs}
+// quarter each of the memory found (a cgroup's limit, or the machine's RAM), gives the
+// compressed-batch checks and the fetch sessions an eighth each (their packages turn
+// that into slots and a partition bound), and asks for a Go soft limit of a cgroup's
+// limit less a tenth (at least 64 MiB) unless the environment sets GOMEMLIMIT. Budgets
+// set in the configuration are kept as set.
+func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, envLimit bool) memoryFit {
+	fit := memoryFit{limit: lim, found: found}
 	if !found {
 		return fit
 	}
@@ -90,10 +83,7 @@ func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, procs int, e
 	if !set["queued.max.fetch.bytes"] && cfg.MaxQueuedFetchBytes > share {
 		cfg.MaxQueuedFetchBytes = max(share, minFetchBudget)
 	}
-	fit.checkSlots = int(min(int64(fit.checkSlots), max(1, lim.Bytes/checkSlotShare/checkSlotBytes)))
-	if n := lim.Bytes / sessionShare / sessionPartitionBytes; n < maxSessionPartitions {
-		fit.sessionPartitions = int(max(n, minSessionPartitions))
-	}
+	fit.checkMemory, fit.sessionMemory = lim.Bytes/checkShare, lim.Bytes/sessionShare
 	if lim.Cgroup && !envLimit {
 		// The soft limit covers the Go heap only; the binary, stacks and the runtime's own
 		// structures come on top, a few tens of MiB however small the limit.

@@ -135,7 +135,7 @@ func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerol
 		Data: actors.DataOptions{
 			Dir: partitionsDir(cfg), FlushAlways: cfg.FlushPolicy == "always",
 			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
-			StaticConfig: static, StaticSet: staticSet, CheckSlots: fit.checkSlots,
+			StaticConfig: static, StaticSet: staticSet, CheckMemory: fit.checkMemory,
 		},
 		Groups: actors.GroupOptions{
 			MinSessionTimeout: cfg.GroupMinSessionTimeout, MaxSessionTimeout: cfg.GroupMaxSessionTimeout,
@@ -180,7 +180,7 @@ func (r *runningNode) listen(cfg *config.Config, fit memoryFit) error {
 	handlers := wire.NewHandlers(r.node, wire.BrokerConfig{
 		NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, ReplicationFactor: cfg.DefaultReplicationFactor,
 		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set, LogDir: partitionsDir(cfg),
-		FetchSessionSlots: fetchSessionSlots(cfg.FetchSessionSlots), FetchSessionPartitions: fit.sessionPartitions,
+		FetchSessionSlots: fetchSessionSlots(cfg.FetchSessionSlots), FetchSessionMemory: fit.sessionMemory,
 	}, r.log.With().Str("component", "handlers").Logger())
 	r.metrics = metrics.New(r.node, version, r.log.With().Str("component", "metrics").Logger())
 	r.node.OnImage(r.metrics.TopicsChanged)
