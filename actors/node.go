@@ -83,13 +83,15 @@ type Node struct {
 	compressor *codec.Compressor // batches of topics whose compression.type names a codec
 	// segmentFiles bounds the sealed segments' open files across all partitions.
 	segmentFiles *wal.FileCache
-	statuses     partitionStatuses
-	pidBlock     producerIDs
-	groupOpts    GroupOptions
-	groupDir     groupDirectory
-	trash        trash       // partition directories being deleted
-	fences       writeFences // partitions whose log failed an fsync
-	metaSpace    metaSpace   // metadata files refusing writes for lack of space
+	// segmentIndexes bounds the memory of sealed segments' indexes across all partitions.
+	segmentIndexes *wal.IndexCache
+	statuses       partitionStatuses
+	pidBlock       producerIDs
+	groupOpts      GroupOptions
+	groupDir       groupDirectory
+	trash          trash       // partition directories being deleted
+	fences         writeFences // partitions whose log failed an fsync
+	metaSpace      metaSpace   // metadata files refusing writes for lack of space
 	// storageLogs bounds the node's lines about partitions' storage failures.
 	storageLogs storageLogGate
 
@@ -129,6 +131,7 @@ func Start(opts Options) (*Node, error) {
 	n.inflater = codec.NewDecompressor(checkInflateLimit+1, slots)
 	n.checking = make(chan struct{}, slots)
 	n.segmentFiles = wal.NewFileCache(opts.Data.SealedSegmentFiles)
+	n.segmentIndexes = wal.NewIndexCache(opts.Data.IndexMemory)
 	n.groupOpts = opts.Groups.withDefaults()
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute
@@ -264,6 +267,10 @@ func (n *Node) Image() *metastore.Image { return n.image.Load() }
 // SealedSegmentFilesOpen is how many sealed segments' data files the partitions hold open
 // (DataOptions.SealedSegmentFiles bounds it).
 func (n *Node) SealedSegmentFilesOpen() int { return n.segmentFiles.Open() }
+
+// SealedIndexBytes is the memory sealed segments' indexes take (DataOptions.IndexMemory
+// bounds it).
+func (n *Node) SealedIndexBytes() int64 { return n.segmentIndexes.Bytes() }
 
 // metadataCaughtUp reports whether the image holds every entry the Raft log had
 // committed when the node started.

@@ -166,7 +166,7 @@ func (a *partitionActor) open() {
 		}
 		return
 	}
-	l, err := wal.Open(a.dir, a.cfg.wal, a.log, wal.WithFileCache(a.n.segmentFiles))
+	l, err := wal.Open(a.dir, a.cfg.wal, a.log, wal.WithFileCache(a.n.segmentFiles), wal.WithIndexCache(a.n.segmentIndexes))
 	if err != nil {
 		a.broken = err
 		if logFailure {
@@ -180,6 +180,11 @@ func (a *partitionActor) open() {
 	a.producers = loadProducerState(a.dir, l, a.log)
 	a.lastSnap = time.Now()
 	a.sync = startSyncer(l, a.n.root, a.self, a.dir, a.log, &a.n.storageLogs)
+	if l.UnsyncedSealed() > 0 {
+		// Segments recovery rescanned get their index files, and the recovery point
+		// moves past them, now rather than after the next produce.
+		a.sync.request()
+	}
 	a.status = a.n.statuses.open(a.tp)
 	a.sizeBytes = l.Size()
 	a.publish()

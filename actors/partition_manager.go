@@ -36,6 +36,10 @@ type DataOptions struct {
 	// open at once (idle ones beyond it are closed, and reopened when read), so that
 	// segments never exhaust the process's file descriptors; 0 means no bound.
 	SealedSegmentFiles int
+	// IndexMemory bounds the memory sealed segments' indexes take across all partitions
+	// (beyond it the least recently used are read back from their files when needed);
+	// 0 means no bound.
+	IndexMemory int64
 }
 
 // partitionRouter maps partitions to their actors for request handlers on any goroutine,

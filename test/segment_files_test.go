@@ -64,6 +64,18 @@ func TestMoreSegmentsThanOpenFiles(t *testing.T) {
 		if bound <= 0 || bound >= limit || open > bound {
 			t.Fatalf("sealed segment files open %v, bound %v: want a bound below the limit of %d, held", open, bound, limit)
 		}
+		// Once flushed (within the second of log.flush.interval.ms, or right after a
+		// restart rescanned them), the sealed segments' indexes leave the segments for the
+		// node's index cache, within its bound (a 32nd of the memory).
+		var held, most float64
+		eventually(t, 10*time.Second, "sealed segments' indexes in the index cache", func() bool {
+			m := n.scrapeMetrics()
+			held, most = m.sum("chronik_sealed_segment_index_bytes"), m.sum("chronik_sealed_segment_index_bytes_limit")
+			return held > 0
+		})
+		if most <= 0 || held > most {
+			t.Fatalf("sealed segments' indexes hold %v bytes, bound %v: want a bound, held", held, most)
+		}
 	}
 
 	produce(0)

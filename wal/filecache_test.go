@@ -111,16 +111,17 @@ func TestSealedSegmentFilesStayWithinTheCacheBound(t *testing.T) {
 	}
 }
 
-// Readers, retention, Sync and appends racing over logs that share a cache of one file:
-// files closed by the cache under a reader never fail or corrupt the read.
-func TestConcurrentReadersWithATinyFileCache(t *testing.T) {
-	cache := NewFileCache(1)
+// Readers, retention, Sync and appends racing over logs that share a cache of one file
+// and an index cache of one byte: files closed and indexes dropped by the caches under a
+// reader never fail or corrupt the read.
+func TestConcurrentReadersWithTinyCaches(t *testing.T) {
+	cache, indexes := NewFileCache(1), NewIndexCache(1)
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := Open(t.TempDir(), concurrencyConfig(), zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), WithFileCache(cache))
+			l, err := Open(t.TempDir(), concurrencyConfig(), zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), WithFileCache(cache), WithIndexCache(indexes))
 			if err != nil {
 				t.Errorf("Open: %v", err)
 				return

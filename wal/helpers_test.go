@@ -48,7 +48,12 @@ func testConfig() Config {
 
 func openTest(t testing.TB, dir string, cfg Config) *Log {
 	t.Helper()
-	l, err := Open(dir, cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	return openWith(t, dir, cfg)
+}
+
+func openWith(t testing.TB, dir string, cfg Config, opts ...Option) *Log {
+	t.Helper()
+	l, err := Open(dir, cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -18,8 +18,9 @@ type Log struct {
 	dir      string
 	logger   zerolog.Logger
 	openFile openFileFunc
-	files    *FileCache // bounds the sealed segments' open files; may be shared
-	pageSize int        // StartWriteback kicks whole pages only
+	files    *FileCache  // bounds the sealed segments' open files; may be shared
+	indexes  *IndexCache // bounds the sealed segments' indexes in memory; may be shared
+	pageSize int         // StartWriteback kicks whole pages only
 
 	// Lock order: syncMu, then fileMu, then mu.
 	//
@@ -56,6 +57,13 @@ type Log struct {
 // Option changes how Open opens a log.
 type Option func(*Log)
 
+// WithIndexCache keeps the log's sealed segments' indexes in c, which bounds the memory
+// they take across every log sharing it. Without it the log has a cache of its own with
+// no bound.
+func WithIndexCache(c *IndexCache) Option {
+	return func(l *Log) { l.indexes = c }
+}
+
 // WithFileCache makes the log open its sealed segments' files through c, which bounds how
 // many are open across every log sharing it. Without it the log has a cache of its own
 // with no bound.
@@ -86,6 +94,9 @@ func open(dir string, cfg Config, logger zerolog.Logger, openFile openFileFunc, 
 	}
 	if l.files == nil {
 		l.files = NewFileCache(0)
+	}
+	if l.indexes == nil {
+		l.indexes = NewIndexCache(0)
 	}
 	if err := l.recover(); err != nil {
 		l.closeFiles()
@@ -337,6 +348,16 @@ func (l *Log) EndOffset() int64 {
 	return l.leo
 }
 
+// UnsyncedSealed is how many sealed segments no Sync has flushed with their index files
+// yet. After an unclean stop Open leaves those it rescanned so: a Sync soon writes their
+// index files (their indexes can then leave memory) and spares the next start rescanning
+// them again.
+func (l *Log) UnsyncedSealed() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.unsynced)
+}
+
 // Size is the number of bytes of batches in all segments.
 func (l *Log) Size() int64 {
 	l.mu.RLock()
@@ -403,6 +424,7 @@ func (l *Log) Close() error {
 func (l *Log) closeFiles() error {
 	var first error
 	for _, s := range l.segments {
+		l.indexes.drop(s)
 		if err := s.file.Close(); err != nil && first == nil {
 			first = fmt.Errorf("close %s: %w", s.logPath(), err)
 		}

@@ -142,6 +142,13 @@ func checkLookups(t *testing.T, l *Log, want *stored) {
 	indexed := 0
 	for _, seg := range l.segments {
 		indexed += len(seg.index)
+		if seg.indexed { // sealed and flushed: its index is in (or read back into) the cache
+			x := l.sealedIndexes(seg)
+			if x == nil {
+				t.Fatalf("segment %d: index not readable", seg.base)
+			}
+			indexed += len(x.offsets)
+		}
 		var pos int64
 		for pos < seg.size { // linear scan: every batch of the segment and where it starts
 			h, err := seg.readHeader(pos, seg.size)
@@ -150,6 +157,9 @@ func checkLookups(t *testing.T, l *Log, want *stored) {
 			}
 			for off := h.BaseOffset; off <= h.LastOffset(); off++ {
 				start := seg.startPosition(off)
+				if seg.indexed {
+					start = l.sealedPosition(seg, off)
+				}
 				if start > pos {
 					t.Fatalf("index sends offset %d to position %d, past its batch at %d", off, start, pos)
 				}
@@ -270,13 +280,23 @@ func equalInts(a, b []int64) bool {
 }
 
 func TestOffsetForTimestampMatchesLinearScan(t *testing.T) {
+	t.Run("indexes in memory", func(t *testing.T) { offsetForTimestampMatchesLinearScan(t) })
+	// Flushed, every sealed segment's indexes go to a cache too small to keep any: each
+	// lookup reads them back from their files.
+	t.Run("indexes read back", func(t *testing.T) { offsetForTimestampMatchesLinearScan(t, WithIndexCache(NewIndexCache(1))) })
+}
+
+func offsetForTimestampMatchesLinearScan(t *testing.T, opts ...Option) {
 	dir := t.TempDir()
 	cfg := testConfig()
 	cfg.IndexIntervalBytes = 300
-	l := openTest(t, dir, cfg)
+	l := openWith(t, dir, cfg, opts...)
 	rng := rand.New(rand.NewPCG(9, 9))
 	var want stored
 	appendRandom(t, l, &want, rng, 200, 0) // timestamps jump around: not monotonic
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
 	check := func(l *Log) {
 		t.Helper()
 		var maxTS, maxOff int64 = -1, -1
@@ -315,7 +335,7 @@ func TestOffsetForTimestampMatchesLinearScan(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = openTest(t, dir, cfg)
+	l = openWith(t, dir, cfg, opts...)
 	defer l.Close()
 	check(l)
 }

@@ -42,13 +42,19 @@ func (l *Log) ReadInto(offset, maxOffset int64, maxBytes int, alloc func(n int) 
 	}
 	i := l.segmentIndex(offset)
 	seg := l.segments[i]
-	limit, pos := seg.size, seg.startPosition(offset)
+	limit, pos, indexed := seg.size, int64(0), seg.indexed
+	if !indexed {
+		pos = seg.startPosition(offset)
+	}
 	var next *segment // for a gap after seg, below
 	var nextLimit int64
 	if i+1 < len(l.segments) {
 		next, nextLimit = l.segments[i+1], l.segments[i+1].size
 	}
 	l.mu.RUnlock()
+	if indexed { // its index may have to be read from disk: not while holding mu
+		pos = l.sealedPosition(seg, offset)
+	}
 
 	// Offsets are contiguous, so the segment holding offset has a batch holding it,
 	// unless a segment file went missing while the log was closed: as Kafka does, a read
@@ -115,6 +121,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 		seg          *segment
 		from, limit  int64
 		searchOffset int64
+		indexed      bool // from and searchOffset are found below, without mu
 	}
 	var cands []candidate
 	for _, s := range l.segments[l.segmentIndex(start):] {
@@ -122,12 +129,28 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 			continue
 		}
 		from := max(start, s.base)
+		if s.indexed {
+			cands = append(cands, candidate{seg: s, limit: s.size, searchOffset: from, indexed: true})
+			continue
+		}
 		if e, ok := s.timeIndex.lookupBefore(ts); ok {
 			from = max(from, s.base+int64(e.rel)+1)
 		}
 		cands = append(cands, candidate{seg: s, from: s.startPosition(from), limit: s.size, searchOffset: from})
 	}
 	l.mu.RUnlock()
+	for i := range cands {
+		c := &cands[i]
+		if !c.indexed {
+			continue
+		}
+		if x := l.sealedIndexes(c.seg); x != nil {
+			if e, ok := x.times.lookupBefore(ts); ok {
+				c.searchOffset = max(c.searchOffset, c.seg.base+int64(e.rel)+1)
+			}
+			c.from = x.offsets.startPosition(c.seg.base, c.searchOffset)
+		}
+	}
 
 	for _, c := range cands {
 		pos := c.from
@@ -189,8 +212,14 @@ func (l *Log) ScanHeaders(from int64, fn func(h batch.Header) error) error {
 			return fmt.Errorf("scan headers at %d: %w: the log changed during the scan", from, ErrOffsetOutOfRange)
 		}
 		seg := l.segments[l.segmentIndex(from)]
-		pos, limit := seg.startPosition(from), seg.size
+		limit, pos, indexed := seg.size, int64(0), seg.indexed
+		if !indexed {
+			pos = seg.startPosition(from)
+		}
 		l.mu.RUnlock()
+		if indexed {
+			pos = l.sealedPosition(seg, from)
+		}
 		h, pos, found, err := seg.findBatch(from, pos, limit)
 		for err == nil && found && len(headers) < scanChunk && h.BaseOffset < end {
 			headers = append(headers, h)

@@ -173,6 +173,7 @@ func (l *Log) dropSegments(from, to int, reason string) error {
 			size = fi.Size()
 		}
 		l.logger.Warn().Str("file", s.logPath()).Int64("bytes", size).Str("reason", reason).Msg("wal: removing segment")
+		l.indexes.drop(s)
 		if err := s.file.Close(); err != nil {
 			return fmt.Errorf("%w: close %s: %w", ErrStorage, s.logPath(), err)
 		}
@@ -195,6 +196,7 @@ func (l *Log) dropSegments(from, to int, reason string) error {
 func (l *Log) loadTrusted(s *segment, nextBase int64) error {
 	err := s.loadIndexes(nextBase)
 	if err == nil {
+		l.handOver(s)
 		return nil
 	}
 	l.logger.Warn().Err(err).Str("file", s.logPath()).Msg("wal: rebuilding index")
@@ -212,6 +214,7 @@ func (l *Log) loadTrusted(s *segment, nextBase int64) error {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	l.dirDirty = true
+	l.handOver(s)
 	return nil
 }
 

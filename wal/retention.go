@@ -149,6 +149,9 @@ func (l *Log) detachOldestSegments(n int) []*segment {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	victims := l.segments[:n]
+	for _, v := range victims {
+		l.indexes.drop(v)
+	}
 	l.segments = append([]*segment(nil), l.segments[n:]...)
 	l.unsynced = without(l.unsynced, victims)
 	l.dirDirty = true

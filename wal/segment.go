@@ -54,10 +54,14 @@ type segment struct {
 	// Published state: written by the owner goroutine with Log.mu held, read by others with
 	// Log.mu held for reading. Readers never look past size, so bytes being written there
 	// are invisible until the owner publishes them.
-	size      int64
-	next      int64 // offset after the last batch; base while empty
+	size int64
+	next int64 // offset after the last batch; base while empty
+	// The indexes, in memory while the segment is active, and sealed until its index
+	// files are durable; from then on (indexed) they live in the log's IndexCache.
 	index     offsetIndex
 	timeIndex timeIndex
+	indexed   bool // written with syncMu and mu held
+	slot      cacheSlot
 	maxTS     int64 // largest batch max timestamp; -1 if none
 	maxTSOff  int64 // last offset of the batch holding maxTS; -1 if none
 
@@ -195,13 +199,19 @@ func (s *segment) findBatch(offset, pos, limit int64) (h batch.Header, at int64,
 }
 
 // startPosition is where a scan for offset may begin: the indexed batch at or before it.
+// For a segment not yet indexed (see indexed); callers hold mu, or are the owner.
 func (s *segment) startPosition(offset int64) int64 {
-	switch rel := offset - s.base; {
+	return s.index.startPosition(s.base, offset)
+}
+
+// startPosition is where a scan of a segment starting at base for offset may begin.
+func (x offsetIndex) startPosition(base, offset int64) int64 {
+	switch rel := offset - base; {
 	case rel <= 0:
 		return 0
 	case rel > math.MaxUint32:
-		return s.index.lookup(math.MaxUint32)
+		return x.lookup(math.MaxUint32)
 	default:
-		return s.index.lookup(uint32(rel))
+		return x.lookup(uint32(rel))
 	}
 }

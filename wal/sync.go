@@ -75,6 +75,9 @@ func (l *Log) StartWriteback() error {
 // recovery point to the active segment so that Open trusts them without a rescan.
 func (l *Log) syncSealed(sealed []*segment, dirDirty bool, activeBase int64) error {
 	for _, s := range sealed {
+		if s.indexed {
+			continue // flushed with its indexes by a Sync that failed later on
+		}
 		if err := s.file.Datasync(); err != nil {
 			return fmt.Errorf("%w: %w: sync %s: %w", ErrStorage, ErrFlushFailed, s.logPath(), err)
 		}
@@ -82,6 +85,7 @@ func (l *Log) syncSealed(sealed []*segment, dirDirty bool, activeBase int64) err
 		if err := s.writeIndexFiles(); err != nil {
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
+		l.handOver(s) // durable on disk: its indexes may leave memory
 	}
 	if len(sealed) > 0 {
 		// Writing the checkpoint flushes the directory too.

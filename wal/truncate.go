@@ -32,7 +32,13 @@ func (l *Log) TruncateTo(offset int64) error {
 
 	i := l.segmentIndex(offset)
 	seg := l.segments[i]
-	_, pos, found, err := seg.findBatch(offset, seg.startPosition(offset), seg.size)
+	start := int64(0)
+	if seg.indexed {
+		start = l.sealedPosition(seg, offset)
+	} else {
+		start = seg.startPosition(offset)
+	}
+	_, pos, found, err := seg.findBatch(offset, start, seg.size)
 	if err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
@@ -63,6 +69,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	rebuilt.rollBase, rebuilt.syncedSize = seg.rollBase, pos
 	cut := l.segments[i+1:]
+	for _, s := range append([]*segment{seg}, cut...) {
+		l.indexes.drop(s) // seg's object is replaced by rebuilt
+	}
 	l.mu.Lock()
 	l.segments = append(l.segments[:i:i], rebuilt)
 	l.unsynced = without(l.unsynced, append(cut, seg))
@@ -112,6 +121,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	}
 	old := l.segments
 	for _, s := range old {
+		l.indexes.drop(s)
 		if err := errors.Join(s.file.Close(), s.removeFiles()); err != nil {
 			return l.fail(fmt.Errorf("%w: truncate fully: %w", ErrStorage, err))
 		}

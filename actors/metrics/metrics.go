@@ -145,16 +145,23 @@ func (m *Metrics) WatchFetchSessions(stats func() (sessions, partitions int)) {
 	)
 }
 
-// WatchSegmentFiles exports how many sealed segments' data files the partitions hold
-// open, read from open at every scrape, and the bound on them (0: none).
-func (m *Metrics) WatchSegmentFiles(open func() int, limit int) {
+// WatchSegmentCaches exports how many sealed segments' data files the partitions hold
+// open and how much memory their indexes take, with the bounds on both; filesOpen and
+// indexBytes are read at every scrape.
+func (m *Metrics) WatchSegmentCaches(filesOpen func() int, filesLimit int, indexBytes func() int64, indexLimit int64) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "chronik_sealed_segment_files_open", Help: "Sealed segments' data files held open (active segments' files are always open and not counted).",
-		}, func() float64 { return float64(open()) }),
+		}, func() float64 { return float64(filesOpen()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "chronik_sealed_segment_files_open_limit", Help: "The bound on sealed segments' open data files; idle ones beyond it are closed (0: no bound).",
-		}, func() float64 { return float64(limit) }),
+		}, func() float64 { return float64(filesLimit) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chronik_sealed_segment_index_bytes", Help: "Memory held by sealed segments' offset and time indexes (active segments' are not counted).",
+		}, func() float64 { return float64(indexBytes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chronik_sealed_segment_index_bytes_limit", Help: "The bound on that memory; beyond it the least recently used indexes are read back from their files when needed (0: no bound).",
+		}, func() float64 { return float64(indexLimit) }),
 	)
 }
 

@@ -24,6 +24,9 @@ const (
 	// into a partition bound).
 	checkShare   = 8
 	sessionShare = 8
+	// indexShare is the part sealed segments' indexes may keep in memory; beyond it the
+	// least recently used are read back from their files when needed.
+	indexShare = 32
 	// goOutsideHeap is room left under a cgroup's limit for what the Go soft limit does
 	// not count: the binary's pages, goroutine stacks, the runtime's own structures.
 	goOutsideHeap = 64 << 20
@@ -39,7 +42,9 @@ type memoryFit struct {
 	// checkMemory and sessionMemory bound the compressed-batch checks and the fetch
 	// sessions' partitions; 0 leaves the packages' own defaults.
 	checkMemory, sessionMemory int64
-	goMemLimit                 int64 // the Go runtime's soft limit to set; 0 leaves it alone
+	// indexMemory bounds the sealed segments' indexes held in memory; 0: no bound.
+	indexMemory int64
+	goMemLimit  int64 // the Go runtime's soft limit to set; 0 leaves it alone
 }
 
 // fitToMemory finds the memory this process may use, fits the configuration's default
@@ -60,6 +65,7 @@ func fitToMemory(cfg *config.Config, log zerolog.Logger) memoryFit {
 	ev.Int64("memory_limit", lim.Bytes).Str("source", lim.Source).
 		Int64("queued_max_request_bytes", cfg.MaxQueuedRequestBytes).Int64("queued_max_fetch_bytes", cfg.MaxQueuedFetchBytes).
 		Int64("compressed_check_bytes", fit.checkMemory).Int64("fetch_session_bytes", fit.sessionMemory).
+		Int64("segment_index_bytes", fit.indexMemory).
 		Int64("go_memory_limit", fit.goMemLimit).Msg("memory")
 	return fit
 }
@@ -84,6 +90,7 @@ func planMemory(cfg *config.Config, lim memlimit.Limit, found bool, envLimit boo
 		cfg.MaxQueuedFetchBytes = max(share, minFetchBudget)
 	}
 	fit.checkMemory, fit.sessionMemory = lim.Bytes/checkShare, lim.Bytes/sessionShare
+	fit.indexMemory = lim.Bytes / indexShare
 	if lim.Cgroup && !envLimit {
 		// The soft limit covers the Go heap only; the binary, stacks and the runtime's own
 		// structures come on top, a few tens of MiB however small the limit.

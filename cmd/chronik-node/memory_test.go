@@ -8,7 +8,7 @@ import (
 )
 
 // A node in a container sizes its default budgets, and the memory of its compressed-batch
-// checks and fetch sessions, to the container's limit, keeps what the configuration sets,
+// checks, fetch sessions and sealed segments' indexes (a 32nd), to the container's limit, keeps what the configuration sets,
 // and leaves big machines' budgets as they were.
 func TestPlanMemoryFitsDefaultsToTheLimit(t *testing.T) {
 	const MiB = 1 << 20
@@ -39,10 +39,10 @@ func TestPlanMemoryFitsDefaultsToTheLimit(t *testing.T) {
 		}
 		fit := planMemory(cfg, c.limit, c.found, c.envLimit)
 		if cfg.MaxQueuedRequestBytes != c.wantRequest || cfg.MaxQueuedFetchBytes != c.wantFetch || fit.goMemLimit != c.wantGoLimit ||
-			fit.checkMemory != c.wantEighth || fit.sessionMemory != c.wantEighth {
-			t.Errorf("%s: request budget %d, fetch budget %d, Go limit %d, checks %d, sessions %d; want %d, %d, %d, %d, %d", c.name,
-				cfg.MaxQueuedRequestBytes, cfg.MaxQueuedFetchBytes, fit.goMemLimit, fit.checkMemory, fit.sessionMemory,
-				c.wantRequest, c.wantFetch, c.wantGoLimit, c.wantEighth, c.wantEighth)
+			fit.checkMemory != c.wantEighth || fit.sessionMemory != c.wantEighth || fit.indexMemory != c.wantEighth/4 {
+			t.Errorf("%s: request budget %d, fetch budget %d, Go limit %d, checks %d, sessions %d, indexes %d; want %d, %d, %d, %d, %d, %d", c.name,
+				cfg.MaxQueuedRequestBytes, cfg.MaxQueuedFetchBytes, fit.goMemLimit, fit.checkMemory, fit.sessionMemory, fit.indexMemory,
+				c.wantRequest, c.wantFetch, c.wantGoLimit, c.wantEighth, c.wantEighth, c.wantEighth/4)
 		}
 	}
 }

@@ -138,7 +138,7 @@ func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerol
 			Dir: partitionsDir(cfg), FlushAlways: cfg.FlushPolicy == "always",
 			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
 			StaticConfig: static, StaticSet: staticSet, CheckMemory: fit.checkMemory,
-			SealedSegmentFiles: r.sealedFiles,
+			SealedSegmentFiles: r.sealedFiles, IndexMemory: fit.indexMemory,
 		},
 		Groups: actors.GroupOptions{
 			MinSessionTimeout: cfg.GroupMinSessionTimeout, MaxSessionTimeout: cfg.GroupMaxSessionTimeout,
@@ -205,7 +205,7 @@ func (r *runningNode) listen(cfg *config.Config, fit memoryFit) error {
 		return metrics.BudgetStats{RequestHeld: req.Held, RequestCapacity: req.Capacity, RequestWaiting: req.Waiting,
 			FetchHeld: fetch.Held, FetchCapacity: fetch.Capacity, FetchWaiting: fetch.Waiting}
 	})
-	r.metrics.WatchSegmentFiles(r.node.SealedSegmentFilesOpen, r.sealedFiles)
+	r.metrics.WatchSegmentCaches(r.node.SealedSegmentFilesOpen, r.sealedFiles, r.node.SealedIndexBytes, fit.indexMemory)
 	go func() { r.served <- r.kafka.Serve(ln) }()
 
 	if cfg.DebugListener == "" {
