@@ -46,6 +46,11 @@ type Log struct {
 
 	noPrealloc bool // the file system cannot reserve blocks ahead of appends; owner-only
 
+	// cleanedTo is the cleaner checkpoint (compact.go): the log below it has been cleaned,
+	// so its offsets may have gaps. Written by the owner with mu held.
+	cleanedTo int64
+	cleaning  bool // a CleanPlan is out; owner-only
+
 	// Segments deleted by retention or DeleteRecords have their files closed and removed
 	// in the background by deleteFiles (tests replace it); Close waits for them.
 	deletions   sync.WaitGroup
