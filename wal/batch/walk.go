@@ -12,6 +12,7 @@ type Record struct {
 	OffsetDelta    int32
 	TimestampDelta int64
 	Key            []byte // nil when the key is null
+	Value          []byte // nil when the value is null
 	NullValue      bool   // a tombstone
 }
 
@@ -38,10 +39,18 @@ func WalkRecords(recs []byte, fn func(r Record) bool) error {
 			}
 		}
 		valueLen := r.varint()
+		var value []byte
+		if r.ok() && valueLen >= 0 {
+			at := r.pos
+			r.skip(int(min(valueLen, int64(len(r.b)+1))))
+			if r.ok() {
+				value = r.b[at:r.pos:r.pos]
+			}
+		}
 		if !r.ok() {
 			return fmt.Errorf("%w: record %d is malformed", ErrInvalidRecord, i)
 		}
-		rec := Record{Raw: recs[pos:end:end], OffsetDelta: int32(offDelta), TimestampDelta: tsDelta, Key: key, NullValue: valueLen < 0}
+		rec := Record{Raw: recs[pos:end:end], OffsetDelta: int32(offDelta), TimestampDelta: tsDelta, Key: key, Value: value, NullValue: valueLen < 0}
 		if !fn(rec) {
 			return nil
 		}
