@@ -19,8 +19,10 @@ type partitionConfig struct {
 	maxMessageBytes   int
 	logAppendTime     bool
 	minInsyncReplicas int
-	// cleanup.policy includes compact: records without a key are refused, as in Kafka.
+	// cleanup.policy includes compact: the log is cleaned (partition_cleaner.go), and
+	// records without a key are refused, as in Kafka.
 	compacted bool
+	clean     wal.CleanConfig // min.cleanable.dirty.ratio, min.compaction.lag.ms, delete.retention.ms
 	// compression.type: the codec every batch is stored with, or keepCodec ("producer":
 	// as the producer compressed it), and the levels it is written at.
 	compression int8
@@ -74,8 +76,18 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 	policy := configs.Effective(configs.CleanupPolicy, t.Configs, b)
 	c.compacted = strings.Contains(policy, "compact")
 	if !strings.Contains(policy, "delete") {
-		// Compaction is not performed; a compact-only topic must then keep everything.
+		// compact alone: the cleaner removes superseded records, retention nothing, as in
+		// Kafka. compact,delete has both.
 		c.wal.RetentionMs, c.wal.RetentionBytes = -1, -1
+	}
+	ratio, err := strconv.ParseFloat(strings.TrimSpace(configs.Effective("min.cleanable.dirty.ratio", t.Configs, b)), 64)
+	if err != nil {
+		ratio = 0.5
+	}
+	c.clean = wal.CleanConfig{
+		MinCleanableRatio: ratio,
+		MinCompactionLag:  max(0, ms("min.compaction.lag.ms", 0)),
+		DeleteRetention:   max(0, ms("delete.retention.ms", 86400000)),
 	}
 	return c
 }

@@ -213,7 +213,10 @@ func (p *CleanPlan) producerLastBatches() (map[int64]int64, error) {
 func (l *Log) FinishClean(r *CleanResult) error {
 	p := r.plan
 	if p.l != l {
-		r.removeOutputs()
+		// Not this log's: its files are the other log's business (Open removes them).
+		for _, o := range r.outputs {
+			o.file.Close()
+		}
 		return fmt.Errorf("finish clean: %w: the result belongs to another log", errCleanStale)
 	}
 	l.cleaning = false

@@ -135,7 +135,8 @@ func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerol
 		Data: actors.DataOptions{
 			Dir: partitionsDir(cfg), FlushAlways: cfg.FlushPolicy == "always",
 			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
-			StaticConfig: static, StaticSet: staticSet, CheckMemory: fit.checkMemory,
+			CleanerBackoff: cfg.CleanerBackoff,
+			StaticConfig:   static, StaticSet: staticSet, CheckMemory: fit.checkMemory,
 		},
 		Groups: actors.GroupOptions{
 			MinSessionTimeout: cfg.GroupMinSessionTimeout, MaxSessionTimeout: cfg.GroupMaxSessionTimeout,
