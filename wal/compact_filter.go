@@ -158,7 +158,10 @@ func (c *cleaner) buildOffsetMap() (*offsetMap, int64, error) {
 // rewrite writes the sources' retained batches into ".cleaned" files, one per group of
 // consecutive sources that fits in a segment (segment.bytes, and the 32-bit relative
 // offsets of the indexes), each named after its group's first source. A group that
-// keeps nothing gets no file.
+// keeps nothing gets no file, except that the first file is named after the log's first
+// segment whenever its offsets allow: the first segment's base is where Open puts the
+// log start offset, which must not move up when the records there are cleaned away (a
+// consumer at a removed offset would be out of range and reset).
 func (c *cleaner) rewrite(res *CleanResult, m *offsetMap, keep map[int64]int64) error {
 	p := c.plan
 	for i := 0; i < len(res.sources); {
@@ -167,7 +170,11 @@ func (c *cleaner) rewrite(res *CleanResult, m *offsetMap, keep map[int64]int64) 
 			size += p.sizes[j]
 			j++
 		}
-		out, err := c.rewriteGroup(res, i, j, m, keep)
+		base := p.segs[i].base
+		if len(res.outputs) == 0 && p.ends[j-1]-1-p.segs[0].base <= maxRelativeOffset {
+			base = p.segs[0].base
+		}
+		out, err := c.rewriteGroup(res, base, i, j, m, keep)
 		if err != nil {
 			return err
 		}
@@ -180,10 +187,10 @@ func (c *cleaner) rewrite(res *CleanResult, m *offsetMap, keep map[int64]int64) 
 	return nil
 }
 
-// rewriteGroup writes sources [i, j) into one cleaned segment; nil if nothing is kept.
-func (c *cleaner) rewriteGroup(res *CleanResult, i, j int, m *offsetMap, keep map[int64]int64) (*segment, error) {
+// rewriteGroup writes sources [i, j) into one cleaned segment named base; nil if nothing
+// is kept.
+func (c *cleaner) rewriteGroup(res *CleanResult, base int64, i, j int, m *offsetMap, keep map[int64]int64) (*segment, error) {
 	p := c.plan
-	base := p.segs[i].base
 	stem := segmentStem(p.l.dir, base)
 	f, err := openCleanedFile(stem + logSuffix + cleanedSuffix)
 	if err != nil {
