@@ -13,10 +13,13 @@
 //	leader-epoch-checkpoint         leader-epoch cache
 //	log-start-offset-checkpoint     log start offset (after DeleteRecords or retention)
 //	recovery-point-offset-checkpoint  segments wholly below it are durable and indexed
+//	cleaner-offset-checkpoint       compacted logs: the log below it has been cleaned
 //
 // A segment is named by its base offset, 20 digits zero-padded; its first batch has that
 // base offset and every batch continues the previous one (base offset = previous last
-// offset + 1). A segment never exceeds 4 GiB or 2^31 offsets, so the indexes can use 32-bit
+// offset + 1), except below the cleaner checkpoint, where log compaction (compact.go) may
+// have removed batches: there a segment's first batch may start after its base, and
+// gaps may follow any batch. A segment never exceeds 4 GiB or 2^31 offsets, so the indexes can use 32-bit
 // relative values.
 //
 // The offset index holds 8-byte entries (relative base offset uint32, file position
