@@ -86,8 +86,12 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 	}
 	c.clean = wal.CleanConfig{
 		MinCleanableRatio: ratio,
-		MinCompactionLag:  max(0, ms("min.compaction.lag.ms", 0)),
-		DeleteRetention:   max(0, ms("delete.retention.ms", 86400000)),
+		MinCompactionLag:  cappedMs(get("min.compaction.lag.ms", 0)),
+		DeleteRetention:   cappedMs(get("delete.retention.ms", 86400000)),
+	}
+	// max.compaction.lag.ms defaults to Long.MAX_VALUE, which no Duration holds: never.
+	if v := get("max.compaction.lag.ms", math.MaxInt64); v > 0 && v < math.MaxInt64/int64(time.Millisecond) {
+		c.clean.MaxCompactionLag = time.Duration(v) * time.Millisecond
 	}
 	return c
 }
@@ -110,4 +114,16 @@ func storedCodec(v string) int8 {
 		return batch.CodecZstd
 	}
 	return keepCodec
+}
+
+// cappedMs turns a non-negative millisecond setting into a Duration; values beyond what a
+// Duration holds (Kafka allows up to Long.MAX_VALUE) become the largest Duration.
+func cappedMs(v int64) time.Duration {
+	switch {
+	case v <= 0:
+		return 0
+	case v > math.MaxInt64/int64(time.Millisecond):
+		return math.MaxInt64
+	}
+	return time.Duration(v) * time.Millisecond
 }

@@ -35,6 +35,10 @@ type CleanConfig struct {
 	MinCleanableRatio float64
 	// MinCompactionLag: records younger than this are not cleaned (min.compaction.lag.ms).
 	MinCompactionLag time.Duration
+	// MaxCompactionLag forces a clean whatever the dirty ratio once the first dirty
+	// segment's newest record is this old (max.compaction.lag.ms); 0 never forces one.
+	// Kafka goes by the segment's oldest record: this fires later, never earlier.
+	MaxCompactionLag time.Duration
 	// DeleteRetention: how long a tombstone stays once its batch is that old
 	// (delete.retention.ms); see filterBatch.
 	DeleteRetention time.Duration
@@ -67,6 +71,9 @@ type CleanPlan struct {
 	dirty   int64 // first dirty offset: the cleaner checkpoint
 	changes uint64
 	segMax  int64 // SegmentBytes: cleaned segments are merged up to it
+	// indexInterval is IndexIntervalBytes as of the plan: Run must not read the config,
+	// which SetConfig changes on the owner.
+	indexInterval int
 
 	// Ratio is the dirty ratio that triggered the clean.
 	Ratio float64
@@ -123,7 +130,7 @@ func (l *Log) PlanClean(now time.Time, highWatermark int64, cfg CleanConfig) *Cl
 	}
 	dirty := max(l.cleanedTo, l.logStart, l.segments[0].base)
 	var cleanBytes, dirtyBytes int64
-	p := &CleanPlan{l: l, cfg: cfg, now: now, dirty: dirty, changes: l.changes, segMax: l.cfg.SegmentBytes}
+	p := &CleanPlan{l: l, cfg: cfg, now: now, dirty: dirty, changes: l.changes, segMax: l.cfg.SegmentBytes, indexInterval: l.cfg.IndexIntervalBytes}
 	for i, s := range l.segments[:n] {
 		end := l.segmentEnd(i)
 		if end <= dirty {
@@ -137,7 +144,7 @@ func (l *Log) PlanClean(now time.Time, highWatermark int64, cfg CleanConfig) *Cl
 		return nil
 	}
 	p.Ratio = float64(dirtyBytes) / float64(cleanBytes+dirtyBytes)
-	if p.Ratio < cfg.MinCleanableRatio {
+	if p.Ratio < cfg.MinCleanableRatio && !p.overdue(now) {
 		return nil
 	}
 	l.cleaning = true
@@ -250,4 +257,18 @@ func (r *CleanResult) removeOutputs() {
 		removeIfExists(s.logPath() + cleanedSuffix)
 	}
 	r.outputs = nil
+}
+
+// overdue reports whether MaxCompactionLag forces the clean: the first dirty segment's
+// newest record is older than it.
+func (p *CleanPlan) overdue(now time.Time) bool {
+	if p.cfg.MaxCompactionLag <= 0 {
+		return false
+	}
+	for i, s := range p.segs {
+		if p.ends[i] > p.dirty {
+			return s.largestTimestamp() <= now.Add(-p.cfg.MaxCompactionLag).UnixMilli()
+		}
+	}
+	return false
 }

@@ -213,7 +213,7 @@ func (c *cleaner) rewriteGroup(res *CleanResult, base int64, i, j int, m *offset
 				return fmt.Errorf("%w: write %s: %w", ErrStorage, out.logPath()+cleanedSuffix, err)
 			}
 			kh, _ := batch.ParseHeader(kept)
-			out.record(kh, out.size, p.l.cfg.IndexIntervalBytes)
+			out.record(kh, out.size, p.indexInterval)
 			return nil
 		})
 		if err != nil {

@@ -704,3 +704,58 @@ func TestReadsDuringCleans(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxCompactionLagForcesACleanBelowTheDirtyRatio(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 2 << 10
+	l := openTest(t, t.TempDir(), cfg)
+	defer l.Close()
+	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	writeRounds(t, l, opts, []string{"k"}, 100)
+	rollActive(t, l, opts, "filler")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	ccfg := compactCfg()
+	ccfg.MinCleanableRatio = 1.1 // never reached
+	if p := l.PlanClean(t0, l.EndOffset(), ccfg); p != nil {
+		t.Fatal("planned a clean below the dirty ratio")
+	}
+	ccfg.MaxCompactionLag = time.Hour
+	if p := l.PlanClean(t0.Add(30*time.Minute), l.EndOffset(), ccfg); p != nil {
+		t.Fatal("planned a clean before max.compaction.lag.ms")
+	}
+	p := l.PlanClean(t0.Add(2*time.Hour), l.EndOffset(), ccfg)
+	if p == nil {
+		t.Fatal("max.compaction.lag.ms did not force a clean")
+	}
+	l.Discard(p, nil)
+}
+
+// TestRetentionDeletesCleanedSegments is compact,delete: time retention still removes
+// whole segments once the cleaner has rewritten them, and the log start moves with it.
+func TestRetentionDeletesCleanedSegments(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 2 << 10
+	l := openTest(t, t.TempDir(), cfg)
+	defer l.Close()
+	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	for r := 0; r < 100; r++ {
+		own := fmt.Sprintf("own-%d", r)
+		appendKVs(t, l, opts, kv{Key: "a", Value: value("a", r)}, kv{Key: own, Value: value(own, r)})
+	}
+	rollActive(t, l, opts, "filler")
+	cleanNow(t, l, t0, compactCfg())
+	l.mu.RLock()
+	segs := len(l.segments)
+	l.mu.RUnlock()
+	cfg.RetentionMs = time.Hour
+	l.SetConfig(cfg)
+	n, err := l.EnforceRetention(t0.Add(2*time.Hour), l.EndOffset())
+	if err != nil || n != segs {
+		t.Fatalf("retention deleted %d of %d segments (%v)", n, segs, err)
+	}
+	if l.StartOffset() != l.EndOffset() {
+		t.Fatalf("log start %d, want the log end %d", l.StartOffset(), l.EndOffset())
+	}
+}
