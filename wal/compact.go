@@ -113,10 +113,7 @@ func (l *Log) PlanClean(now time.Time, highWatermark int64, cfg CleanConfig) *Cl
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultCleanMaxKeys
 	}
-	l.syncMu.Lock()
-	recoveryPoint := l.recoveryPoint
-	l.syncMu.Unlock()
-	limit := min(l.active().base, highWatermark, recoveryPoint)
+	limit := min(l.active().base, highWatermark, l.durableTo.Load())
 	lagCutoff := now.Add(-cfg.MinCompactionLag).UnixMilli()
 	n := 0
 	for n < len(l.segments)-1 && l.segmentEnd(n) <= limit && l.segments[n].size > 0 {

@@ -25,20 +25,27 @@ func newCleanCodecs() cleanCodecs {
 	return cleanCodecs{d: codec.NewDecompressor(cleanInflateLimit, 1), c: codec.NewCompressor(1)}
 }
 
-// records returns b's records section uncompressed; release hands a buffer back. ok is
-// false for a batch too large to decompress for cleaning (it is kept whole).
-func (cc cleanCodecs) records(h batch.Header, b []byte) (recs []byte, release func(), ok bool, err error) {
-	if h.Compression() == batch.CodecNone {
-		return b[batch.HeaderSize:], func() {}, true, nil
+// records returns b's records section uncompressed, if they all parse; release hands a
+// buffer back. ok is false for a batch the cleaner cannot read: too large to decompress
+// for cleaning, or records that do not decompress or parse (a producer's batch too large
+// for the produce-time check is stored unchecked). Such a batch is kept whole, and its
+// keys are not in the offset map: the cleaner never drops what it cannot read, at the
+// cost of keeping some superseded records.
+func (cc cleanCodecs) records(h batch.Header, b []byte) (recs []byte, release func(), ok bool) {
+	recs, release = b[batch.HeaderSize:], func() {}
+	if h.Compression() != batch.CodecNone {
+		out, err := cc.d.Decompress(h.Compression(), recs, cleanInflateLimit)
+		if err != nil {
+			return nil, nil, false
+		}
+		recs, release = out, func() { cc.d.Release(out) }
 	}
-	out, err := cc.d.Decompress(h.Compression(), b[batch.HeaderSize:], cleanInflateLimit)
-	switch {
-	case errors.Is(err, codec.ErrTooLarge):
-		return nil, nil, false, nil
-	case err != nil:
-		return nil, nil, false, fmt.Errorf("%w: batch at offset %d does not decompress: %w", ErrStorage, h.BaseOffset, err)
+	n := int32(0)
+	if err := batch.WalkRecords(recs, func(batch.Record) bool { n++; return true }); err != nil || n != h.NumRecords {
+		release()
+		return nil, nil, false
 	}
-	return out, func() { cc.d.Release(out) }, true, nil
+	return recs, release, true
 }
 
 // eachBatch calls fn with every batch of s, whole and checked (CRC-32C), in order. Each
@@ -123,23 +130,14 @@ func (c *cleaner) buildOffsetMap() (*offsetMap, int64, error) {
 			if end > p.dirty && !m.room(int(h.NumRecords)) {
 				return errMapFull
 			}
-			if !h.Control() {
-				recs, release, ok, err := c.codecs.records(h, b)
-				if err != nil {
-					return err
-				}
-				if ok {
-					err = batch.WalkRecords(recs, func(r batch.Record) bool {
-						if off := h.BaseOffset + int64(r.OffsetDelta); r.Key != nil && off >= p.dirty {
-							m.put(r.Key, off)
-						}
-						return true
-					})
-					release()
-					if err != nil {
-						return fmt.Errorf("clean: %w: batch at offset %d: %w", ErrStorage, h.BaseOffset, err)
+			if recs, release, ok := c.codecs.records(h, b); ok && !h.Control() {
+				batch.WalkRecords(recs, func(r batch.Record) bool {
+					if off := h.BaseOffset + int64(r.OffsetDelta); r.Key != nil && off >= p.dirty {
+						m.put(r.Key, off)
 					}
-				}
+					return true
+				})
+				release()
 			}
 			end = h.LastOffset() + 1
 			return nil
@@ -248,16 +246,16 @@ func (c *cleaner) filterBatch(h batch.Header, b []byte, m *offsetMap, producerLa
 	if h.Control() || h.Transactional() || producerLast {
 		return b, nil
 	}
-	recs, release, ok, err := c.codecs.records(h, b)
-	if err != nil || !ok {
-		return b, err
+	recs, release, ok := c.codecs.records(h, b)
+	if !ok {
+		return b, nil
 	}
 	defer release()
 	horizon := c.plan.now.Add(-c.plan.cfg.DeleteRetention).UnixMilli()
 	var kept []byte
 	var n int32
 	maxTS := int64(-1)
-	err = batch.WalkRecords(recs, func(r batch.Record) bool {
+	batch.WalkRecords(recs, func(r batch.Record) bool { // records checked they parse
 		off := h.BaseOffset + int64(r.OffsetDelta)
 		retain := r.Key != nil
 		if latest, found := m.latest(r.Key); retain && found && off < latest {
@@ -273,9 +271,6 @@ func (c *cleaner) filterBatch(h batch.Header, b []byte, m *offsetMap, producerLa
 		}
 		return true
 	})
-	if err != nil {
-		return nil, fmt.Errorf("clean: %w: batch at offset %d: %w", ErrStorage, h.BaseOffset, err)
-	}
 	st.RecordsRemoved += int64(h.NumRecords - n)
 	switch {
 	case n == h.NumRecords:
@@ -285,6 +280,7 @@ func (c *cleaner) filterBatch(h batch.Header, b []byte, m *offsetMap, producerLa
 	}
 	out := make([]byte, batch.HeaderSize, batch.HeaderSize+len(kept))
 	copy(out, b[:batch.HeaderSize])
+	var err error
 	if h.Compression() == batch.CodecNone {
 		out = append(out, kept...)
 	} else if out, err = c.codecs.c.Compress(h.Compression(), codec.DefaultLevels(), kept, out); err != nil {

@@ -86,6 +86,7 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 		segs[i].next = segs[i+1].base // a sealed segment reaches up to the next one
 	}
 	l.segments = segs
+	l.unsynced = without(l.unsynced, r.sources) // none, as they were below the recovery point
 	l.cleanedTo = m.cleanedTo
 	l.changes++
 	l.mu.Unlock()

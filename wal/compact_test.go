@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,10 +43,16 @@ func appendKVs(t testing.TB, l *Log, opts batchtest.Options, kvs ...kv) []int64 
 // and returns its records with their offsets and the batches' headers.
 func readKVs(t testing.TB, l *Log) ([]kv, []batch.Header) {
 	t.Helper()
+	return readKVsFrom(t, l, l.StartOffset())
+}
+
+// readKVsFrom is readKVs from offset from.
+func readKVsFrom(t testing.TB, l *Log, from int64) ([]kv, []batch.Header) {
+	t.Helper()
 	d := codec.NewDecompressor(1<<20, 1)
 	var out []kv
 	var hs []batch.Header
-	for off := l.StartOffset(); off < l.EndOffset(); {
+	for off := from; off < l.EndOffset(); {
 		data, err := l.Read(off, l.EndOffset(), 1<<20)
 		if err != nil {
 			t.Fatalf("Read at %d: %v", off, err)
@@ -758,4 +765,41 @@ func TestRetentionDeletesCleanedSegments(t *testing.T) {
 	if l.StartOffset() != l.EndOffset() {
 		t.Fatalf("log start %d, want the log end %d", l.StartOffset(), l.EndOffset())
 	}
+}
+
+// TestCleanKeepsBatchesItCannotRead: a compressed batch whose records do not decompress
+// (stored unchecked, as produces store batches too large to check) is kept whole; the
+// clean goes on around it.
+func TestCleanKeepsBatchesItCannotRead(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 2 << 10
+	l := openTest(t, t.TempDir(), cfg)
+	defer l.Close()
+	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	gz := opts
+	gz.Codec = batch.CodecGzip
+	bad := batchtest.Build(gz, []batchtest.Record{{Key: []byte("k"), Value: []byte("unreadable")}})
+	for i := batch.HeaderSize + 10; i < len(bad); i++ {
+		bad[i] ^= 0x5a
+	}
+	batch.Reseal(bad, batch.CodecGzip) // a valid CRC over the garbage
+	badBase, err := l.Append(bad, 0, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := writeRounds(t, l, opts, []string{"k"}, 60)
+	rollActive(t, l, opts, "filler")
+	st := cleanNow(t, l, t0, compactCfg())
+	if st.RecordsRemoved < 59 {
+		t.Fatalf("removed %d records, want the 59 superseded updates", st.RecordsRemoved)
+	}
+	data, err := l.Read(badBase, l.EndOffset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := batch.ParseHeader(data); h.BaseOffset != badBase || !bytes.Equal(data[:h.Size()], bad) {
+		t.Fatalf("unreadable batch at %d not kept as it was (got batch %d)", badBase, h.BaseOffset)
+	}
+	got, _ := readKVsFrom(t, l, badBase+1)
+	checkNewestPerKey(t, got, want)
 }

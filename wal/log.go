@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,6 +51,9 @@ type Log struct {
 	// so its offsets may have gaps. Written by the owner with mu held.
 	cleanedTo int64
 	cleaning  bool // a CleanPlan is out; owner-only
+	// durableTo mirrors recoveryPoint for PlanClean, which must not wait for syncMu
+	// (held through a Sync's fdatasyncs) on the owner goroutine.
+	durableTo atomic.Int64
 
 	// Segments deleted by retention or DeleteRecords have their files closed and removed
 	// in the background by deleteFiles (tests replace it); Close waits for them.

@@ -36,6 +36,7 @@ func (l *Log) recover() error {
 	if l.recoveryPoint, _, err = l.readOffsetHint(recoveryPointCheckpoint); err != nil {
 		return err
 	}
+	l.durableTo.Store(l.recoveryPoint)
 
 	for _, base := range bases {
 		stem := segmentStem(l.dir, base)
