@@ -24,6 +24,7 @@ import (
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/raftnode/fsm"
 	"github.com/chronik/chronik-node/raftnode/storage"
+	"github.com/chronik/chronik-node/wal"
 	"github.com/chronik/chronik-node/wal/batch/codec"
 )
 
@@ -80,13 +81,15 @@ type Node struct {
 	// bound on concurrent decompressions does not bound the memory they hold.
 	checking   chan struct{}
 	compressor *codec.Compressor // batches of topics whose compression.type names a codec
-	statuses   partitionStatuses
-	pidBlock   producerIDs
-	groupOpts  GroupOptions
-	groupDir   groupDirectory
-	trash      trash       // partition directories being deleted
-	fences     writeFences // partitions whose log failed an fsync
-	metaSpace  metaSpace   // metadata files refusing writes for lack of space
+	// segmentFiles bounds the sealed segments' open files across all partitions.
+	segmentFiles *wal.FileCache
+	statuses     partitionStatuses
+	pidBlock     producerIDs
+	groupOpts    GroupOptions
+	groupDir     groupDirectory
+	trash        trash       // partition directories being deleted
+	fences       writeFences // partitions whose log failed an fsync
+	metaSpace    metaSpace   // metadata files refusing writes for lack of space
 	// storageLogs bounds the node's lines about partitions' storage failures.
 	storageLogs storageLogGate
 
@@ -130,6 +133,7 @@ func Start(opts Options) (*Node, error) {
 	slots := checkSlots(opts.Data.CheckMemory, runtime.GOMAXPROCS(0))
 	n.inflater = codec.NewDecompressor(checkInflateLimit+1, slots)
 	n.checking = make(chan struct{}, slots)
+	n.segmentFiles = wal.NewFileCache(opts.Data.SealedSegmentFiles)
 	n.groupOpts = opts.Groups.withDefaults()
 	n.cleaning = make(chan struct{}, 1)
 	if n.opts.Data.CleanerBackoff <= 0 {
@@ -265,6 +269,10 @@ func (n *Node) Stop() {
 
 // Image is the latest applied metadata. It must not be modified.
 func (n *Node) Image() *metastore.Image { return n.image.Load() }
+
+// SealedSegmentFilesOpen is how many sealed segments' data files the partitions hold open
+// (DataOptions.SealedSegmentFiles bounds it).
+func (n *Node) SealedSegmentFilesOpen() int { return n.segmentFiles.Open() }
 
 // metadataCaughtUp reports whether the image holds every entry the Raft log had
 // committed when the node started.

@@ -171,7 +171,7 @@ func (a *partitionActor) open() {
 		}
 		return
 	}
-	l, err := wal.Open(a.dir, a.cfg.wal, a.log)
+	l, err := wal.Open(a.dir, a.cfg.wal, a.log, wal.WithFileCache(a.n.segmentFiles))
 	if err != nil {
 		a.broken = err
 		if logFailure {

@@ -33,6 +33,10 @@ type DataOptions struct {
 	// at once (one slot of up to checkInflateLimit each, at least one, at most two per
 	// CPU); 0 means two slots per CPU.
 	CheckMemory int64
+	// SealedSegmentFiles bounds how many sealed segments' data files all partitions keep
+	// open at once (idle ones beyond it are closed, and reopened when read), so that
+	// segments never exhaust the process's file descriptors; 0 means no bound.
+	SealedSegmentFiles int
 }
 
 // partitionRouter maps partitions to their actors for request handlers on any goroutine,

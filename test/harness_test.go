@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,6 +64,7 @@ type node struct {
 	debugAddr string
 
 	cgroupProcs string // if set, the cgroup.procs file of the cgroup the node runs in
+	openFiles   int    // if set, the node's open-files limit (soft and hard, ulimit -n)
 
 	cmd     *exec.Cmd
 	exited  chan error
@@ -139,10 +141,15 @@ func (n *node) start() {
 func (n *node) launch() {
 	n.t.Helper()
 	cmd := exec.Command(chronikBin, "--config", n.config)
-	if n.cgroupProcs != "" {
+	switch {
+	case n.cgroupProcs != "" && n.openFiles != 0:
+		n.t.Fatal("harness: a node in a cgroup with an open-files limit is not supported")
+	case n.cgroupProcs != "":
 		// The shell joins the cgroup and then becomes the node, so the node runs inside
 		// it, under its limits, from its first instruction.
 		cmd = exec.Command("/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, n.cgroupProcs, chronikBin, "--config", n.config)
+	case n.openFiles != 0:
+		cmd = exec.Command("/bin/sh", "-c", `ulimit -n "$0" && exec "$@"`, strconv.Itoa(n.openFiles), chronikBin, "--config", n.config)
 	}
 	cmd.SysProcAttr = nodeProcAttr()
 	stderr, err := cmd.StderrPipe()

@@ -184,7 +184,7 @@ func (p *CleanPlan) Run(stop <-chan struct{}) (*CleanResult, error) {
 		res.removeOutputs()
 		return nil, err
 	}
-	res.Stats.CleanedTo = cleanedTo
+	res.Stats.CleanedTo = res.cleanedTo
 	return res, nil
 }
 

@@ -194,9 +194,13 @@ func (c *cleaner) rewriteGroup(res *CleanResult, base int64, i, j int, m *offset
 	if err != nil {
 		return nil, fmt.Errorf("%w: clean: %w", ErrStorage, err)
 	}
-	out := newSegment(base, stem, f)
+	// Written through f; once done, the segment's file is opened through the cache, by
+	// its final name, which it has from the swap on. So a pass holds one file open
+	// however many segments it writes.
+	out := newSegment(base, stem, p.l.files.newClosedFile(stem+logSuffix, p.l.openFile))
 	fail := func(err error) (*segment, error) {
 		f.Close()
+		out.file.Close()
 		removeIfExists(stem + logSuffix + cleanedSuffix)
 		return nil, err
 	}
@@ -223,6 +227,9 @@ func (c *cleaner) rewriteGroup(res *CleanResult, base int64, i, j int, m *offset
 	}
 	if err := f.Datasync(); err != nil {
 		return fail(fmt.Errorf("%w: sync %s: %w", ErrStorage, out.logPath()+cleanedSuffix, err))
+	}
+	if err := f.Close(); err != nil {
+		return fail(fmt.Errorf("%w: close %s: %w", ErrStorage, out.logPath()+cleanedSuffix, err))
 	}
 	out.appendTimeEntry()
 	out.next = p.ends[j-1]

@@ -57,8 +57,15 @@ func decodeCleanSwap(lines []string) (cleanSwap, error) {
 	return m, nil
 }
 
-// swapCleaned replaces r's sources with its outputs, on disk and then in memory. Once the
-// manifest is written, a failure closes the log: reopening it completes the swap.
+// swapCleaned replaces r's sources with its outputs. Once the manifest is written, a
+// failure closes the log: reopening it completes the swap.
+//
+// The swap proper holds the log's locks, briefly: the segments change in memory, the
+// sources are closed, and their files renamed out of the way (".deleted") and the
+// cleaned files into place, all renames, so that no read sees a mix, nor opens a file by
+// a name that is being changed (sealed segments open their files on use, by name). The
+// flushes come after, and the old files are unlinked in the background, as retention
+// unlinks segments: freeing a large file's blocks takes long.
 func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 	start := time.Now()
 	m := cleanSwap{from: r.sources[0].base, to: rangeEnd, cleanedTo: max(l.cleanedTo, r.cleanedTo)}
@@ -69,15 +76,7 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 		r.removeOutputs()
 		return fmt.Errorf("%w: finish clean: %w", ErrStorage, err)
 	}
-	if err := l.applySwap(m); err != nil {
-		for _, o := range r.outputs {
-			o.file.Close()
-		}
-		return l.fail(fmt.Errorf("finish clean: %w", err))
-	}
 
-	// In memory: the readers see the old segments or the new, never a mix, and no read
-	// is using an old file when it is closed.
 	l.syncMu.Lock()
 	l.fileMu.Lock()
 	l.mu.Lock()
@@ -90,14 +89,27 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 	l.cleanedTo = m.cleanedTo
 	l.changes++
 	l.mu.Unlock()
-	var err error
+	var closeErr error
 	for _, s := range r.sources {
-		err = errors.Join(err, s.file.Close())
+		closeErr = errors.Join(closeErr, s.file.Close())
+	}
+	err := l.swapFiles(m)
+	if err != nil {
+		err = l.fail(fmt.Errorf("finish clean: %w", err))
 	}
 	l.fileMu.Unlock()
 	l.syncMu.Unlock()
 	if err != nil {
-		l.logger.Warn().Err(err).Msg("wal: close cleaned-away segments")
+		return err
+	}
+	if closeErr != nil {
+		l.logger.Warn().Err(closeErr).Msg("wal: close cleaned-away segments")
+	}
+	swapped := time.Since(start)
+
+	if err := l.commitSwap(m); err != nil {
+		// The files are in place; Open redoes the rest from the manifest.
+		l.logger.Error().Err(err).Msg("wal: finish clean: the cleaned segments are in place, Open completes the rest")
 	}
 	// Index files last: a crash before they are written makes Open rebuild them.
 	for _, o := range r.outputs {
@@ -108,18 +120,27 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 	if err := syncDir(l.dir); err != nil {
 		l.logger.Warn().Err(err).Msg("wal: sync directory after clean")
 	}
+	l.deletions.Add(1)
+	go func() {
+		defer l.deletions.Done()
+		if err := l.removeDeleted(); err != nil {
+			l.logger.Warn().Err(err).Msg("wal: remove cleaned-away segment files; Open retries")
+		}
+	}()
 	r.Stats.CleanedTo = m.cleanedTo
-	l.logger.Debug().Dur("swap_took", time.Since(start)).Int("segments", len(r.sources)).Int("cleaned_segments", len(r.outputs)).Msg("wal: swapped cleaned segments")
+	l.logger.Debug().Dur("swap_locked", swapped).Int("segments", len(r.sources)).Int("cleaned_segments", len(r.outputs)).Msg("wal: swapped cleaned segments")
 	return nil
 }
 
-// applySwap carries out the file changes m names, from whatever point a crash left them
-// at: every segment file in [m.from, m.to) goes except the cleaned ones already renamed
-// into place (an output whose ".cleaned" file is gone), then the ".cleaned" files are
-// renamed into place, the cleaner checkpoint is written and the manifest removed. Index
-// files of the range all go; the new segments' are written afterwards, or rebuilt by
-// Open.
-func (l *Log) applySwap(m cleanSwap) error {
+// deletedSuffix marks a segment file the cleaner replaced, to be unlinked.
+const deletedSuffix = ".deleted"
+
+// swapFiles renames the files m names, from whatever point a crash left them at: every
+// segment data file in [m.from, m.to) is renamed out of the way (".deleted") except the
+// cleaned ones already renamed into place (an output whose ".cleaned" file is gone), and
+// the ".cleaned" files are renamed into place. Index files of the range go (small files);
+// the new segments' are written afterwards, or rebuilt by Open. Nothing is flushed here.
+func (l *Log) swapFiles(m cleanSwap) error {
 	pending := map[int64]bool{}
 	outputs := map[int64]bool{}
 	for _, b := range m.outputs {
@@ -137,11 +158,16 @@ func (l *Log) applySwap(m cleanSwap) error {
 		if !ok || base < m.from || base >= m.to {
 			continue
 		}
-		if suffix == logSuffix && outputs[base] && !pending[base] {
-			continue // already the cleaned segment
-		}
-		if suffix == logSuffix || suffix == indexSuffix || suffix == timeIndexSuffix {
-			if err := removeIfExists(filepath.Join(l.dir, e.Name())); err != nil {
+		path := filepath.Join(l.dir, e.Name())
+		switch {
+		case suffix == logSuffix && outputs[base] && !pending[base]:
+			// already the cleaned segment
+		case suffix == logSuffix:
+			if err := os.Rename(path, path+deletedSuffix); err != nil {
+				return fmt.Errorf("%w: set aside cleaned-away %s: %w", ErrStorage, e.Name(), err)
+			}
+		case suffix == indexSuffix || suffix == timeIndexSuffix:
+			if err := removeIfExists(path); err != nil {
 				return fmt.Errorf("%w: remove cleaned-away %s: %w", ErrStorage, e.Name(), err)
 			}
 		}
@@ -152,6 +178,12 @@ func (l *Log) applySwap(m cleanSwap) error {
 			return fmt.Errorf("%w: swap in %s: %w", ErrStorage, path, err)
 		}
 	}
+	return nil
+}
+
+// commitSwap makes a swap's renames durable, records the new cleaner checkpoint and
+// removes the manifest: the swap is complete.
+func (l *Log) commitSwap(m cleanSwap) error {
 	if err := syncDir(l.dir); err != nil {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
@@ -167,8 +199,25 @@ func (l *Log) applySwap(m cleanSwap) error {
 	return nil
 }
 
+// removeDeleted unlinks the segment files swaps set aside.
+func (l *Log) removeDeleted() error {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return fmt.Errorf("%w: list directory: %w", ErrStorage, err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), deletedSuffix) {
+			if err := removeIfExists(filepath.Join(l.dir, e.Name())); err != nil {
+				return fmt.Errorf("%w: remove %s: %w", ErrStorage, e.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
 // recoverClean runs first in Open: it completes a swap a crash interrupted, removes
-// cleaned files that never got swapped in, and loads the cleaner checkpoint.
+// cleaned files that never got swapped in and replaced files not yet unlinked, and loads
+// the cleaner checkpoint.
 func (l *Log) recoverClean() error {
 	lines, ok, err := readCheckpoint(l.dir, cleanSwapManifest)
 	var m cleanSwap
@@ -190,13 +239,19 @@ func (l *Log) recoverClean() error {
 	if ok {
 		m.cleanedTo = max(m.cleanedTo, cleanedTo)
 		l.logger.Warn().Int64("from", m.from).Int64("to", m.to).Msg("wal: completing a clean interrupted by a crash")
-		if err := l.applySwap(m); err != nil {
+		if err := l.swapFiles(m); err != nil {
+			return err
+		}
+		if err := l.commitSwap(m); err != nil {
 			return err
 		}
 		cleanedTo = m.cleanedTo
 	}
 	l.cleanedTo = cleanedTo
 
+	if err := l.removeDeleted(); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("%w: list directory: %w", ErrStorage, err)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 	"github.com/chronik/chronik-node/wal/batch/codec"
@@ -533,7 +535,9 @@ func TestOpenCompletesAnInterruptedSwap(t *testing.T) {
 			}
 			if stopAfter != "manifest" {
 				for _, s := range res.sources {
-					os.Remove(s.logPath())
+					if err := os.Rename(s.logPath(), s.logPath()+deletedSuffix); err != nil {
+						t.Fatal(err)
+					}
 					os.Remove(s.indexPath())
 				}
 			}
@@ -550,6 +554,9 @@ func TestOpenCompletesAnInterruptedSwap(t *testing.T) {
 			checkNewestPerKey(t, got, want)
 			if _, err := os.Stat(filepath.Join(dir, cleanSwapManifest)); !os.IsNotExist(err) {
 				t.Fatalf("manifest still there after Open: %v", err)
+			}
+			if left := segmentFiles(t, dir, logSuffix+deletedSuffix); len(left) != 0 {
+				t.Fatalf("replaced segment files left after Open: %v", left)
 			}
 			if l.CleanedTo() != res.cleanedTo {
 				t.Fatalf("cleaned to %d after Open, want %d", l.CleanedTo(), res.cleanedTo)
@@ -593,10 +600,16 @@ func TestCleanIsAbandonedWhenTheLogChanges(t *testing.T) {
 // TestReadsDuringCleans reads the log on other goroutines while the owner appends and
 // cleans run and swap in: every read returns whole, valid batches with increasing
 // offsets, and the final log holds each key's newest value.
+//
+// The log keeps at most two sealed segments' files open, so reads reopen files by name
+// all along, also while the cleaned files are renamed into place.
 func TestReadsDuringCleans(t *testing.T) {
 	cfg := testConfig()
 	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, t.TempDir(), cfg)
+	l, err := Open(t.TempDir(), cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), WithFileCache(NewFileCache(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer l.Close()
 	opts := batchtest.DefaultOptions(t0.UnixMilli())
 	opts.Codec = batch.CodecLZ4
@@ -801,5 +814,43 @@ func TestCleanKeepsBatchesItCannotRead(t *testing.T) {
 		t.Fatalf("unreadable batch at %d not kept as it was (got batch %d)", badBase, h.BaseOffset)
 	}
 	got, _ := readKVsFrom(t, l, badBase+1)
+	checkNewestPerKey(t, got, want)
+}
+
+// TestBoundedOffsetMapCleansInPasses: with room for fewer keys than the dirty range holds,
+// a pass maps what fits and stops the cleaner checkpoint there; later passes clean the
+// rest, and the result is the same: each key's newest record.
+func TestBoundedOffsetMapCleansInPasses(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 10
+	l := openTest(t, t.TempDir(), cfg)
+	defer l.Close()
+	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	want := map[string]kv{}
+	for r := 0; r < 400; r++ { // a key of its own, and an update of "a"
+		own := fmt.Sprintf("own-%d", r)
+		offs := appendKVs(t, l, opts, kv{Key: own, Value: value(own, r)}, kv{Key: "a", Value: value("a", r)})
+		want[own] = kv{Offset: offs[0], Key: own, Value: value(own, r)}
+		want["a"] = kv{Offset: offs[1], Key: "a", Value: value("a", r)}
+	}
+	rollActive(t, l, opts, "filler")
+	l.mu.RLock()
+	sealedEnd := l.active().base
+	l.mu.RUnlock()
+	passes := 0
+	for l.CleanedTo() < sealedEnd {
+		if passes++; passes > 20 {
+			t.Fatalf("cleaned to %d after 20 passes, want %d", l.CleanedTo(), sealedEnd)
+		}
+		before := l.CleanedTo()
+		cleanNow(t, l, t0, CleanConfig{MinCleanableRatio: 0, MaxKeys: 100})
+		if l.CleanedTo() <= before {
+			t.Fatalf("a pass did not move the cleaner checkpoint from %d", before)
+		}
+	}
+	if passes < 5 {
+		t.Fatalf("%d passes with room for 100 keys cleaned %d offsets of 401 keys; want at least 5", passes, sealedEnd)
+	}
+	got, _ := readKVs(t, l)
 	checkNewestPerKey(t, got, want)
 }

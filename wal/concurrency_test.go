@@ -15,10 +15,18 @@ import (
 // against an owner that appends, rolls and deletes segments, under the race detector: no
 // reader may ever see a partial batch or crash on a deleted segment.
 func TestConcurrentReadersDuringAppendRetentionAndSync(t *testing.T) {
+	runConcurrentReaders(t, openTest(t, t.TempDir(), concurrencyConfig()))
+}
+
+func concurrencyConfig() Config {
 	cfg := testConfig()
 	cfg.SegmentBytes = 8 << 10
 	cfg.RetentionBytes = 64 << 10
-	l := openTest(t, t.TempDir(), cfg)
+	return cfg
+}
+
+// runConcurrentReaders is the test above on the log l, which it closes.
+func runConcurrentReaders(t *testing.T, l *Log) {
 	defer l.Close()
 
 	var done atomic.Bool

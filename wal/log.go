@@ -19,7 +19,8 @@ type Log struct {
 	dir      string
 	logger   zerolog.Logger
 	openFile openFileFunc
-	pageSize int // StartWriteback kicks whole pages only
+	files    *FileCache // bounds the sealed segments' open files; may be shared
+	pageSize int        // StartWriteback kicks whole pages only
 
 	// Lock order: syncMu, then fileMu, then mu.
 	//
@@ -61,13 +62,23 @@ type Log struct {
 	deleteFiles func(*segment) error
 }
 
-// Open opens (creating if needed) the log in dir, recovering it from whatever state a crash
-// left it in: see the package documentation.
-func Open(dir string, cfg Config, logger zerolog.Logger) (*Log, error) {
-	return open(dir, cfg, logger, openOSFile)
+// Option changes how Open opens a log.
+type Option func(*Log)
+
+// WithFileCache makes the log open its sealed segments' files through c, which bounds how
+// many are open across every log sharing it. Without it the log has a cache of its own
+// with no bound.
+func WithFileCache(c *FileCache) Option {
+	return func(l *Log) { l.files = c }
 }
 
-func open(dir string, cfg Config, logger zerolog.Logger, openFile openFileFunc) (*Log, error) {
+// Open opens (creating if needed) the log in dir, recovering it from whatever state a crash
+// left it in: see the package documentation.
+func Open(dir string, cfg Config, logger zerolog.Logger, opts ...Option) (*Log, error) {
+	return open(dir, cfg, logger, openOSFile, opts...)
+}
+
+func open(dir string, cfg Config, logger zerolog.Logger, openFile openFileFunc, opts ...Option) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
@@ -79,11 +90,27 @@ func open(dir string, cfg Config, logger zerolog.Logger, openFile openFileFunc) 
 		cfg:         cfg.normalized(),
 		deleteFiles: closeAndRemove,
 	}
+	for _, o := range opts {
+		o(l)
+	}
+	if l.files == nil {
+		l.files = NewFileCache(0)
+	}
 	if err := l.recover(); err != nil {
 		l.closeFiles()
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
 	return l, nil
+}
+
+// createPinned opens path with flag (creating it) for a new active segment, which keeps
+// its file open.
+func (l *Log) createPinned(path string, flag int) (*cachedFile, error) {
+	f, err := l.openFile(path, flag)
+	if err != nil {
+		return nil, err
+	}
+	return l.files.newPinnedFile(path, f, l.openFile), nil
 }
 
 // active is the segment appends go to.
@@ -243,7 +270,7 @@ func (l *Log) roll(now time.Time) error {
 	}
 	l.releaseReserve(old)
 	stem := segmentStem(l.dir, l.leo)
-	f, err := l.openFile(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL)
+	f, err := l.createPinned(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return fmt.Errorf("%w: roll segment: %w", ErrStorage, err)
 	}
@@ -254,6 +281,11 @@ func (l *Log) roll(now time.Time) error {
 	l.unsynced = append(l.unsynced, old)
 	l.dirDirty = true
 	l.mu.Unlock()
+	// Sealed: the file cache may close its file while idle, even before the Sync that
+	// flushes it reopens it (a partition rolling tiny segments seals thousands a second).
+	// Linux reports a writeback error that nobody has seen yet to the next fsync on the
+	// file, whichever descriptor it comes through (since 4.16), so nothing is hidden.
+	old.file.unpin()
 	l.logger.Debug().Int64("base", seg.base).Int64("sealed_bytes", old.size).Msg("wal: rolled segment")
 	return nil
 }

@@ -39,12 +39,10 @@ func (l *Log) recover() error {
 	l.durableTo.Store(l.recoveryPoint)
 
 	for _, base := range bases {
+		// Opened on first use: a log may hold more segments than the process may have
+		// files open.
 		stem := segmentStem(l.dir, base)
-		f, err := l.openFile(stem+logSuffix, os.O_RDWR)
-		if err != nil {
-			return fmt.Errorf("%w: open segment: %w", ErrStorage, err)
-		}
-		l.segments = append(l.segments, newSegment(base, stem, f))
+		l.segments = append(l.segments, newSegment(base, stem, l.files.newClosedFile(stem+logSuffix, l.openFile)))
 	}
 	// Segments wholly below the log start were being deleted when the process stopped.
 	below := 0
@@ -93,12 +91,15 @@ func (l *Log) recover() error {
 
 	if len(l.segments) == 0 {
 		stem := segmentStem(l.dir, logStart)
-		f, err := l.openFile(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+		f, err := l.createPinned(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 		if err != nil {
 			return fmt.Errorf("%w: create segment: %w", ErrStorage, err)
 		}
 		l.segments = []*segment{newSegment(logStart, stem, f)}
 		l.dirDirty = true
+	}
+	if err := l.active().file.pin(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrStorage, l.active().logPath(), err)
 	}
 	l.leo = l.active().next
 	if !haveStart || logStart < l.segments[0].base {

@@ -49,7 +49,7 @@ func parseSegmentName(name string) (base int64, suffix string, ok bool) {
 type segment struct {
 	base int64
 	stem string // path without suffix
-	file segmentFile
+	file *cachedFile
 
 	// Published state: written by the owner goroutine with Log.mu held, read by others with
 	// Log.mu held for reading. Readers never look past size, so bytes being written there
@@ -71,7 +71,7 @@ type segment struct {
 	writtenBack int64 // bytes StartWriteback has queued for writing; guarded by Log.syncMu
 }
 
-func newSegment(base int64, stem string, f segmentFile) *segment {
+func newSegment(base int64, stem string, f *cachedFile) *segment {
 	return &segment{base: base, stem: stem, file: f, next: base, maxTS: -1, maxTSOff: -1}
 }
 

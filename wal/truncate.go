@@ -46,6 +46,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	if !found { // offset lies past the segment's last batch: keep the segment whole
 		pos = seg.size
 	}
+	if err := seg.file.pin(); err != nil { // it becomes the active segment
+		return fmt.Errorf("%w: truncate to %d: %s: %w", ErrStorage, offset, seg.logPath(), err)
+	}
 	if err := seg.file.Truncate(pos); err != nil {
 		return fmt.Errorf("%w: truncate %s to %d: %w", ErrStorage, seg.logPath(), pos, err)
 	}
@@ -115,7 +118,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 		}
 	}
 	stem := segmentStem(l.dir, offset)
-	f, err := l.openFile(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	f, err := l.createPinned(stem+logSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return l.fail(fmt.Errorf("%w: create segment at %d: %w", ErrStorage, offset, err))
 	}

@@ -145,6 +145,19 @@ func (m *Metrics) WatchFetchSessions(stats func() (sessions, partitions int)) {
 	)
 }
 
+// WatchSegmentFiles exports how many sealed segments' data files the partitions hold
+// open, read from open at every scrape, and the bound on them (0: none).
+func (m *Metrics) WatchSegmentFiles(open func() int, limit int) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chronik_sealed_segment_files_open", Help: "Sealed segments' data files held open (active segments' files are always open and not counted).",
+		}, func() float64 { return float64(open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chronik_sealed_segment_files_open_limit", Help: "The bound on sealed segments' open data files; idle ones beyond it are closed (0: no bound).",
+		}, func() float64 { return float64(limit) }),
+	)
+}
+
 // BudgetStats is what the Kafka listener's request and fetch budgets hold and allow, and
 // how many wait for room in each.
 type BudgetStats struct {

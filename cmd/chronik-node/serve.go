@@ -45,7 +45,7 @@ func serve(args []string) int {
 		log.Error().Err(err).Msg("startup failed")
 		return 1
 	}
-	checkOpenFiles(log, n.node.Image())
+	checkOpenFiles(log, n.node.Image(), n.sealedFiles)
 	log.Info().Dur("took", time.Since(start)).Str("kafka", cfg.Listener).Str("advertised", cfg.AdvertisedListener).
 		Str("debug", cfg.DebugListener).Str("version", version).Msg("chronik-node ready")
 
@@ -86,10 +86,12 @@ type runningNode struct {
 	store   *metastore.Store
 	raftLog storage.Storage
 	served  chan error
+	// sealedFiles bounds the sealed segments' open files (from the open-files limit).
+	sealedFiles int
 }
 
 func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerolog.Logger) (*runningNode, error) {
-	r := &runningNode{log: log, served: make(chan error, 2)}
+	r := &runningNode{log: log, served: make(chan error, 2), sealedFiles: sealedSegmentFiles()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -135,8 +137,8 @@ func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerol
 		Data: actors.DataOptions{
 			Dir: partitionsDir(cfg), FlushAlways: cfg.FlushPolicy == "always",
 			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
-			CleanerBackoff: cfg.CleanerBackoff,
-			StaticConfig:   static, StaticSet: staticSet, CheckMemory: fit.checkMemory,
+			StaticConfig: static, StaticSet: staticSet, CheckMemory: fit.checkMemory,
+			SealedSegmentFiles: r.sealedFiles, CleanerBackoff: cfg.CleanerBackoff,
 		},
 		Groups: actors.GroupOptions{
 			MinSessionTimeout: cfg.GroupMinSessionTimeout, MaxSessionTimeout: cfg.GroupMaxSessionTimeout,
@@ -203,6 +205,7 @@ func (r *runningNode) listen(cfg *config.Config, fit memoryFit) error {
 		return metrics.BudgetStats{RequestHeld: req.Held, RequestCapacity: req.Capacity, RequestWaiting: req.Waiting,
 			FetchHeld: fetch.Held, FetchCapacity: fetch.Capacity, FetchWaiting: fetch.Waiting}
 	})
+	r.metrics.WatchSegmentFiles(r.node.SealedSegmentFilesOpen, r.sealedFiles)
 	go func() { r.served <- r.kafka.Serve(ln) }()
 
 	if cfg.DebugListener == "" {
