@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"time"
 
 	"github.com/chronik/chronik-node/wal"
@@ -75,11 +76,17 @@ func (a *partitionActor) cleanFinished(m *cleanDone) {
 		return
 	}
 	if err := a.wal.FinishClean(run.res); err != nil {
-		ev := a.log.Warn()
-		if wal.IsCleanStale(err) {
-			ev = a.log.Debug()
+		switch {
+		case wal.IsCleanStale(err):
+			a.log.Debug().Err(err).Msg("log clean not swapped in")
+		case errors.Is(err, wal.ErrClosed):
+			// The swap failed half-way and closed the log; opening it completes the swap.
+			a.log.Error().Err(err).Msg("log clean failed while swapping in; reopening the partition")
+			a.close()
+			a.open()
+		default:
+			a.log.Warn().Err(err).Msg("log clean not swapped in")
 		}
-		ev.Err(err).Msg("log clean not swapped in")
 		return
 	}
 	st := run.res.Stats

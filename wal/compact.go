@@ -211,7 +211,8 @@ func (p *CleanPlan) producerLastBatches() (map[int64]int64, error) {
 }
 
 // FinishClean swaps a Run's cleaned segments into the log (owner goroutine). It gives
-// the result up, with errCleanStale, if the log changed meanwhile. Crash safety: a
+// the result up, with errCleanStale, if the log changed meanwhile. An error wrapping
+// ErrClosed means the swap failed half-way and closed the log: reopen it. Crash safety: a
 // manifest naming the swap is written first; Open completes a swap it finds (see
 // recoverCleanSwap), so a crash at any point leaves either the old segments or the new.
 func (l *Log) FinishClean(r *CleanResult) error {

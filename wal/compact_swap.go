@@ -95,7 +95,9 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 	}
 	err := l.swapFiles(m)
 	if err != nil {
-		err = l.fail(fmt.Errorf("finish clean: %w", err))
+		// The log is closed (ErrClosed says so to the caller): reopening it completes the
+		// swap from the manifest.
+		err = l.fail(fmt.Errorf("finish clean: %w: %w", ErrClosed, err))
 	}
 	l.fileMu.Unlock()
 	l.syncMu.Unlock()

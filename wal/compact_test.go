@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -853,4 +854,45 @@ func TestBoundedOffsetMapCleansInPasses(t *testing.T) {
 	}
 	got, _ := readKVs(t, l)
 	checkNewestPerKey(t, got, want)
+}
+
+// TestFailedSwapClosesTheLogAndOpenCompletesIt: a swap that fails half-way (here a
+// rename, blocked by a directory in the way) closes the log with ErrClosed; reopening it
+// completes the swap from the manifest.
+func TestFailedSwapClosesTheLogAndOpenCompletesIt(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 2 << 10
+	l := openTest(t, dir, cfg)
+	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	want := writeRounds(t, l, opts, []string{"a", "b"}, 100)
+	rollActive(t, l, opts, "filler")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	p := l.PlanClean(t0, l.EndOffset(), compactCfg())
+	res, err := p.Run(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocker := res.sources[len(res.sources)-1].logPath() + deletedSuffix
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.FinishClean(res); !errors.Is(err, ErrClosed) {
+		t.Fatalf("FinishClean with a rename failing: %v, want ErrClosed", err)
+	}
+	if _, err := l.Read(0, 1, 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Read after the failed swap: %v, want ErrClosed", err)
+	}
+	if err := os.RemoveAll(blocker); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	defer l.Close()
+	got, _ := readKVs(t, l)
+	checkNewestPerKey(t, got, want)
+	if l.CleanedTo() != res.cleanedTo {
+		t.Fatalf("cleaned to %d after Open, want %d", l.CleanedTo(), res.cleanedTo)
+	}
 }
