@@ -499,7 +499,7 @@ func TestOpenDiscardsUnswappedCleanedFiles(t *testing.T) {
 // TestOpenCompletesAnInterruptedSwap stops a swap after each of its file steps, as a
 // crash would, and checks that Open finishes it: the cleaned log, each record once.
 func TestOpenCompletesAnInterruptedSwap(t *testing.T) {
-	for _, stopAfter := range []string{"manifest", "removed sources", "renamed one"} {
+	for _, stopAfter := range []string{"manifest", "sources set aside", "renamed one", "renamed all"} {
 		t.Run(stopAfter, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := testConfig()
@@ -542,9 +542,9 @@ func TestOpenCompletesAnInterruptedSwap(t *testing.T) {
 					os.Remove(s.indexPath())
 				}
 			}
-			if stopAfter == "renamed one" {
-				p := res.outputs[0].logPath()
-				if err := os.Rename(p+cleanedSuffix, p); err != nil {
+			renamed := map[string]int{"renamed one": 1, "renamed all": len(res.outputs)}[stopAfter]
+			for _, o := range res.outputs[:renamed] {
+				if err := os.Rename(o.logPath()+cleanedSuffix, o.logPath()); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -38,7 +38,8 @@
 // # Concurrency
 //
 // One owner goroutine calls Append, AppendReplicated, TruncateTo, TruncateFullyAndStartAt,
-// DeleteRecordsBefore, EnforceRetention, SetConfig and Close. Read, Sync, StartOffset,
+// DeleteRecordsBefore, EnforceRetention, SetConfig, PlanClean, FinishClean, Discard and
+// Close; a CleanPlan's Run may run on any goroutine meanwhile. Read, Sync, StartOffset,
 // EndOffset, Size, OffsetForTimestamp, MaxTimestamp, LeaderEpochs, EndOffsetForEpoch and
 // ScanHeaders may run on other goroutines at the same time. Appends write first and publish
 // the new end afterwards, so readers never see part of a batch. Segment files are closed,
