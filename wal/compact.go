@@ -165,7 +165,7 @@ func (l *Log) Discard(p *CleanPlan, r *CleanResult) {
 // it. A failed Run leaves the log as it was; pass the plan to Discard.
 func (p *CleanPlan) Run(stop <-chan struct{}) (*CleanResult, error) {
 	c := &cleaner{plan: p, stop: stop, codecs: newCleanCodecs()}
-	keep, err := p.producerLastBatches()
+	keep, err := p.producerLastBatches(stop)
 	if err != nil {
 		return nil, err
 	}
@@ -193,9 +193,14 @@ func (p *CleanPlan) Run(stop <-chan struct{}) (*CleanResult, error) {
 // restart rebuilds from batch headers still knows every producer's last sequence. (Kafka
 // keeps such a batch even when emptied; keeping its records too spares every reader of
 // the log a batch with no records, at the cost of a few superseded records.)
-func (p *CleanPlan) producerLastBatches() (map[int64]int64, error) {
+func (p *CleanPlan) producerLastBatches(stop <-chan struct{}) (map[int64]int64, error) {
 	last := map[int64]int64{}
 	err := p.l.ScanHeaders(p.segs[0].base, func(h batch.Header) error {
+		select {
+		case <-stop:
+			return fmt.Errorf("%w: stopped", errCleanStale)
+		default:
+		}
 		if h.ProducerID >= 0 {
 			last[h.ProducerID] = h.LastOffset()
 		}

@@ -85,7 +85,10 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 		segs[i].next = segs[i+1].base // a sealed segment reaches up to the next one
 	}
 	l.segments = segs
-	l.unsynced = without(l.unsynced, r.sources) // none, as they were below the recovery point
+	// Sources were below the recovery point, so never among the segments a Sync has yet
+	// to flush; the outputs join them: the next Sync writes their index files, off the
+	// owner goroutine (until then, or after a crash, Open rebuilds them).
+	l.unsynced = append(without(l.unsynced, r.sources), r.outputs...)
 	l.cleanedTo = m.cleanedTo
 	l.changes++
 	l.mu.Unlock()
@@ -112,15 +115,6 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 	if err := l.commitSwap(m); err != nil {
 		// The files are in place; Open redoes the rest from the manifest.
 		l.logger.Error().Err(err).Msg("wal: finish clean: the cleaned segments are in place, Open completes the rest")
-	}
-	// Index files last: a crash before they are written makes Open rebuild them.
-	for _, o := range r.outputs {
-		if err := o.writeIndexFiles(); err != nil {
-			l.logger.Warn().Err(err).Str("file", o.logPath()).Msg("wal: write cleaned segment's indexes; Open rebuilds them")
-		}
-	}
-	if err := syncDir(l.dir); err != nil {
-		l.logger.Warn().Err(err).Msg("wal: sync directory after clean")
 	}
 	l.deletions.Add(1)
 	go func() {
