@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -345,7 +346,12 @@ func (c *chaosChurn) commitValue() int64 {
 func runChaos(t *testing.T, policy nodeConfig) {
 	duration, seed := chaosSettings(t)
 	rng := rand.New(rand.NewPCG(seed, 0x636861))
-	n := startNode(t, policy+"\n"+groupConfig+"\nlog.retention.check.interval.ms = 200")
+	n := newNode(t, "", policy+"\n"+groupConfig+"\nlog.retention.check.interval.ms = 200")
+	// A low open-files limit (sealed segments then share 256 open files) makes the node
+	// close and reopen sealed segments' files all through the crashes, small segments
+	// most of all.
+	n.openFiles = 1024
+	n.start()
 	// Small segments put kills in the middle of segment rolls and index writes too.
 	segmentBytes := []string{"1073741824", "262144", "32768"}[rng.IntN(3)]
 	t.Logf("chaos topic segment.bytes %s", segmentBytes)
@@ -612,6 +618,10 @@ func runChaos(t *testing.T, policy nodeConfig) {
 	checkChaosTopics(t, n, churn)
 	checkRetainedStart("after the producers stopped")
 	checkRetained(t, n, retained)
+	segments, _ := filepath.Glob(filepath.Join(n.dir, "data", "partitions", chaosTopic+"-*", "*.log"))
+	m := n.scrapeMetrics()
+	t.Logf("%d segments in %s; sealed segment files open %v of at most %v", len(segments), chaosTopic,
+		m.sum("chronik_sealed_segment_files_open"), m.sum("chronik_sealed_segment_files_open_limit"))
 
 	// One more kill: a fresh member of the group resumes exactly where the group committed.
 	n.kill()
