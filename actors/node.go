@@ -95,6 +95,11 @@ type Node struct {
 	// storageLogs bounds the node's lines about partitions' storage failures.
 	storageLogs storageLogGate
 
+	// cleaning holds a slot while a partition's log is being cleaned: one clean at a time
+	// per node, as Kafka's one cleaner thread, so cleans take one core and one offset
+	// map's memory at most.
+	cleaning chan struct{}
+
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced whenever the image or Raft status changes
 
@@ -133,6 +138,10 @@ func Start(opts Options) (*Node, error) {
 	n.segmentFiles = wal.NewFileCache(opts.Data.SealedSegmentFiles)
 	n.segmentIndexes = wal.NewIndexCache(opts.Data.IndexMemory)
 	n.groupOpts = opts.Groups.withDefaults()
+	n.cleaning = make(chan struct{}, 1)
+	if n.opts.Data.CleanerBackoff <= 0 {
+		n.opts.Data.CleanerBackoff = defaultCleanerBackoff
+	}
 	if n.opts.Data.RetentionCheckInterval <= 0 {
 		n.opts.Data.RetentionCheckInterval = 5 * time.Minute
 	}

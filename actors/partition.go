@@ -66,6 +66,9 @@ type partitionActor struct {
 	snapDirty bool
 	status    *partitionStatus
 	sizeBytes int64 // bytes of the log on disk, as last published
+
+	cleaning       *cleanRun // a clean of the log in progress (compacted topics)
+	lastCleanCheck time.Time
 }
 
 // pendingAck is a produce reply held until the log is durable up to end.
@@ -122,6 +125,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.synced(m)
 	case *partitionTick:
 		a.tick(m)
+	case *cleanDone:
+		a.cleanFinished(m)
 	case *partitionRefresh:
 		a.refresh(m.img)
 	}
@@ -217,6 +222,7 @@ func (a *partitionActor) close() {
 		a.n.statuses.remove(a.tp)
 		a.status = nil
 	}
+	a.stopCleaning()
 	if a.sync != nil {
 		a.sync.stop()
 		a.sync = nil
@@ -682,6 +688,7 @@ func (a *partitionActor) tick(m *partitionTick) {
 	if m.retention {
 		a.enforceRetention(now)
 	}
+	a.maybeClean(now)
 	a.pruneWatchers(now)
 	if a.syncRetry || (a.unsynced && !a.n.opts.Data.FlushAlways && now.Sub(a.sync.lastRequest) >= a.n.opts.Data.FlushInterval) {
 		a.sync.request()

@@ -19,8 +19,10 @@ type partitionConfig struct {
 	maxMessageBytes   int
 	logAppendTime     bool
 	minInsyncReplicas int
-	// cleanup.policy includes compact: records without a key are refused, as in Kafka.
+	// cleanup.policy includes compact: the log is cleaned (partition_cleaner.go), and
+	// records without a key are refused, as in Kafka.
 	compacted bool
+	clean     wal.CleanConfig // min.cleanable.dirty.ratio, min.compaction.lag.ms, delete.retention.ms
 	// compression.type: the codec every batch is stored with, or keepCodec ("producer":
 	// as the producer compressed it), and the levels it is written at.
 	compression int8
@@ -74,8 +76,22 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 	policy := configs.Effective(configs.CleanupPolicy, t.Configs, b)
 	c.compacted = strings.Contains(policy, "compact")
 	if !strings.Contains(policy, "delete") {
-		// Compaction is not performed; a compact-only topic must then keep everything.
+		// compact alone: the cleaner removes superseded records, retention nothing, as in
+		// Kafka. compact,delete has both.
 		c.wal.RetentionMs, c.wal.RetentionBytes = -1, -1
+	}
+	ratio, err := strconv.ParseFloat(strings.TrimSpace(configs.Effective("min.cleanable.dirty.ratio", t.Configs, b)), 64)
+	if err != nil {
+		ratio = 0.5
+	}
+	c.clean = wal.CleanConfig{
+		MinCleanableRatio: ratio,
+		MinCompactionLag:  cappedMs(get("min.compaction.lag.ms", 0)),
+		DeleteRetention:   cappedMs(get("delete.retention.ms", 86400000)),
+	}
+	// max.compaction.lag.ms defaults to Long.MAX_VALUE, which no Duration holds: never.
+	if v := get("max.compaction.lag.ms", math.MaxInt64); v > 0 && v < math.MaxInt64/int64(time.Millisecond) {
+		c.clean.MaxCompactionLag = time.Duration(v) * time.Millisecond
 	}
 	return c
 }
@@ -98,4 +114,16 @@ func storedCodec(v string) int8 {
 		return batch.CodecZstd
 	}
 	return keepCodec
+}
+
+// cappedMs turns a non-negative millisecond setting into a Duration; values beyond what a
+// Duration holds (Kafka allows up to Long.MAX_VALUE) become the largest Duration.
+func cappedMs(v int64) time.Duration {
+	switch {
+	case v <= 0:
+		return 0
+	case v > math.MaxInt64/int64(time.Millisecond):
+		return math.MaxInt64
+	}
+	return time.Duration(v) * time.Millisecond
 }

@@ -26,6 +26,7 @@ type DataOptions struct {
 	FlushAlways            bool          // log.flush.policy = always
 	FlushInterval          time.Duration // log.flush.interval.ms under the interval policy
 	RetentionCheckInterval time.Duration
+	CleanerBackoff         time.Duration // log.cleaner.backoff.ms; 0 means Kafka's 15 s
 	StaticConfig           map[string]string
 	StaticSet              map[string]bool
 	// CheckMemory bounds what produces hold of compressed batches' decompressed records

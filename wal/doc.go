@@ -13,10 +13,13 @@
 //	leader-epoch-checkpoint         leader-epoch cache
 //	log-start-offset-checkpoint     log start offset (after DeleteRecords or retention)
 //	recovery-point-offset-checkpoint  segments wholly below it are durable and indexed
+//	cleaner-offset-checkpoint       compacted logs: the log below it has been cleaned
 //
 // A segment is named by its base offset, 20 digits zero-padded; its first batch has that
 // base offset and every batch continues the previous one (base offset = previous last
-// offset + 1). A segment never exceeds 4 GiB or 2^31 offsets, so the indexes can use 32-bit
+// offset + 1), except below the cleaner checkpoint, where log compaction (compact.go) may
+// have removed batches: there a segment's first batch may start after its base, and
+// gaps may follow any batch. A segment never exceeds 4 GiB or 2^31 offsets, so the indexes can use 32-bit
 // relative values.
 //
 // The offset index holds 8-byte entries (relative base offset uint32, file position
@@ -35,7 +38,8 @@
 // # Concurrency
 //
 // One owner goroutine calls Append, AppendReplicated, TruncateTo, TruncateFullyAndStartAt,
-// DeleteRecordsBefore, EnforceRetention, SetConfig and Close. Read, Sync, StartOffset,
+// DeleteRecordsBefore, EnforceRetention, SetConfig, PlanClean, FinishClean, Discard and
+// Close; a CleanPlan's Run may run on any goroutine meanwhile. Read, Sync, StartOffset,
 // EndOffset, Size, OffsetForTimestamp, MaxTimestamp, LeaderEpochs, EndOffsetForEpoch and
 // ScanHeaders may run on other goroutines at the same time. Appends write first and publish
 // the new end afterwards, so readers never see part of a batch. Segment files are closed,

@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -47,6 +48,14 @@ type Log struct {
 	recoveryPoint int64 // segments wholly below it are durable with their indexes; syncMu
 
 	noPrealloc bool // the file system cannot reserve blocks ahead of appends; owner-only
+
+	// cleanedTo is the cleaner checkpoint (compact.go): the log below it has been cleaned,
+	// so its offsets may have gaps. Written by the owner with mu held.
+	cleanedTo int64
+	cleaning  bool // a CleanPlan is out; owner-only
+	// durableTo mirrors recoveryPoint for PlanClean, which must not wait for syncMu
+	// (held through a Sync's fdatasyncs) on the owner goroutine.
+	durableTo atomic.Int64
 
 	// Segments deleted by retention or DeleteRecords have their files closed and removed
 	// in the background by deleteFiles (tests replace it); Close waits for them.

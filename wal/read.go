@@ -56,13 +56,17 @@ func (l *Log) ReadInto(offset, maxOffset int64, maxBytes int, alloc func(n int) 
 		pos = l.sealedPosition(seg, offset)
 	}
 
-	// Offsets are contiguous, so the segment holding offset has a batch holding it,
-	// unless a segment file went missing while the log was closed: as Kafka does, a read
-	// in that gap is served from the next segment, so a consumer crossing it moves on.
+	// The segment holding offset has a batch holding it, unless the cleaner removed the
+	// segment's last batches (compact.go) or a segment file went missing while the log
+	// was closed: as Kafka does, a read in that gap is served from the next segment, so a
+	// consumer crossing it moves on. Only the empty active segment can follow with no
+	// batch: then there is nothing to read yet.
 	h, pos, found, err := seg.findBatch(offset, pos, limit)
 	if err == nil && !found && next != nil {
 		seg, limit = next, nextLimit
-		h, pos, found, err = seg.findBatch(seg.base, 0, limit)
+		if h, pos, found, err = seg.findBatch(seg.base, 0, limit); err == nil && !found && limit == 0 {
+			return nil, nil
+		}
 	}
 	if err == nil && !found {
 		err = fmt.Errorf("%w: %s ends before offset %d", ErrStorage, seg.logPath(), offset)
@@ -211,16 +215,26 @@ func (l *Log) ScanHeaders(from int64, fn func(h batch.Header) error) error {
 			}
 			return fmt.Errorf("scan headers at %d: %w: the log changed during the scan", from, ErrOffsetOutOfRange)
 		}
-		seg := l.segments[l.segmentIndex(from)]
+		i := l.segmentIndex(from)
+		seg := l.segments[i]
 		limit, pos, indexed := seg.size, int64(0), seg.indexed
 		if !indexed {
 			pos = seg.startPosition(from)
+		}
+		nextBase := int64(-1) // where to go on if seg ends before from (a cleaned-away tail)
+		if i+1 < len(l.segments) {
+			nextBase = l.segments[i+1].base
 		}
 		l.mu.RUnlock()
 		if indexed {
 			pos = l.sealedPosition(seg, from)
 		}
 		h, pos, found, err := seg.findBatch(from, pos, limit)
+		if err == nil && !found && nextBase > from {
+			l.fileMu.RUnlock()
+			from = nextBase
+			continue
+		}
 		for err == nil && found && len(headers) < scanChunk && h.BaseOffset < end {
 			headers = append(headers, h)
 			if pos += int64(h.Size()); pos < limit {

@@ -22,6 +22,9 @@ import (
 //     length, CRC-32C and offset continuity. The first bad batch and everything after it,
 //     including later segments, is cut: that is the torn tail of an interrupted write.
 func (l *Log) recover() error {
+	if err := l.recoverClean(); err != nil {
+		return err
+	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return err
@@ -33,6 +36,7 @@ func (l *Log) recover() error {
 	if l.recoveryPoint, _, err = l.readOffsetHint(recoveryPointCheckpoint); err != nil {
 		return err
 	}
+	l.durableTo.Store(l.recoveryPoint)
 
 	for _, base := range bases {
 		// Opened on first use: a log may hold more segments than the process may have
@@ -72,12 +76,13 @@ func (l *Log) recover() error {
 			l.dirDirty = true
 		}
 		if i+1 < len(l.segments) {
-			if res.problem != "" || l.segments[i+1].base != s.next {
+			if res.problem != "" || !continuesAt(s.next, l.segments[i+1].base, l.cleanedTo) {
 				// Whatever follows a cut, or a gap, cannot belong to this log.
 				if err := l.dropSegments(i+1, len(l.segments), fmt.Sprintf("after the end of %s at offset %d", s.logPath(), s.next)); err != nil {
 					return err
 				}
 			} else {
+				s.next = l.segments[i+1].base      // past a gap the cleaner left, if any
 				s.appendTimeEntry()                // sealed: the last time entry holds its max
 				l.unsynced = append(l.unsynced, s) // its index files are written by Sync
 			}
@@ -205,10 +210,11 @@ func (l *Log) loadTrusted(s *segment, nextBase int64) error {
 	if err != nil {
 		return err
 	}
-	if res.problem != "" || s.next != nextBase {
+	if res.problem != "" || !continuesAt(s.next, nextBase, l.cleanedTo) {
 		return fmt.Errorf("%w: %w: %s is damaged below the recovery point (at position %d: %s; ends at offset %d, next segment starts at %d)",
 			ErrStorage, ErrDamaged, s.logPath(), res.validSize, res.problem, s.next, nextBase)
 	}
+	s.next = nextBase
 	s.appendTimeEntry()
 	if err := s.writeIndexFiles(); err != nil {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
@@ -278,7 +284,7 @@ func (l *Log) rescan(s *segment, hints *epochCache) (scanResult, error) {
 			return res, fmt.Errorf("%w: read %s: %w", ErrStorage, s.logPath(), err)
 		}
 		if problem == "" {
-			problem = s.checkNext(b, pos)
+			problem = s.checkNext(b, pos, l.cleanedTo)
 		}
 		if problem != "" {
 			res.problem = problem
@@ -299,12 +305,12 @@ func (l *Log) rescan(s *segment, hints *epochCache) (scanResult, error) {
 
 // checkNext checks the batch b found at pos continues s; it returns what is wrong, if
 // anything.
-func (s *segment) checkNext(b []byte, pos int64) string {
+func (s *segment) checkNext(b []byte, pos, cleanedTo int64) string {
 	h, err := batch.CheckIntegrity(b)
 	switch {
 	case err != nil:
 		return err.Error()
-	case h.BaseOffset != s.next:
+	case !continuesAt(s.next, h.BaseOffset, cleanedTo):
 		return fmt.Sprintf("base offset %d where %d was due", h.BaseOffset, s.next)
 	case h.LastOffset()-s.base > maxRelativeOffset || pos+int64(len(b)) > maxSegmentPosition:
 		return "batch beyond the segment's addressable range"

@@ -105,5 +105,6 @@ func (l *Log) setRecoveryPoint(off int64) error {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	l.recoveryPoint = off
+	l.durableTo.Store(off)
 	return nil
 }

@@ -82,6 +82,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.logger.Warn().Int64("offset", offset).Int64("log_end", l.leo).Str("file", seg.logPath()).
 		Int64("position", pos).Int("segments_removed", len(cut)).Msg("wal: truncated log")
 	l.setEpochs(l.epochs.truncateFromEnd(l.leo))
+	l.lowerCleanedTo(l.leo)
 
 	// The sealed indexes of seg no longer match its data. As the active segment it is
 	// rescanned by Open and gets fresh index files when next sealed, so stale ones would
@@ -147,6 +148,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
+	l.lowerCleanedTo(offset)
 	return l.setRecoveryPoint(offset)
 }
 

@@ -138,7 +138,7 @@ func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerol
 			Dir: partitionsDir(cfg), FlushAlways: cfg.FlushPolicy == "always",
 			FlushInterval: cfg.FlushInterval, RetentionCheckInterval: cfg.RetentionCheckInterval,
 			StaticConfig: static, StaticSet: staticSet, CheckMemory: fit.checkMemory,
-			SealedSegmentFiles: r.sealedFiles, IndexMemory: fit.indexMemory,
+			SealedSegmentFiles: r.sealedFiles, IndexMemory: fit.indexMemory, CleanerBackoff: cfg.CleanerBackoff,
 		},
 		Groups: actors.GroupOptions{
 			MinSessionTimeout: cfg.GroupMinSessionTimeout, MaxSessionTimeout: cfg.GroupMaxSessionTimeout,

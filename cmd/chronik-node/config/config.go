@@ -44,6 +44,7 @@ type Config struct {
 	RetentionMs            time.Duration // <0: forever
 	RetentionBytes         int64         // <0: unlimited
 	RetentionCheckInterval time.Duration
+	CleanerBackoff         time.Duration
 	FlushPolicy            string // "interval" or "always"
 	FlushInterval          time.Duration
 

@@ -39,6 +39,7 @@ var keyTable = []Key{
 	msKey("log.retention.ms", "604800000", "Default retention by age (topic retention.ms); -1 keeps forever.", true, func(c *Config) *time.Duration { return &c.RetentionMs }),
 	intKey("log.retention.bytes", "-1", "Default retention by partition size (topic retention.bytes); -1 is unlimited.", -1, 1<<62, func(c *Config) *int64 { return &c.RetentionBytes }),
 	msKey("log.retention.check.interval.ms", "300000", "How often retention runs.", false, func(c *Config) *time.Duration { return &c.RetentionCheckInterval }),
+	msKey("log.cleaner.backoff.ms", "15000", "How often each partition of a compacted topic (cleanup.policy with compact) checks whether its log needs cleaning; one partition of the node is cleaned at a time.", false, func(c *Config) *time.Duration { return &c.CleanerBackoff }),
 	enumKey("log.flush.policy", "interval", "When partition logs are fsynced: \"always\" (before acknowledging; concurrent appends share one fsync) or \"interval\" (every log.flush.interval.ms; a power failure can lose the last interval).", []string{"always", "interval"}, func(c *Config) *string { return &c.FlushPolicy }),
 	msKey("log.flush.interval.ms", "1000", "fsync period under log.flush.policy = \"interval\".", false, func(c *Config) *time.Duration { return &c.FlushInterval }),
 
