@@ -89,7 +89,9 @@ func (a *partitionActor) cleanFinished(m *cleanDone) {
 		}
 		return
 	}
-	a.unsynced = true // the next fsync writes the cleaned segments' index files
+	// An fsync writes the cleaned segments' index files (their data is flushed already),
+	// whatever the flush policy, and lets their indexes leave memory.
+	a.sync.request()
 	st := run.res.Stats
 	a.log.Info().Int64("bytes_before", st.BytesBefore).Int64("bytes_after", st.BytesAfter).
 		Int64("records_read", st.RecordsRead).Int64("records_removed", st.RecordsRemoved).

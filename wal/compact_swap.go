@@ -72,6 +72,19 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 	for _, o := range r.outputs {
 		m.outputs = append(m.outputs, o.base)
 	}
+	first := rangeEnd // the base of the log's first segment after the swap
+	if len(m.outputs) > 0 {
+		first = m.outputs[0]
+	}
+	if first > l.logStart {
+		// No segment will begin at the log start any more (the clean removed every record
+		// of its first segments): record it, or Open would start the log at the first
+		// segment left, and consumers committed below would be out of range.
+		if err := writeOffsetCheckpoint(l.dir, logStartCheckpoint, l.logStart); err != nil {
+			r.removeOutputs()
+			return fmt.Errorf("%w: finish clean: %w", ErrStorage, err)
+		}
+	}
 	if err := writeCheckpoint(l.dir, cleanSwapManifest, m.encode()); err != nil {
 		r.removeOutputs()
 		return fmt.Errorf("%w: finish clean: %w", ErrStorage, err)

@@ -896,3 +896,51 @@ func TestFailedSwapClosesTheLogAndOpenCompletesIt(t *testing.T) {
 		t.Fatalf("cleaned to %d after Open, want %d", l.CleanedTo(), res.cleanedTo)
 	}
 }
+
+// A clean that removes every record of the cleanable range (here keyless records, written
+// before the topic became compacted) leaves no segment at the log's first offset: the
+// log still starts where it did, after a restart too, so a consumer committed there is
+// not out of range (and reset to the log end by auto.offset.reset=latest).
+func TestCleanRemovingEverythingKeepsTheLogStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 2 << 10
+	l := openTest(t, dir, cfg)
+	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	segments := func() int {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		return len(l.segments)
+	}
+	for segments() < 3 {
+		if _, err := l.Append(makeBatch(2, 300, t0.UnixMilli()), 0, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendKVs(t, l, opts, kv{Key: "k", Value: []byte("v")})
+	st := cleanNow(t, l, t0, compactCfg())
+	if st.RecordsRemoved == 0 || st.BytesAfter != 0 {
+		t.Fatalf("the clean left %d of %d bytes (removed %d records): the test needs the cleanable range emptied", st.BytesAfter, st.BytesBefore, st.RecordsRemoved)
+	}
+	l.mu.RLock()
+	firstLeft := l.segments[0].base // the active segment's: nothing before it is left
+	l.mu.RUnlock()
+	want, _ := readKVsFrom(t, l, firstLeft)
+	check := func(when string) {
+		t.Helper()
+		if l.StartOffset() != 0 {
+			t.Fatalf("log start %d %s, want 0: a consumer at offset 0 would be out of range", l.StartOffset(), when)
+		}
+		got, _ := readKVsFrom(t, l, 0)
+		if len(got) == 0 || len(got) != len(want) || got[0].Offset != want[0].Offset || firstLeft == 0 {
+			t.Fatalf("reading from offset 0 %s: %d records from %v, want the %d from offset %d on", when, len(got), got[0].Offset, len(want), firstLeft)
+		}
+	}
+	check("after the clean")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	defer l.Close()
+	check("after a restart")
+}

@@ -102,7 +102,9 @@ func (l *Log) recover() error {
 		return fmt.Errorf("%w: %s: %w", ErrStorage, l.active().logPath(), err)
 	}
 	l.leo = l.active().next
-	if !haveStart || logStart < l.segments[0].base {
+	// A log start below the first segment stands only where the cleaner removed every
+	// record between them.
+	if !haveStart || (logStart < l.segments[0].base && !continuesAt(logStart, l.segments[0].base, l.cleanedTo)) {
 		logStart = l.segments[0].base
 	}
 	l.logStart = logStart

@@ -83,7 +83,7 @@ const (
 // them keep working, and documented as inert in the README.
 var topicDefs = []Def{
 	{Name: CleanupPolicy, BrokerKey: "log.cleanup.policy", Type: TypeList, Default: "delete", check: oneOfList("delete", "compact"),
-		Doc: "delete: segments older than retention are removed. compact is accepted but not performed: a compact-only topic is never deleted by retention, and records without a key are refused (INVALID_RECORD), as Kafka refuses them."},
+		Doc: "delete: segments older than retention are removed. compact: sealed segments keep only each key's newest record (tombstones go after delete.retention.ms), records without a key are refused (INVALID_RECORD), and a compact-only topic is never deleted by retention. Both may be given."},
 	{Name: CompressionType, BrokerKey: "compression.type", Type: TypeString, Default: "producer", check: oneOf("producer", "uncompressed", "none", "gzip", "snappy", "lz4", "zstd"),
 		Doc: "producer: batches are stored exactly as the producer compressed them. A codec (gzip, snappy, lz4, zstd; uncompressed or none for no codec): the broker rewrites every batch of another codec into it, as Kafka does."},
 	{Name: MaxMessageBytes, BrokerKey: "message.max.bytes", Type: TypeInt, Default: "1048588", check: intRange(0, math.MaxInt32),
