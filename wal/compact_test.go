@@ -182,16 +182,22 @@ func checkNewestPerKey(t testing.TB, got []kv, want map[string]kv) {
 	}
 }
 
+// compactTestLog opens a log in a new directory with segments of segmentBytes, for the
+// cleaner's tests, and returns it with its directory, its config (to reopen it) and the
+// options of the batches the tests append.
+func compactTestLog(t *testing.T, segmentBytes int64) (*Log, string, Config, batchtest.Options) {
+	t.Helper()
+	dir, cfg := t.TempDir(), testConfig()
+	cfg.SegmentBytes = segmentBytes
+	return openTest(t, dir, cfg), dir, cfg, batchtest.DefaultOptions(t0.UnixMilli())
+}
+
 func compactCfg() CleanConfig {
 	return CleanConfig{MinCleanableRatio: 0.1, DeleteRetention: time.Hour}
 }
 
 func TestCleanKeepsNewestValuePerKeyAtItsOffset(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openTest(t, dir, cfg)
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	l, dir, cfg, opts := compactTestLog(t, 4<<10)
 	keys := []string{"a", "b", "c", "d", "e"}
 	want := writeRounds(t, l, opts, keys, 200)
 	rollActive(t, l, opts, "filler")
@@ -274,12 +280,8 @@ func TestCleanRewritesCompressedBatchesInTheirCodec(t *testing.T) {
 }
 
 func TestCleanKeepsTombstonesUntilDeleteRetention(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openTest(t, dir, cfg)
+	l, _, _, opts := compactTestLog(t, 4<<10)
 	defer l.Close()
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
 	writeRounds(t, l, opts, []string{"gone", "stays"}, 20)
 	tomb := appendKVs(t, l, opts, kv{Key: "gone"})
 	rollActive(t, l, opts, "filler")
@@ -320,11 +322,7 @@ func TestCleanKeepsTombstonesUntilDeleteRetention(t *testing.T) {
 }
 
 func TestReadAtRemovedOffsetReturnsNextRetained(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, dir, cfg)
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	l, dir, cfg, opts := compactTestLog(t, 2<<10)
 	want := writeRounds(t, l, opts, []string{"k"}, 100) // one record per batch
 	rollActive(t, l, opts, "filler")
 	cleanNow(t, l, t0, compactCfg())
@@ -368,11 +366,8 @@ func TestReadAtRemovedOffsetReturnsNextRetained(t *testing.T) {
 }
 
 func TestCleanStaysBelowHighWatermarkAndCompactionLag(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, t.TempDir(), cfg)
+	l, _, _, opts := compactTestLog(t, 2<<10)
 	defer l.Close()
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
 	writeRounds(t, l, opts, []string{"k"}, 100)
 	rollActive(t, l, opts, "filler")
 	if err := l.Sync(); err != nil {
@@ -422,11 +417,7 @@ func containsOffset(kvs []kv, off int64) bool {
 }
 
 func TestCleanKeepsEachProducersLastBatch(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, dir, cfg)
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	l, dir, cfg, opts := compactTestLog(t, 2<<10)
 	opts.ProducerID, opts.ProducerEpoch = 7, 0
 	var lastBase int64
 	for seq := int32(0); seq < 50; seq++ {
@@ -461,11 +452,7 @@ func TestCleanKeepsEachProducersLastBatch(t *testing.T) {
 }
 
 func TestOpenDiscardsUnswappedCleanedFiles(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 4 << 10
-	l := openTest(t, dir, cfg)
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	l, dir, cfg, opts := compactTestLog(t, 4<<10)
 	writeRounds(t, l, opts, []string{"a", "b"}, 100)
 	rollActive(t, l, opts, "filler")
 	if err := l.Sync(); err != nil {
@@ -567,11 +554,8 @@ func TestOpenCompletesAnInterruptedSwap(t *testing.T) {
 }
 
 func TestCleanIsAbandonedWhenTheLogChanges(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, t.TempDir(), cfg)
+	l, _, _, opts := compactTestLog(t, 2<<10)
 	defer l.Close()
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
 	writeRounds(t, l, opts, []string{"a"}, 100)
 	rollActive(t, l, opts, "filler")
 	if err := l.Sync(); err != nil {
@@ -727,11 +711,8 @@ func TestReadsDuringCleans(t *testing.T) {
 }
 
 func TestMaxCompactionLagForcesACleanBelowTheDirtyRatio(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, t.TempDir(), cfg)
+	l, _, _, opts := compactTestLog(t, 2<<10)
 	defer l.Close()
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
 	writeRounds(t, l, opts, []string{"k"}, 100)
 	rollActive(t, l, opts, "filler")
 	if err := l.Sync(); err != nil {
@@ -756,11 +737,8 @@ func TestMaxCompactionLagForcesACleanBelowTheDirtyRatio(t *testing.T) {
 // TestRetentionDeletesCleanedSegments is compact,delete: time retention still removes
 // whole segments once the cleaner has rewritten them, and the log start moves with it.
 func TestRetentionDeletesCleanedSegments(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, t.TempDir(), cfg)
+	l, _, cfg, opts := compactTestLog(t, 2<<10)
 	defer l.Close()
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
 	for r := 0; r < 100; r++ {
 		own := fmt.Sprintf("own-%d", r)
 		appendKVs(t, l, opts, kv{Key: "a", Value: value("a", r)}, kv{Key: own, Value: value(own, r)})
@@ -785,11 +763,8 @@ func TestRetentionDeletesCleanedSegments(t *testing.T) {
 // (stored unchecked, as produces store batches too large to check) is kept whole; the
 // clean goes on around it.
 func TestCleanKeepsBatchesItCannotRead(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, t.TempDir(), cfg)
+	l, _, _, opts := compactTestLog(t, 2<<10)
 	defer l.Close()
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
 	gz := opts
 	gz.Codec = batch.CodecGzip
 	bad := batchtest.Build(gz, []batchtest.Record{{Key: []byte("k"), Value: []byte("unreadable")}})
@@ -822,11 +797,8 @@ func TestCleanKeepsBatchesItCannotRead(t *testing.T) {
 // a pass maps what fits and stops the cleaner checkpoint there; later passes clean the
 // rest, and the result is the same: each key's newest record.
 func TestBoundedOffsetMapCleansInPasses(t *testing.T) {
-	cfg := testConfig()
-	cfg.SegmentBytes = 1 << 10
-	l := openTest(t, t.TempDir(), cfg)
+	l, _, _, opts := compactTestLog(t, 1<<10)
 	defer l.Close()
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
 	want := map[string]kv{}
 	for r := 0; r < 400; r++ { // a key of its own, and an update of "a"
 		own := fmt.Sprintf("own-%d", r)
@@ -860,11 +832,7 @@ func TestBoundedOffsetMapCleansInPasses(t *testing.T) {
 // rename, blocked by a directory in the way) closes the log with ErrClosed; reopening it
 // completes the swap from the manifest.
 func TestFailedSwapClosesTheLogAndOpenCompletesIt(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, dir, cfg)
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	l, dir, cfg, opts := compactTestLog(t, 2<<10)
 	want := writeRounds(t, l, opts, []string{"a", "b"}, 100)
 	rollActive(t, l, opts, "filler")
 	if err := l.Sync(); err != nil {
@@ -902,11 +870,7 @@ func TestFailedSwapClosesTheLogAndOpenCompletesIt(t *testing.T) {
 // log still starts where it did, after a restart too, so a consumer committed there is
 // not out of range (and reset to the log end by auto.offset.reset=latest).
 func TestCleanRemovingEverythingKeepsTheLogStart(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig()
-	cfg.SegmentBytes = 2 << 10
-	l := openTest(t, dir, cfg)
-	opts := batchtest.DefaultOptions(t0.UnixMilli())
+	l, dir, cfg, opts := compactTestLog(t, 2<<10)
 	segments := func() int {
 		l.mu.RLock()
 		defer l.mu.RUnlock()
