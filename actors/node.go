@@ -275,7 +275,7 @@ func (n *Node) Image() *metastore.Image { return n.image.Load() }
 
 // SealedSegmentFilesOpen is how many sealed segments' data files the partitions hold open
 // (DataOptions.SealedSegmentFiles bounds it).
-func (n *Node) SealedSegmentFilesOpen() int { return n.segmentFiles.Open() }
+func (n *Node) SealedSegmentFilesOpen() int { return n.segmentFiles.OpenFiles() }
 
 // SealedIndexBytes is the memory sealed segments' indexes take (DataOptions.IndexMemory
 // bounds it).

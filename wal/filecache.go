@@ -28,8 +28,8 @@ type FileCache struct {
 // means no bound: a sealed segment's file, once opened, stays open.
 func NewFileCache(max int) *FileCache { return &FileCache{max: max} }
 
-// Open returns how many sealed-segment files the cache holds open.
-func (c *FileCache) Open() int {
+// OpenFiles returns how many sealed-segment files the cache holds open.
+func (c *FileCache) OpenFiles() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lru.Len()

@@ -130,7 +130,7 @@ func TestConcurrentReadersWithTinyCaches(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := cache.Open(); n > 1 {
+	if n := cache.OpenFiles(); n > 1 {
 		t.Fatalf("cache holds %d files open after every reader finished, want at most 1", n)
 	}
 }
