@@ -469,6 +469,7 @@ type nodeMetrics struct {
 	proposalsPending atomic.Int64      // callers of Propose the proposer has not answered
 	commitLatency    *latencyHistogram // Propose to applied result, successful proposals
 	compression      compressionCounters
+	cleaner          cleanerCounters
 }
 
 func (m *nodeMetrics) applied(entries int, d time.Duration) {

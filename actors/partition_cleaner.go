@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/chronik/chronik-node/wal"
@@ -22,6 +23,22 @@ type cleanRun struct {
 	done    chan struct{} // closed when the run has finished; res and err are then set
 	res     *wal.CleanResult
 	err     error
+}
+
+// CleanerStats counts the log cleaner's work since the node started.
+type CleanerStats struct {
+	Cleans         uint64 // cleans swapped into their logs
+	Abandoned      uint64 // cleans given up: the log changed under them, or they failed
+	RecordsRemoved uint64
+	BytesRemoved   uint64 // segment bytes before the cleans less after
+}
+
+type cleanerCounters struct{ cleans, abandoned, records, bytes atomic.Uint64 }
+
+// CleanerStats returns the node's log cleaner counters.
+func (n *Node) CleanerStats() CleanerStats {
+	c := &n.metrics.cleaner
+	return CleanerStats{Cleans: c.cleans.Load(), Abandoned: c.abandoned.Load(), RecordsRemoved: c.records.Load(), BytesRemoved: c.bytes.Load()}
 }
 
 // cleanDone tells the actor that its clean's run has finished.
@@ -67,6 +84,7 @@ func (a *partitionActor) cleanFinished(m *cleanDone) {
 	}
 	a.cleaning = nil
 	if run.err != nil {
+		a.n.metrics.cleaner.abandoned.Add(1)
 		a.wal.Discard(run.plan, run.res)
 		ev := a.log.Warn()
 		if wal.IsCleanStale(run.err) {
@@ -76,6 +94,7 @@ func (a *partitionActor) cleanFinished(m *cleanDone) {
 		return
 	}
 	if err := a.wal.FinishClean(run.res); err != nil {
+		a.n.metrics.cleaner.abandoned.Add(1)
 		switch {
 		case wal.IsCleanStale(err):
 			a.log.Debug().Err(err).Msg("log clean not swapped in")
@@ -93,6 +112,10 @@ func (a *partitionActor) cleanFinished(m *cleanDone) {
 	// whatever the flush policy, and lets their indexes leave memory.
 	a.sync.request()
 	st := run.res.Stats
+	c := &a.n.metrics.cleaner
+	c.cleans.Add(1)
+	c.records.Add(uint64(st.RecordsRemoved))
+	c.bytes.Add(uint64(max(st.BytesBefore-st.BytesAfter, 0)))
 	a.log.Info().Int64("bytes_before", st.BytesBefore).Int64("bytes_after", st.BytesAfter).
 		Int64("records_read", st.RecordsRead).Int64("records_removed", st.RecordsRemoved).
 		Int("segments", st.Segments).Int64("cleaned_to", st.CleanedTo).Float64("dirty_ratio", run.plan.Ratio).

@@ -109,6 +109,14 @@ func TestCompactedTopicKeepsNewestValuePerKey(t *testing.T) {
 	if len(recs) > keys+40 || !n.logsContain("log cleaned", "records_removed") {
 		t.Fatalf("%d records of %d remain after compaction; cleaner logged: %v", len(recs), produced, n.logsContain("log cleaned"))
 	}
+	// The operator sees the cleaner's work in /metrics: every record gone was removed by
+	// a clean, once. (The counters move right after the swap the reads saw.)
+	gone := float64(produced - int64(len(recs)))
+	eventually(t, 10*time.Second, fmt.Sprintf("the cleaner metrics to count a clean and the %v records gone", gone), func() bool {
+		m := n.scrapeMetrics()
+		return m.sum("chronik_log_cleans_total", `result="cleaned"`) >= 1 && m.sum("chronik_log_cleaner_records_removed_total") == gone &&
+			m.sum("chronik_log_cleaner_bytes_removed_total") > 0
+	})
 
 	// A restart (kill -9) finds the cleaned log as it was.
 	n.restart()

@@ -23,6 +23,8 @@ type nodeCollector struct {
 	groups, groupMembers, groupLag *prometheus.Desc
 
 	compressedBatches, recompressed *prometheus.Desc
+
+	cleans, cleanerRecords, cleanerBytes *prometheus.Desc
 }
 
 func newNodeCollector(src Source) *nodeCollector {
@@ -69,6 +71,12 @@ func newNodeCollector(src Source) *nodeCollector {
 			[]string{"result"}, nil),
 		recompressed: d("chronik_produce_recompressed_batches_total",
 			"Batches rewritten in the codec their topic's compression.type names.", nil, nil),
+
+		cleans: d("chronik_log_cleans_total",
+			"Cleans of compacted partitions' logs, by result: cleaned (swapped in), abandoned (the log changed meanwhile, or the clean failed).",
+			[]string{"result"}, nil),
+		cleanerRecords: d("chronik_log_cleaner_records_removed_total", "Records the log cleaner removed (superseded by a newer record of their key, expired tombstones, keyless).", nil, nil),
+		cleanerBytes:   d("chronik_log_cleaner_bytes_removed_total", "Segment bytes the log cleaner freed.", nil, nil),
 	}
 }
 
@@ -80,6 +88,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.actors, c.mailboxDepth, c.processed, c.restarts,
 		c.groups, c.groupMembers, c.groupLag,
 		c.compressedBatches, c.recompressed,
+		c.cleans, c.cleanerRecords, c.cleanerBytes,
 	} {
 		ch <- d
 	}
@@ -126,6 +135,12 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.compressedBatches, float64(cs.Unchecked), "unchecked")
 	counter(c.compressedBatches, float64(cs.Refused), "refused")
 	counter(c.recompressed, float64(cs.Recompressed))
+
+	cl := c.src.CleanerStats()
+	counter(c.cleans, float64(cl.Cleans), "cleaned")
+	counter(c.cleans, float64(cl.Abandoned), "abandoned")
+	counter(c.cleanerRecords, float64(cl.RecordsRemoved))
+	counter(c.cleanerBytes, float64(cl.BytesRemoved))
 
 	for _, k := range c.src.ActorKinds() {
 		gauge(c.actors, float64(k.Actors), k.Kind)

@@ -37,6 +37,7 @@ type Source interface {
 	ReplicationHealth() (underReplicated, offline int)
 	GroupsView() []actors.GroupView
 	CompressionStats() actors.CompressionStats
+	CleanerStats() actors.CleanerStats
 }
 
 // latencyBuckets span sub-millisecond metadata requests to long-polling fetches.

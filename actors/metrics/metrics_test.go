@@ -54,6 +54,7 @@ func (f *fakeSource) GroupsView() []actors.GroupView { return f.groups }
 func (f *fakeSource) CompressionStats() actors.CompressionStats {
 	return actors.CompressionStats{}
 }
+func (f *fakeSource) CleanerStats() actors.CleanerStats { return actors.CleanerStats{} }
 
 func newFake() *fakeSource {
 	return &fakeSource{
