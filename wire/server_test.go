@@ -788,6 +788,9 @@ func TestSequencedChangesOverlapAndReadsWaitForThem(t *testing.T) {
 	}
 	changed := make(chan int32, 2)
 	change := API{Key: 3, MinVersion: 0, MaxVersion: 12, InOrder: true, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		// Recorded before Sequenced, which is what lets the next change in: the order of
+		// these events is the order the changes got their places.
+		record(fmt.Sprintf("change %d begins", req.CorrelationID))
 		req.Sequenced()
 		err := g.wait(ctx, req.CorrelationID)
 		record(fmt.Sprintf("change %d done", req.CorrelationID))
@@ -808,16 +811,19 @@ func TestSequencedChangesOverlapAndReadsWaitForThem(t *testing.T) {
 	burst = appendRequest(burst, 2, nil, find)
 	c.sendRaw(burst)
 
-	// Both changes start though the first is held: it said it has its place.
-	for want := int32(0); want < 2; want++ {
+	// Both changes start though the first is held: it said it has its place. (Once it
+	// has, either may reach the gate first.)
+	started := map[int32]bool{}
+	for range 2 {
 		select {
 		case corr := <-g.started:
-			if corr != want {
-				t.Fatalf("change %d started before change %d", corr, want)
-			}
+			started[corr] = true
 		case <-time.After(testDeadline):
-			t.Fatalf("change %d did not start while change 0 waited (sequenced)", want)
+			t.Fatalf("changes %v started; both should while change 0 waits (sequenced)", started)
 		}
+	}
+	if !started[0] || !started[1] {
+		t.Fatalf("changes %v started, want 0 and 1", started)
 	}
 	g.open(1)
 	select {
@@ -840,7 +846,7 @@ func TestSequencedChangesOverlapAndReadsWaitForThem(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if want := []string{"change 1 done", "change 0 done", "read"}; !slices.Equal(events, want) {
-		t.Fatalf("events %v, want %v: the read must wait for both changes", events, want)
+	if want := []string{"change 0 begins", "change 1 begins", "change 1 done", "change 0 done", "read"}; !slices.Equal(events, want) {
+		t.Fatalf("events %v, want %v: changes get their places in order, and the read waits for both", events, want)
 	}
 }
