@@ -13,23 +13,40 @@ import (
 // record's offset delta and timestamp delta until fn returns false. It reads only those
 // two fields of each record.
 func RecordTimes(recs []byte, fn func(offsetDelta int32, timestampDelta int64) bool) error {
+	return eachRecord(recs, func(_ int, _ []byte, r *recordReader) (bool, error) {
+		r.skip(1) // attributes
+		tsDelta := r.varint()
+		offDelta := r.varint()
+		if !r.ok() {
+			return false, nil
+		}
+		return fn(int32(offDelta), tsDelta), nil
+	})
+}
+
+// eachRecord walks the records of an uncompressed records section: for each it checks the
+// length prefix and calls fn with the record's index, its bytes (prefix included) and a
+// reader over its body, which fn reads as far as it needs. A reader left failed is a
+// malformed record; fn returns false to stop the walk early.
+func eachRecord(recs []byte, fn func(i int, raw []byte, r *recordReader) (bool, error)) error {
 	pos := 0
 	for i := 0; pos < len(recs); i++ {
 		length, k := binary.Varint(recs[pos:])
 		if k <= 0 || length < 0 || length > int64(len(recs)-pos-k) {
 			return fmt.Errorf("%w: record %d at byte %d: bad length", ErrInvalidRecord, i, pos)
 		}
-		r := recordReader{b: recs[pos+k : pos+k+int(length)]}
-		r.skip(1) // attributes
-		tsDelta := r.varint()
-		offDelta := r.varint()
-		if !r.ok() {
+		end := pos + k + int(length)
+		r := recordReader{b: recs[pos+k : end]}
+		more, err := fn(i, recs[pos:end:end], &r)
+		switch {
+		case err != nil:
+			return err
+		case !r.ok():
 			return fmt.Errorf("%w: record %d is malformed", ErrInvalidRecord, i)
-		}
-		if !fn(int32(offDelta), tsDelta) {
+		case !more:
 			return nil
 		}
-		pos += k + int(length)
+		pos = end
 	}
 	return nil
 }
@@ -122,24 +139,19 @@ func readFailure(err error, i int, what string) error {
 // such records on a compacted topic: compaction keeps the newest record of each key, and
 // a record without one could never be kept or removed by it.
 func FirstKeyless(recs []byte) (int, error) {
-	pos := 0
-	for i := 0; pos < len(recs); i++ {
-		length, k := binary.Varint(recs[pos:])
-		if k <= 0 || length < 0 || length > int64(len(recs)-pos-k) {
-			return 0, fmt.Errorf("%w: record %d at byte %d: bad length", ErrInvalidRecord, i, pos)
-		}
-		r := recordReader{b: recs[pos+k : pos+k+int(length)]}
+	keyless := -1
+	err := eachRecord(recs, func(i int, _ []byte, r *recordReader) (bool, error) {
 		r.skip(1) // attributes
 		r.varint()
 		r.varint()
-		keyLength := r.varint()
-		if !r.ok() {
-			return 0, fmt.Errorf("%w: record %d is malformed", ErrInvalidRecord, i)
+		if r.varint() < 0 && r.ok() {
+			keyless = i
+			return false, nil
 		}
-		if keyLength < 0 {
-			return i, nil
-		}
-		pos += k + int(length)
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
 	}
-	return -1, nil
+	return keyless, nil
 }

@@ -2,7 +2,6 @@ package batch
 
 import (
 	"encoding/binary"
-	"fmt"
 )
 
 // Record is one record of an uncompressed records section, as the log cleaner sees it.
@@ -19,14 +18,7 @@ type Record struct {
 // WalkRecords calls fn with each record of the uncompressed records section recs, in
 // order, until fn returns false. A record that does not parse is ErrInvalidRecord.
 func WalkRecords(recs []byte, fn func(r Record) bool) error {
-	pos := 0
-	for i := 0; pos < len(recs); i++ {
-		length, k := binary.Varint(recs[pos:])
-		if k <= 0 || length < 0 || length > int64(len(recs)-pos-k) {
-			return fmt.Errorf("%w: record %d at byte %d: bad length", ErrInvalidRecord, i, pos)
-		}
-		end := pos + k + int(length)
-		r := recordReader{b: recs[pos+k : end]}
+	return eachRecord(recs, func(_ int, raw []byte, r *recordReader) (bool, error) {
 		r.skip(1) // attributes
 		tsDelta := r.varint()
 		offDelta := r.varint()
@@ -48,15 +40,10 @@ func WalkRecords(recs []byte, fn func(r Record) bool) error {
 			}
 		}
 		if !r.ok() {
-			return fmt.Errorf("%w: record %d is malformed", ErrInvalidRecord, i)
+			return false, nil // eachRecord reports it
 		}
-		rec := Record{Raw: recs[pos:end:end], OffsetDelta: int32(offDelta), TimestampDelta: tsDelta, Key: key, Value: value, NullValue: valueLen < 0}
-		if !fn(rec) {
-			return nil
-		}
-		pos = end
-	}
-	return nil
+		return fn(Record{Raw: raw, OffsetDelta: int32(offDelta), TimestampDelta: tsDelta, Key: key, Value: value, NullValue: valueLen < 0}), nil
+	})
 }
 
 // SetRecordCount overwrites the record count and max timestamp of the batch at the start
