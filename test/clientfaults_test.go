@@ -257,6 +257,12 @@ func (h saramaEvents) Cleanup(sarama.ConsumerGroupSession) error {
 	return nil
 }
 
+// consumeError reports a failed Consume as a lost session: a member the node's death
+// caught between joining and its Setup has no session to clean up.
+func (h saramaEvents) consumeError(err error) {
+	h.l.add("lost", h.member, err.Error())
+}
+
 func (h saramaEvents) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	for msg := range claim.Messages() {
 		h.l.add("msg", h.member, strconv.Itoa(int(msg.Partition)), strconv.FormatInt(msg.Offset, 10), string(msg.Value))

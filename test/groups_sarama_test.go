@@ -66,6 +66,13 @@ func (h *saramaHandler) consumed() []string {
 	return append([]string(nil), h.values...)
 }
 
+// consumeErrorReporter is a handler that wants to know when a consumer group's Consume
+// fails: the member then has no session, which a handler's Cleanup does not report when
+// the session failed before its Setup (say, fetching its offsets as the node died).
+type consumeErrorReporter interface {
+	consumeError(err error)
+}
+
 // runSaramaGroup consumes in a Sarama consumer group until stop is called, which
 // commits the marked offsets and closes the group.
 func runSaramaGroup(t *testing.T, n *node, group, topic string, cfg *sarama.Config, h sarama.ConsumerGroupHandler) (stop func()) {
@@ -81,6 +88,9 @@ func runSaramaGroup(t *testing.T, n *node, group, topic string, cfg *sarama.Conf
 		for ctx.Err() == nil {
 			if err := cg.Consume(ctx, []string{topic}, h); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
 				t.Logf("sarama consume: %v", err)
+				if r, ok := h.(consumeErrorReporter); ok {
+					r.consumeError(err)
+				}
 				time.Sleep(50 * time.Millisecond) // let the error pass (a rejoin), then consume again
 			}
 		}
