@@ -202,7 +202,7 @@ func consumeThroughRestart(t *testing.T, n *node, l *eventLog, group, topic stri
 	stopFeed := feedTopic(t, n, topic)
 	adm := n.admin()
 	eventually(t, 60*time.Second, "both members consuming in a stable group", func() bool {
-		return n.stableWith(group, topic, 2, int(partitions)) && l.count("msg") >= 1000
+		return n.stableWith(group, topic, 2, int(partitions)) && l.count("msg") >= 1000 && membersConsuming(l) >= 2
 	})
 	// What the broker says is committed just before the kill must hold after it.
 	offsets, err := adm.FetchOffsets(testContext(t), group)
@@ -343,6 +343,30 @@ func TestKafkaPythonConsumerGroupThroughRestart(t *testing.T) {
 	for _, e := range p.of("error") {
 		t.Errorf("a kafka-python poll raised %v", e)
 	}
+}
+
+// membersConsuming counts the members that have delivered a record since their last
+// assignment, with no revocation since: members whose sessions are running. The broker
+// calls a group Stable once it has answered every SyncGroup, which may be before a member
+// has set its session up; a member the kill catches there may fail before reporting any
+// lost session, so the test kills only once both are consuming.
+func membersConsuming(l *eventLog) int {
+	consuming := map[string]bool{}
+	for _, e := range l.all() {
+		switch e[0] {
+		case "assign", "revoke", "crash", "lost":
+			consuming[e[1]] = false
+		case "msg":
+			consuming[e[1]] = true
+		}
+	}
+	n := 0
+	for _, c := range consuming {
+		if c {
+			n++
+		}
+	}
+	return n
 }
 
 // membersLost counts the members that gave up their sessions since the node was killed
