@@ -173,3 +173,37 @@ func BenchmarkDiskLimit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScanHeaders measures reading every batch header of a log, as the producer
+// state rebuild after a crash and each clean of a compacted topic do: one-record batches
+// (a producer that does not batch) and ~16 KiB ones.
+func BenchmarkScanHeaders(b *testing.B) {
+	for _, s := range []struct {
+		name        string
+		records, sz int
+		batches     int
+	}{
+		{"1-record-batches", 1, 100, 100_000},
+		{"16KiB-batches", 16, 1024, 10_000},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			l := benchLog(b)
+			one := benchBatch(s.records, s.sz)
+			for range s.batches {
+				if _, err := l.Append(one, 0, t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(s.batches), "batches/op")
+			for b.Loop() {
+				n := 0
+				if err := l.ScanHeaders(0, func(batch.Header) error { n++; return nil }); err != nil {
+					b.Fatal(err)
+				}
+				if n != s.batches {
+					b.Fatalf("scanned %d headers, want %d", n, s.batches)
+				}
+			}
+		})
+	}
+}

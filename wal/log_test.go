@@ -340,6 +340,48 @@ func offsetForTimestampMatchesLinearScan(t *testing.T, opts ...Option) {
 	check(l)
 }
 
+// ScanHeaders reads headers a chunk at a time (headerReader): batches much smaller and
+// much larger than a chunk, straddling chunk and segment boundaries, all come back.
+func TestScanHeadersOfMixedBatchSizes(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 256 << 10
+	l := openTest(t, t.TempDir(), cfg)
+	defer l.Close()
+	var want stored
+	rng := rand.New(rand.NewPCG(6, 6))
+	for i := range 1500 {
+		// Small batches of random sizes first, so that headers straddle chunk ends, then
+		// some large ones among them.
+		size := 1 + rng.IntN(200)
+		if i >= 1000 && rng.IntN(4) == 0 {
+			size = []int{3000, 9000, 40000}[rng.IntN(3)]
+		}
+		b := makeBatch(1+rng.IntN(3), size, t0.UnixMilli())
+		if _, err := l.Append(b, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+		want.add(t, b)
+	}
+	if n := len(l.segments); n < 3 {
+		t.Fatalf("%d segments, want several", n)
+	}
+	for _, from := range []int64{0, want.headers[1].BaseOffset, want.headers[333].LastOffset(), want.headers[1499].BaseOffset} {
+		var got []batch.Header
+		if err := l.ScanHeaders(from, func(h batch.Header) error { got = append(got, h); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		first := want.containing(from)
+		if len(got) != len(want.headers)-first {
+			t.Fatalf("ScanHeaders(%d) gave %d headers, want %d", from, len(got), len(want.headers)-first)
+		}
+		for i, h := range got {
+			if h != want.headers[first+i] {
+				t.Fatalf("ScanHeaders(%d) header %d = %+v, want %+v", from, i, h, want.headers[first+i])
+			}
+		}
+	}
+}
+
 func TestScanHeaders(t *testing.T) {
 	l := openTest(t, t.TempDir(), testConfig())
 	defer l.Close()

@@ -202,6 +202,7 @@ func (l *Log) ScanHeaders(from int64, fn func(h batch.Header) error) error {
 	l.mu.RUnlock()
 
 	var headers []batch.Header
+	var hr headerReader
 	for from < end {
 		headers = headers[:0]
 		l.fileMu.RLock()
@@ -238,7 +239,7 @@ func (l *Log) ScanHeaders(from int64, fn func(h batch.Header) error) error {
 		for err == nil && found && len(headers) < scanChunk && h.BaseOffset < end {
 			headers = append(headers, h)
 			if pos += int64(h.Size()); pos < limit {
-				h, err = seg.readHeader(pos, limit)
+				h, err = hr.header(seg, pos, limit)
 			} else {
 				found = false
 			}

@@ -168,18 +168,71 @@ func (s *segment) writeIndexFiles() error {
 // readHeader reads the header of the batch at pos, which must end by limit (the published
 // size). A header that does not fit is on-disk corruption, reported as ErrStorage.
 func (s *segment) readHeader(pos, limit int64) (batch.Header, error) {
-	if limit-pos < batch.HeaderSize {
-		return batch.Header{}, fmt.Errorf("%w: %s: %d bytes at position %d, too few for a batch", ErrStorage, s.logPath(), limit-pos, pos)
+	if err := s.checkHeaderRoom(pos, limit); err != nil {
+		return batch.Header{}, err
 	}
 	var buf [batch.HeaderSize]byte
 	if _, err := s.file.ReadAt(buf[:], pos); err != nil {
 		return batch.Header{}, fmt.Errorf("%w: read %s at %d: %w", ErrStorage, s.logPath(), pos, err)
 	}
-	h, _ := batch.ParseHeader(buf[:])
+	return s.parseHeaderAt(buf[:], pos, limit)
+}
+
+func (s *segment) checkHeaderRoom(pos, limit int64) error {
+	if limit-pos < batch.HeaderSize {
+		return fmt.Errorf("%w: %s: %d bytes at position %d, too few for a batch", ErrStorage, s.logPath(), limit-pos, pos)
+	}
+	return nil
+}
+
+// parseHeaderAt parses the header read from pos and checks that its batch ends by limit.
+func (s *segment) parseHeaderAt(buf []byte, pos, limit int64) (batch.Header, error) {
+	h, _ := batch.ParseHeader(buf)
 	if h.Size() < batch.HeaderSize || int64(h.Size()) > limit-pos {
 		return batch.Header{}, fmt.Errorf("%w: %s: corrupt batch length %d at position %d", ErrStorage, s.logPath(), h.BatchLength, pos)
 	}
 	return h, nil
+}
+
+// headerChunk is how much of a segment a headerReader reads at a time: a 16 KiB read costs
+// little more than a 61-byte one, and holds the headers of ~100 one-record batches.
+const headerChunk = 16 << 10
+
+// headerReader reads the headers of consecutive batches, a chunk of the file at a time
+// instead of one read per batch. What it holds stays true while its segment is the same
+// object: a segment's bytes below its published size never change (truncation and cleaning
+// replace the segment or bump the log's changes, which its callers check).
+type headerReader struct {
+	seg   *segment
+	start int64 // file position of buf[0]
+	buf   []byte
+	last  int64 // where the previous header was read, to size the next read
+}
+
+// header is seg.readHeader(pos, limit), from the chunk held when it covers the header.
+func (r *headerReader) header(seg *segment, pos, limit int64) (batch.Header, error) {
+	if err := seg.checkHeaderRoom(pos, limit); err != nil {
+		return batch.Header{}, err
+	}
+	if r.seg != seg || pos < r.start || pos+batch.HeaderSize > r.start+int64(len(r.buf)) {
+		if cap(r.buf) < headerChunk {
+			r.buf = make([]byte, headerChunk)
+		}
+		// Batches of a quarter chunk or more would make a chunk read copy mostly records:
+		// after one, read the next header alone.
+		n := int64(headerChunk)
+		if r.seg == seg && pos-r.last >= headerChunk/4 {
+			n = batch.HeaderSize
+		}
+		r.seg, r.start, r.buf = nil, pos, r.buf[:min(n, limit-pos)]
+		if _, err := seg.file.ReadAt(r.buf, pos); err != nil {
+			return batch.Header{}, fmt.Errorf("%w: read %s at %d: %w", ErrStorage, seg.logPath(), pos, err)
+		}
+		r.seg = seg
+	}
+	r.last = pos
+	off := pos - r.start
+	return seg.parseHeaderAt(r.buf[off:off+batch.HeaderSize], pos, limit)
 }
 
 // findBatch walks headers from pos (a batch boundary) to the first batch whose last offset
