@@ -366,18 +366,25 @@ func TestScanHeadersOfMixedBatchSizes(t *testing.T) {
 		t.Fatalf("%d segments, want several", n)
 	}
 	for _, from := range []int64{0, want.headers[1].BaseOffset, want.headers[333].LastOffset(), want.headers[1499].BaseOffset} {
-		var got []batch.Header
-		if err := l.ScanHeaders(from, func(h batch.Header) error { got = append(got, h); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		first := want.containing(from)
-		if len(got) != len(want.headers)-first {
-			t.Fatalf("ScanHeaders(%d) gave %d headers, want %d", from, len(got), len(want.headers)-first)
-		}
-		for i, h := range got {
-			if h != want.headers[first+i] {
-				t.Fatalf("ScanHeaders(%d) header %d = %+v, want %+v", from, i, h, want.headers[first+i])
-			}
+		checkScanHeaders(t, l, &want, from)
+	}
+}
+
+// checkScanHeaders checks that ScanHeaders from an offset gives every stored header from
+// the batch holding it on.
+func checkScanHeaders(t *testing.T, l *Log, want *stored, from int64) {
+	t.Helper()
+	var got []batch.Header
+	if err := l.ScanHeaders(from, func(h batch.Header) error { got = append(got, h); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	first := want.containing(from)
+	if len(got) != len(want.headers)-first {
+		t.Fatalf("ScanHeaders(%d) gave %d headers, want %d", from, len(got), len(want.headers)-first)
+	}
+	for i, h := range got {
+		if h != want.headers[first+i] {
+			t.Fatalf("ScanHeaders(%d) header %d = %+v, want %+v", from, i, h, want.headers[first+i])
 		}
 	}
 }
@@ -388,18 +395,6 @@ func TestScanHeaders(t *testing.T) {
 	var want stored
 	appendRandom(t, l, &want, rand.New(rand.NewPCG(5, 5)), 120, 0)
 	for _, from := range []int64{0, want.headers[40].BaseOffset + 1, want.headers[119].LastOffset(), want.end()} {
-		var got []batch.Header
-		if err := l.ScanHeaders(from, func(h batch.Header) error { got = append(got, h); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		first := want.containing(from)
-		if len(got) != len(want.headers)-first {
-			t.Fatalf("ScanHeaders(%d) gave %d headers, want %d", from, len(got), len(want.headers)-first)
-		}
-		for i, h := range got {
-			if h != want.headers[first+i] {
-				t.Fatalf("ScanHeaders(%d) header %d = %+v, want %+v", from, i, h, want.headers[first+i])
-			}
-		}
+		checkScanHeaders(t, l, &want, from)
 	}
 }
