@@ -3,6 +3,7 @@ package actors
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -65,4 +66,25 @@ func listDir(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// A partition of a topic with the longest name Kafka allows (249 characters) has a
+// 251-character directory name: moved aside with the deletion suffix appended whole, the
+// name exceeded the file system's 255 bytes, the rename failed, and the topic's data
+// stayed (and a topic created again under the name could never open its partition).
+func TestTrashTakesTheDirectoryOfTheLongestTopicName(t *testing.T) {
+	data := t.TempDir()
+	dir := filepath.Join(data, strings.Repeat("t", 249)+"-0")
+	writeTree(t, dir, "00000000000000000000.log")
+	tr := &trash{log: zerolog.Nop()}
+	if err := tr.discard(dir, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s still there after discard: %v", dir, err)
+	}
+	tr.wait()
+	if left := listDir(t, data); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
 }
