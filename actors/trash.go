@@ -43,15 +43,17 @@ func (t *trash) discard(dir, why string) error {
 }
 
 // doomedName is where discard moves dir: its name, a unique stamp and trashSuffix. The
-// name is cut short where the whole would exceed maxFileName: the directory of a topic
-// with the longest name Kafka allows (249 characters) has 251 of its own, and a rename
-// to a longer name fails (ENAMETOOLONG), which left a deleted topic's data in place and
-// the name's partitions unable to open. Kafka shortens its "-delete" names the same way.
+// name loses its first characters where the whole would exceed maxFileName: the
+// directory of a topic with the longest name Kafka allows (249 characters) has 251 of
+// its own, and a rename to a longer name fails (ENAMETOOLONG), which left a deleted
+// topic's data in place and the name's partitions unable to open. Kafka shortens its
+// "-delete" names too. The end stays, partition number included, so that the partitions
+// of one topic, discarded together, never share a name even if the clock's stamp does.
 func doomedName(dir string, now time.Time) string {
 	name := filepath.Base(dir)
 	suffix := fmt.Sprintf(".%x%s", now.UnixNano(), trashSuffix)
-	if len(name)+len(suffix) > maxFileName {
-		name = name[:maxFileName-len(suffix)]
+	if over := len(name) + len(suffix) - maxFileName; over > 0 {
+		name = name[over:]
 	}
 	return filepath.Join(filepath.Dir(dir), name+suffix)
 }
