@@ -129,13 +129,21 @@ func (s *syncer) stop() {
 func loadProducerState(dir string, l *wal.Log, log zerolog.Logger) *producers.State {
 	start := time.Now()
 	st, from := producers.New(), l.StartOffset()
-	if data, err := os.ReadFile(filepath.Join(dir, producerSnapshotFile)); err == nil {
+	path := filepath.Join(dir, producerSnapshotFile)
+	if data, err := os.ReadFile(path); err == nil {
 		snap, off, err := producers.UnmarshalSnapshot(data)
 		switch {
 		case err != nil:
 			log.Warn().Err(err).Msg("producer snapshot unreadable; rebuilding from the log")
 		case off > l.EndOffset():
-			log.Warn().Int64("snapshot_offset", off).Int64("log_end", l.EndOffset()).Msg("producer snapshot is ahead of the log; rebuilding from the log")
+			// The log lost its tail (a power failure, say). The snapshot goes at once, as
+			// Kafka deletes snapshots past the log end: once appends take the log past its
+			// offset again, the next start would load it and take batches the log no
+			// longer holds for duplicates of new ones.
+			log.Warn().Int64("snapshot_offset", off).Int64("log_end", l.EndOffset()).Msg("producer snapshot is ahead of the log; removing it and rebuilding from the log")
+			if err := os.Remove(path); err != nil {
+				log.Error().Err(err).Msg("remove producer snapshot ahead of the log")
+			}
 		default:
 			st, from = snap, max(off, l.StartOffset())
 		}

@@ -3,7 +3,9 @@ package actors
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -65,4 +67,34 @@ func listDir(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// A partition of a topic with the longest name Kafka allows (249 characters) has a
+// 251-character directory name: moved aside with the deletion suffix appended whole, the
+// name exceeded the file system's 255 bytes, the rename failed, and the topic's data
+// stayed (and a topic created again under the name could never open its partition).
+func TestTrashTakesTheDirectoryOfTheLongestTopicName(t *testing.T) {
+	data := t.TempDir()
+	topic := strings.Repeat("t", 249)
+	tr := &trash{log: zerolog.Nop()}
+	for _, p := range []string{"-0", "-1"} {
+		dir := filepath.Join(data, topic+p)
+		writeTree(t, dir, "00000000000000000000.log")
+		if err := tr.discard(dir, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("%s still there after discard: %v", dir, err)
+		}
+	}
+	// The partitions of a topic are moved aside at once: their names stay apart even
+	// when the clock gives both the same stamp.
+	now := time.Now()
+	if a, b := doomedName(filepath.Join(data, topic+"-0"), now), doomedName(filepath.Join(data, topic+"-1"), now); a == b || len(filepath.Base(a)) > 255 {
+		t.Fatalf("partitions 0 and 1 moved aside as %s and %s", filepath.Base(a), filepath.Base(b))
+	}
+	tr.wait()
+	if left := listDir(t, data); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
 }

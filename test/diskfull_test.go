@@ -84,3 +84,43 @@ func TestDiskFullAnswersStorageErrorAndRecovers(t *testing.T) {
 		t.Fatalf("%d records after space was freed, want %d (the failed writes left nothing behind)", len(recs), 3+written)
 	}
 }
+
+// A sealed segment whose index file is gone is read whole at start and its index rebuilt;
+// on a full disk the node could not write the rebuilt index, failed to open the
+// partition, and answered KAFKA_STORAGE_ERROR to every read of its intact records (each
+// request rescanning the segment) until space was freed. The index is written once there
+// is room; meanwhile the records are served.
+func TestMissingIndexOnAFullDiskStillServesReads(t *testing.T) {
+	mnt := disktest.Tmpfs(t, "16m")
+	n := startNodeAt(t, filepath.Join(mnt, "data"), "")
+	const topic = "index-full"
+	createTopic(t, n, topic, 1, map[string]string{"segment.bytes": "16384"})
+	for i := 0; i < 30; i++ {
+		produceNumbered(t, n, topic, i*100, 100)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(mnt, "data", "partitions", topic+"-0")
+	index := filepath.Join(dir, "00000000000000000000.index")
+	if err := os.Remove(index); err != nil {
+		t.Fatalf("the first segment is sealed and indexed: %v", err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	disktest.Fill(t, filler)
+	n.start()
+
+	ends, err := n.admin().ListEndOffsets(testContext(t), topic)
+	if err != nil || ends[topic][0].Err != nil || ends[topic][0].Offset != 3000 {
+		t.Fatalf("end offset on a full disk: %+v %v, want 3000", ends[topic][0], err)
+	}
+	recs := readPartition(t, n, topic, 0, 0, 3000)
+	checkContiguous(t, "records on a full disk", recs, 0)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the rebuilt index written once there is room", func() bool {
+		_, err := os.Stat(index)
+		return err == nil
+	})
+}

@@ -98,9 +98,10 @@ func (l *Log) swapCleaned(r *CleanResult, rangeEnd int64) error {
 		segs[i].next = segs[i+1].base // a sealed segment reaches up to the next one
 	}
 	l.segments = segs
-	// Sources were below the recovery point, so never among the segments a Sync has yet
-	// to flush; the outputs join them: the next Sync writes their index files, off the
-	// owner goroutine (until then, or after a crash, Open rebuilds them).
+	// Sources were below the recovery point, so among the segments a Sync has yet to
+	// flush only when Open rebuilt their indexes (a Sync writes those); they leave them,
+	// and the outputs join them: the next Sync writes their index files, off the owner
+	// goroutine (until then, or after a crash, Open rebuilds them).
 	l.unsynced = append(without(l.unsynced, r.sources), r.outputs...)
 	l.cleanedTo = m.cleanedTo
 	l.changes++

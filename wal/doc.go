@@ -58,7 +58,8 @@
 //
 // Open recovers whatever a crash left. Segments wholly below the recovery point are trusted:
 // only their index files are read, and rebuilt from the data if missing or inconsistent (a
-// segment there that fails its checks makes Open fail rather than cut durable data). Every
+// segment there that fails its checks makes Open fail rather than cut durable data; the
+// rebuilt index files are written by the next Sync, so Open needs no disk space). Every
 // later segment, always including the active one, is scanned batch by batch: length,
 // CRC-32C and offset continuity. The first bad batch, and everything after it in this and
 // later segments, is cut and logged at warn level with the file, position and byte count:

@@ -199,7 +199,10 @@ func (l *Log) dropSegments(from, to int, reason string) error {
 // segment (at nextBase) begins. Its indexes are read from disk; if they are missing or
 // inconsistent they are rebuilt by a rescan, which must then find the segment intact:
 // damage below the recovery point is not a torn write, and cutting there would throw
-// away data a Sync had made durable, so Open fails instead.
+// away data a Sync had made durable, so Open fails instead. The rebuilt index files are
+// written by the next Sync, as those of segments rescanned above the recovery point are:
+// written here, on a full disk, they failed Open, and the partition's intact records
+// could not be read until there was room again (every request rescanning the segment).
 func (l *Log) loadTrusted(s *segment, nextBase int64) error {
 	err := s.loadIndexes(nextBase)
 	if err == nil {
@@ -218,11 +221,7 @@ func (l *Log) loadTrusted(s *segment, nextBase int64) error {
 	}
 	s.next = nextBase
 	s.appendTimeEntry()
-	if err := s.writeIndexFiles(); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
-	}
-	l.dirDirty = true
-	l.handOver(s)
+	l.unsynced = append(l.unsynced, s)
 	return nil
 }
 

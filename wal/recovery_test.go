@@ -157,6 +157,9 @@ func TestRecoveryRebuildsIndexes(t *testing.T) {
 			tt.damage(t, stem)
 			l, sink := f.reopen(t)
 			wantLogged(t, sink, "rebuilding index", filepath.Base(stem))
+			if err := l.Sync(); err != nil { // writes the rebuilt index files
+				t.Fatal(err)
+			}
 			after, _ := os.ReadFile(stem + indexSuffix)
 			afterTime, _ := os.ReadFile(stem + timeIndexSuffix)
 			if !bytes.Equal(before, after) || !bytes.Equal(beforeTime, afterTime) {
