@@ -28,7 +28,7 @@ type trash struct {
 // discard moves dir aside and deletes it in the background. A dir that does not exist
 // is already gone.
 func (t *trash) discard(dir, why string) error {
-	doomed := fmt.Sprintf("%s.%x%s", dir, time.Now().UnixNano(), trashSuffix)
+	doomed := filepath.Join(filepath.Dir(dir), trashName(filepath.Base(dir), time.Now().UnixNano()))
 	if err := os.Rename(dir, doomed); err != nil {
 		if os.IsNotExist(err) {
 			return nil
@@ -37,6 +37,26 @@ func (t *trash) discard(dir, why string) error {
 	}
 	t.removeInBackground(doomed, dir, why)
 	return nil
+}
+
+// maxFileNameBytes is the longest file name Linux file systems take (NAME_MAX).
+const maxFileNameBytes = 255
+
+// trashName is the name a partition directory named base is moved aside under:
+// "<base>.<nonce>-delete". A topic name may be 249 characters, so with its "-<n>" the
+// base may already be 253 and the suffix would take it past the file system's limit;
+// then, as Kafka does, the topic part is cut short and the partition number kept.
+func trashName(base string, nonce int64) string {
+	suffix := fmt.Sprintf(".%x%s", nonce, trashSuffix)
+	if over := len(base) + len(suffix) - maxFileNameBytes; over > 0 {
+		partition := ""
+		if i := strings.LastIndexByte(base, '-'); i >= 0 {
+			base, partition = base[:i], base[i:]
+		}
+		base = base[:max(0, len(base)-over)]
+		return base + partition + suffix
+	}
+	return base + suffix
 }
 
 // sweep deletes, in the background, the directories under dataDir that an earlier run

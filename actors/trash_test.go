@@ -3,6 +3,7 @@ package actors
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -65,4 +66,33 @@ func listDir(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+func TestTrashNameFitsTheFileSystemForTheLongestTopicName(t *testing.T) {
+	topic := strings.Repeat("t", 249)
+	for _, base := range []string{topic + "-0", topic + "-1", topic + "-1999", "events-3"} {
+		name := trashName(base, 0x18ebba448fa77a83)
+		if len(name) > maxFileNameBytes || !strings.HasSuffix(name, trashSuffix) {
+			t.Fatalf("%d-byte base %q...: trash name is %d bytes (limit %d) or lacks %q", len(base), base[:8], len(name), maxFileNameBytes, trashSuffix)
+		}
+		partition := base[strings.LastIndexByte(base, '-'):]
+		if !strings.Contains(name, partition+".") {
+			t.Fatalf("trash name %q lost the partition number %s", name[len(name)-40:], partition)
+		}
+	}
+	if got := trashName("events-3", 0x1f); got != "events-3.1f-delete" {
+		t.Fatalf("short names keep their whole base: got %q", got)
+	}
+	// The directory really moves aside on disk.
+	data := t.TempDir()
+	dir := filepath.Join(data, topic+"-10")
+	writeTree(t, dir, "00000000000000000000.log")
+	tr := &trash{log: zerolog.Nop()}
+	if err := tr.discard(dir, "test"); err != nil {
+		t.Fatal(err)
+	}
+	tr.wait()
+	if left := listDir(t, data); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
 }

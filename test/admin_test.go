@@ -445,3 +445,31 @@ func TestRecreatedTopicNeverServesTheDeletedOnesData(t *testing.T) {
 		t.Fatalf("the new topic holds %d records, want one in each of %d partitions", len(got), partitions)
 	}
 }
+
+// A topic whose name is as long as Kafka allows (249 characters) can be deleted and
+// created again. Its partition directories ("<topic>-<n>", up to 253 characters) were
+// renamed aside with a suffix that took the name past the file system's 255, the
+// rename failed, and the topic created again under the name answered
+// KAFKA_STORAGE_ERROR: its partitions found the deleted topic's directories in place.
+func TestLongestTopicNameCanBeDeletedAndCreatedAgain(t *testing.T) {
+	topic := strings.Repeat("t", 249)
+	n := startNode(t, "")
+	adm, ctx := n.admin(), testContext(t)
+	createTopic(t, n, topic, 11, nil)
+	produceNumbered(t, n, topic, 0, 100)
+	if r, err := adm.DeleteTopics(ctx, topic); err != nil || r[topic].Err != nil {
+		t.Fatalf("delete: %v %+v", err, r)
+	}
+	eventually(t, 20*time.Second, "the deleted topic's directories to go", func() bool {
+		dirs, _ := filepath.Glob(filepath.Join(n.dir, "data", "partitions", "t*"))
+		return len(dirs) == 0
+	})
+	createTopic(t, n, topic, 11, nil)
+	produceNumbered(t, n, topic, 5000, 11)
+	got := consumeN(t, n, topic, 11)
+	for _, r := range got {
+		if r.Offset != 0 {
+			t.Fatalf("partition %d of the topic created again holds %q at offset %d; want only new records, each at offset 0", r.Partition, r.Value, r.Offset)
+		}
+	}
+}
