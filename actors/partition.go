@@ -628,6 +628,10 @@ func (a *partitionActor) deleteRecords(m *DeleteRecordsRequest) DeleteRecordsRep
 	if r.Code = a.checkServing(-1); r.Code != 0 {
 		return r
 	}
+	if !a.cfg.deletable {
+		r.Code = kerr.PolicyViolation.Code
+		return r
+	}
 	off := m.Offset
 	if off == -1 {
 		off = a.hw
