@@ -628,6 +628,10 @@ func (a *partitionActor) deleteRecords(m *DeleteRecordsRequest) DeleteRecordsRep
 	if r.Code = a.checkServing(-1); r.Code != 0 {
 		return r
 	}
+	if !a.cfg.deletable {
+		r.Code = kerr.PolicyViolation.Code
+		return r
+	}
 	off := m.Offset
 	if off == -1 {
 		off = a.hw
@@ -642,8 +646,10 @@ func (a *partitionActor) deleteRecords(m *DeleteRecordsRequest) DeleteRecordsRep
 			r.Code = kerr.KafkaStorageError.Code
 			return r
 		}
-		a.producers.RemoveBefore(a.wal.StartOffset())
-		a.snapDirty = true
+		// Idempotent producers keep their retained batches, as in Kafka, whose producer
+		// state outlives the records until producer.id.expiration.ms: forgotten, a retry
+		// of a producer's deleted last batch was written again (a duplicate), and any
+		// sequence was taken after it. (A restart drops them: loadProducerState.)
 		a.sizeBytes = a.wal.Size() // whole segments below the new start are gone
 	}
 	r.LowWatermark = a.wal.StartOffset()
@@ -710,8 +716,7 @@ func (a *partitionActor) enforceRetention(now time.Time) {
 		a.log.Info().Int("segments", n).Int64("log_start_offset", a.wal.StartOffset()).Msg("retention deleted segments")
 	}
 	if a.wal.StartOffset() != before {
-		a.producers.RemoveBefore(a.wal.StartOffset())
-		a.snapDirty = true
+		// Producer state stays, as after DeleteRecords (deleteRecords says why).
 		a.sizeBytes = a.wal.Size()
 	}
 }

@@ -22,6 +22,9 @@ type partitionConfig struct {
 	// cleanup.policy includes compact: the log is cleaned (partition_cleaner.go), and
 	// records without a key are refused, as in Kafka.
 	compacted bool
+	// cleanup.policy includes delete: retention applies and DeleteRecords may move the
+	// log start. Kafka refuses DeleteRecords on a compact-only topic (POLICY_VIOLATION).
+	deletable bool
 	clean     wal.CleanConfig // min.cleanable.dirty.ratio, min.compaction.lag.ms, delete.retention.ms
 	// compression.type: the codec every batch is stored with, or keepCodec ("producer":
 	// as the producer compressed it), and the levels it is written at.
@@ -75,7 +78,8 @@ func resolvePartitionConfig(n *Node, img *metastore.Image, t *metastore.Topic) p
 	c.levels.Zstd = int(get(configs.CompressionZstdLevel, int64(c.levels.Zstd)))
 	policy := configs.Effective(configs.CleanupPolicy, t.Configs, b)
 	c.compacted = strings.Contains(policy, "compact")
-	if !strings.Contains(policy, "delete") {
+	c.deletable = strings.Contains(policy, "delete")
+	if !c.deletable {
 		// compact alone: the cleaner removes superseded records, retention nothing, as in
 		// Kafka. compact,delete has both.
 		c.wal.RetentionMs, c.wal.RetentionBytes = -1, -1

@@ -402,3 +402,39 @@ func findPartitionInfo(n *node, topic string, partition int32) (partitionInfoJSO
 	}
 	return partitionInfoJSON{}, false
 }
+
+// DeleteRecords is refused with POLICY_VIOLATION on a topic whose cleanup.policy does not
+// include delete, as Kafka refuses it ("Records of partition ... can not be deleted due to
+// the configured policy"): a compacted topic's log start stays where it is. Once the
+// policy includes delete, the same request moves it.
+func TestDeleteRecordsRefusedWithoutTheDeletePolicy(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "changelog", 1, map[string]string{"cleanup.policy": "compact"})
+	cl := n.client(kgo.DefaultProduceTopic("changelog"))
+	var recs []*kgo.Record
+	for i := range 10 {
+		recs = append(recs, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")})
+	}
+	produceAll(t, cl, recs)
+
+	var offsets kadm.Offsets
+	offsets.Add(kadm.Offset{Topic: "changelog", Partition: 0, At: 5, LeaderEpoch: -1})
+	resps, err := n.admin().DeleteRecords(testContext(t), offsets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := resps.Lookup("changelog", 0); !errors.Is(r.Err, kerr.PolicyViolation) {
+		t.Fatalf("DeleteRecords on a compact-only topic answered %v (low watermark %d), want POLICY_VIOLATION", r.Err, r.LowWatermark)
+	}
+	if e := offsetOf(t, n.rawClient(), "changelog", 0, -2); e != 0 {
+		t.Fatalf("earliest offset %d after a refused DeleteRecords, want 0", e)
+	}
+
+	alter := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "cleanup.policy", Value: strp("compact,delete")}}
+	if r, err := n.admin().AlterTopicConfigs(testContext(t), alter, "changelog"); err != nil || r[0].Err != nil {
+		t.Fatalf("alter cleanup.policy: %v %+v", err, r)
+	}
+	if lw := deleteRecords(t, n, "changelog", 0, 5); lw != 5 {
+		t.Fatalf("low watermark %d after DeleteRecords under compact,delete, want 5", lw)
+	}
+}

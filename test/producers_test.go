@@ -8,6 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
 // DescribeProducers (kadm, the Java Admin, kafka-transactions.sh describe-producers) shows
@@ -78,5 +80,51 @@ func TestDescribeProducersShowsIdempotentProducers(t *testing.T) {
 		if len(rt.Partitions) != 1 || rt.Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
 			t.Errorf("%s partition 7: %+v, want UNKNOWN_TOPIC_OR_PARTITION", rt.Topic, rt.Partitions)
 		}
+	}
+}
+
+// An idempotent producer's sequence state outlives the records it describes, as in Kafka
+// (whose producer state is kept when the log start moves, until producer.id.expiration.ms):
+// after DeleteRecords has removed a producer's last batch, a retry of that batch is still
+// answered as a duplicate with its original offset instead of being written again, a
+// sequence gap is still OUT_OF_ORDER_SEQUENCE, and DescribeProducers still shows the last
+// sequence. The broker forgot the batches below the new log start and took the retry as
+// new records, a duplicate in the log.
+func TestProducerSequencesOutliveDeleteRecords(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "purged", 1, nil)
+	cl := n.rawClient()
+	iresp := initProducerID(t, cl)
+	idempotent := func(seq int32, count int) []byte {
+		o := batchtest.DefaultOptions(time.Now().UnixMilli())
+		o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, seq
+		return batchtest.Build(o, batchtest.Values(count, 10))
+	}
+	last := idempotent(0, 5)
+	if p := produceRaw(t, cl, "purged", 0, last); p.ErrorCode != 0 || p.BaseOffset != 0 {
+		t.Fatalf("first batch: error %d at offset %d", p.ErrorCode, p.BaseOffset)
+	}
+	if lw := deleteRecords(t, n, "purged", 0, -1); lw != 5 {
+		t.Fatalf("low watermark %d after deleting every record, want 5", lw)
+	}
+
+	if p := produceRaw(t, cl, "purged", 0, last); p.ErrorCode != 0 || p.BaseOffset != 0 {
+		t.Fatalf("retry of the deleted last batch: error %d at offset %d, want a duplicate answered with offset 0", p.ErrorCode, p.BaseOffset)
+	}
+	if end := offsetOf(t, cl, "purged", 0, -1); end != 5 {
+		t.Fatalf("log end %d after the retry, want 5: the retry was written again", end)
+	}
+	if p := produceRaw(t, cl, "purged", 0, idempotent(7, 1)); p.ErrorCode != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("sequence 7 after last sequence 4: error %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", p.ErrorCode)
+	}
+	described, err := n.admin().DescribeProducers(testContext(t), kadm.TopicsSet{"purged": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := described["purged"].Partitions[0].ActiveProducers[iresp.ProducerID]; got.LastSequence != 4 {
+		t.Fatalf("described producer %+v, want last sequence 4", got)
+	}
+	if p := produceRaw(t, cl, "purged", 0, idempotent(5, 1)); p.ErrorCode != 0 || p.BaseOffset != 5 {
+		t.Fatalf("next sequence: error %d at offset %d, want offset 5", p.ErrorCode, p.BaseOffset)
 	}
 }

@@ -209,9 +209,10 @@ func (s *State) Expire(nowMs, maxAgeMs int64) int {
 }
 
 // RemoveBefore forgets retained batches that lie entirely below
-// logStartOffset (after retention or DeleteRecords). A producer left with no
-// batch keeps its epoch, so older epochs stay fenced, but accepts any
-// sequence for its current epoch again.
+// logStartOffset (when the state is rebuilt at start; a running partition
+// keeps them when retention or DeleteRecords moves the log start, as Kafka
+// does). A producer left with no batch keeps its epoch, so older epochs stay
+// fenced, but accepts any sequence for its current epoch again.
 func (s *State) RemoveBefore(logStartOffset int64) {
 	for _, e := range s.producers {
 		for e.n > 0 && e.at(0).LastOffset < logStartOffset {
