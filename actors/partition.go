@@ -649,7 +649,8 @@ func (a *partitionActor) deleteRecords(m *DeleteRecordsRequest) DeleteRecordsRep
 		// Idempotent producers keep their retained batches, as in Kafka, whose producer
 		// state outlives the records until producer.id.expiration.ms: forgotten, a retry
 		// of a producer's deleted last batch was written again (a duplicate), and any
-		// sequence was taken after it. (A restart drops them: loadProducerState.)
+		// sequence was taken after it. (A restart keeps them too, from the snapshot:
+		// loadProducerState.)
 		a.sizeBytes = a.wal.Size() // whole segments below the new start are gone
 	}
 	r.LowWatermark = a.wal.StartOffset()

@@ -144,7 +144,17 @@ func loadProducerState(dir string, l *wal.Log, log zerolog.Logger) *producers.St
 			if err := os.Remove(path); err != nil {
 				log.Error().Err(err).Msg("remove producer snapshot ahead of the log")
 			}
+		case off <= l.StartOffset():
+			// Retention or DeleteRecords has moved the log start past it since: Kafka
+			// deletes such a snapshot and rebuilds from the log, forgetting producers
+			// whose batches are all gone; so does this.
+			log.Debug().Int64("snapshot_offset", off).Int64("log_start", l.StartOffset()).Msg("producer snapshot is at or below the log start; removing it and rebuilding from the log")
+			if err := os.Remove(path); err != nil {
+				log.Error().Err(err).Msg("remove producer snapshot at or below the log start")
+			}
 		default:
+			// Kept whole: producers whose batches lie below the log start keep them until
+			// they expire, as in Kafka and as in the running partition (deleteRecords).
 			st, from = snap, max(off, l.StartOffset())
 		}
 	}
@@ -162,7 +172,6 @@ func loadProducerState(dir string, l *wal.Log, log zerolog.Logger) *producers.St
 	if err != nil {
 		log.Warn().Err(err).Msg("scan log for producer state")
 	}
-	st.RemoveBefore(l.StartOffset())
 	st.Expire(now, producerExpiry.Milliseconds())
 	if batches > 0 || st.Len() > 0 {
 		// Loading a snapshot is routine, and a node with thousands of partitions logged a

@@ -128,3 +128,44 @@ func TestProducerSequencesOutliveDeleteRecords(t *testing.T) {
 		t.Fatalf("next sequence: error %d at offset %d, want offset 5", p.ErrorCode, p.BaseOffset)
 	}
 }
+
+// The same holds across a restart, as in Kafka, whose producer snapshot keeps the state
+// of batches below the log start: DeleteRecords removes a producer's older batch, the
+// node restarts, and a retry of that batch is still answered as a duplicate with its
+// original offset. The node dropped the batch at the restart and answered
+// OUT_OF_ORDER_SEQUENCE_NUMBER, an error for a batch that was written.
+func TestProducerSequencesOutliveDeleteRecordsAcrossARestart(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "purged-restart", 1, nil)
+	cl := n.rawClient()
+	iresp := initProducerID(t, cl)
+	idempotent := func(seq int32, count int) []byte {
+		o := batchtest.DefaultOptions(time.Now().UnixMilli())
+		o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, seq
+		return batchtest.Build(o, batchtest.Values(count, 10))
+	}
+	older, newer := idempotent(0, 5), idempotent(5, 5)
+	for i, b := range [][]byte{older, newer} {
+		if p := produceRaw(t, cl, "purged-restart", 0, b); p.ErrorCode != 0 || p.BaseOffset != int64(5*i) {
+			t.Fatalf("batch %d: error %d at offset %d", i, p.ErrorCode, p.BaseOffset)
+		}
+	}
+	if lw := deleteRecords(t, n, "purged-restart", 0, 7); lw != 7 {
+		t.Fatalf("low watermark %d, want 7", lw)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	n.start()
+	cl = n.rawClient()
+
+	if p := produceRaw(t, cl, "purged-restart", 0, older); p.ErrorCode != 0 || p.BaseOffset != 0 {
+		t.Fatalf("retry of the deleted batch after the restart: error %d at offset %d, want a duplicate answered with offset 0", p.ErrorCode, p.BaseOffset)
+	}
+	if end := offsetOf(t, cl, "purged-restart", 0, -1); end != 10 {
+		t.Fatalf("log end %d after the retry, want 10: the retry was written again", end)
+	}
+	if p := produceRaw(t, cl, "purged-restart", 0, idempotent(10, 1)); p.ErrorCode != 0 || p.BaseOffset != 10 {
+		t.Fatalf("next sequence: error %d at offset %d, want offset 10", p.ErrorCode, p.BaseOffset)
+	}
+}

@@ -39,18 +39,15 @@
 // the restart time as writeTimeMs: replayed producers then get a full expiry
 // period rather than being expired on a client clock (snapshotted producers
 // keep their recorded write times). Apply does no validation, exactly like
-// the Java broker's replay of its own log. Call RemoveBefore(logStartOffset)
-// and Expire afterwards.
+// the Java broker's replay of its own log. Call Expire afterwards. Retained
+// batches below the log start are kept, as the Java broker keeps them, until
+// their producer expires: a retry of a deleted batch is still a duplicate.
 //
 // # Deliberate differences from the Java broker
 //
 //   - Expiry uses the write time passed to Apply (wall clock of the append)
 //     rather than the batch's MaxTimestamp, so a producer sending old
 //     CreateTime timestamps is not expired on its first batch.
-//   - RemoveBefore forgets retained batches below the log start offset; a
-//     producer left with none keeps its epoch (still fencing older epochs) but
-//     accepts any sequence for that epoch again, as after KIP-360 state loss.
-//     Java 3.x keeps the in-memory state until expiry instead.
 //   - Transactions (markers, ongoing-transaction protection from expiry) are
 //     not modelled.
 package producers

@@ -13,7 +13,7 @@ import (
 )
 
 // randomState drives a State through a random history of appends, epoch
-// bumps, wrap-arounds, RemoveBefore and Expire calls.
+// bumps, wrap-arounds and Expire calls.
 func randomState(r *rand.Rand) *State {
 	s := New()
 	nProducers := r.IntN(12)
@@ -44,10 +44,7 @@ func randomState(r *rand.Rand) *State {
 		p.seq = addSequence(b.LastSeq, 1)
 		offset += int64(n)
 		now += r.Int64N(100)
-		switch r.IntN(20) {
-		case 0:
-			s.RemoveBefore(offset - r.Int64N(40))
-		case 1:
+		if r.IntN(20) == 0 {
 			s.Expire(now, 50+r.Int64N(500))
 		}
 	}

@@ -82,13 +82,6 @@ func (e *entry) push(m BatchMeta) {
 	e.start = (e.start + 1) % RetainedBatches
 }
 
-// dropOldest forgets the oldest retained batch.
-func (e *entry) dropOldest() {
-	e.batches[e.start] = BatchMeta{}
-	e.start = (e.start + 1) % RetainedBatches
-	e.n--
-}
-
 // State is the idempotent-producer state of one partition. The zero value is
 // not usable; create it with New.
 type State struct {
@@ -150,8 +143,9 @@ func (s *State) Check(b Batch) (dup BatchMeta, isDup bool, err error) {
 		return BatchMeta{}, false, nil
 	}
 	if e.n == 0 {
-		// Epoch known but its batches were removed (RemoveBefore): the
-		// sequence is lost, so any sequence is accepted.
+		// Epoch known but no batch (a snapshot written by an earlier version,
+		// which dropped batches below the log start): the sequence is lost,
+		// so any sequence is accepted.
 		return BatchMeta{}, false, nil
 	}
 	if last := e.newest().LastSeq; !inSequence(last, b.FirstSeq) {
@@ -206,19 +200,6 @@ func (s *State) Expire(nowMs, maxAgeMs int64) int {
 		}
 	}
 	return dropped
-}
-
-// RemoveBefore forgets retained batches that lie entirely below
-// logStartOffset (when the state is rebuilt at start; a running partition
-// keeps them when retention or DeleteRecords moves the log start, as Kafka
-// does). A producer left with no batch keeps its epoch, so older epochs stay
-// fenced, but accepts any sequence for its current epoch again.
-func (s *State) RemoveBefore(logStartOffset int64) {
-	for _, e := range s.producers {
-		for e.n > 0 && e.at(0).LastOffset < logStartOffset {
-			e.dropOldest()
-		}
-	}
 }
 
 // Producer returns a copy of the state of producer id.

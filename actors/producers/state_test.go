@@ -63,7 +63,6 @@ func TestCheckRules(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   []setupBatch
-		remove  int64 // RemoveBefore(remove) after setup when > 0
 		probe   Batch
 		wantErr error
 		wantDup int64 // base offset of the duplicate, -1 when not a dup
@@ -186,27 +185,6 @@ func TestCheckRules(t *testing.T) {
 			wantDup: -1,
 		},
 		{
-			name:    "sequence state lost to RemoveBefore accepts any sequence",
-			setup:   []setupBatch{{pid, 3, 0, 5}},
-			remove:  100,
-			probe:   mk(pid, 3, 77, 1),
-			wantDup: -1,
-		},
-		{
-			name:    "RemoveBefore keeps the epoch fence",
-			setup:   []setupBatch{{pid, 3, 0, 5}},
-			remove:  100,
-			probe:   mk(pid, 2, 0, 1),
-			wantErr: ErrInvalidProducerEpoch, wantDup: -1,
-		},
-		{
-			name:    "RemoveBefore keeps the epoch so a new epoch must start at 0",
-			setup:   []setupBatch{{pid, 3, 0, 5}},
-			remove:  100,
-			probe:   mk(pid, 4, 5, 1),
-			wantErr: ErrOutOfOrderSequence, wantDup: -1,
-		},
-		{
 			name:    "negative sequence on an idempotent batch",
 			probe:   Batch{ProducerID: pid, FirstSeq: -1, LastSeq: 0},
 			wantErr: ErrInvalidSequence, wantDup: -1,
@@ -217,9 +195,6 @@ func TestCheckRules(t *testing.T) {
 			l := newFakeLog(t)
 			for _, sb := range tc.setup {
 				l.mustAppend(sb.pid, sb.epoch, sb.firstSeq, sb.n)
-			}
-			if tc.remove > 0 {
-				l.s.RemoveBefore(tc.remove)
 			}
 			before := l.s.Producers()
 			dup, isDup, err := l.s.Check(tc.probe)
@@ -377,45 +352,6 @@ func TestExpire(t *testing.T) {
 	}
 	if n := s.Expire(8_000, 6_000); n != 0 {
 		t.Fatalf("second Expire dropped %d, want 0", n)
-	}
-}
-
-func TestRemoveBefore(t *testing.T) {
-	l := newFakeLog(t)
-	l.mustAppend(1, 4, 0, 2) // offsets 0-1
-	l.mustAppend(1, 4, 2, 3) // offsets 2-4
-	l.mustAppend(2, 0, 0, 1) // offset 5
-	l.mustAppend(1, 4, 5, 1) // offset 6
-
-	l.s.RemoveBefore(1)
-	if p, _ := l.s.Producer(1); len(p.Batches) != 3 {
-		t.Fatalf("RemoveBefore(1) dropped the batch at 0-1 whose last record is still in the log: %+v", p.Batches)
-	}
-	l.s.RemoveBefore(3)
-	p, _ := l.s.Producer(1)
-	if len(p.Batches) != 2 || p.Batches[0].BaseOffset != 2 {
-		t.Fatalf("after RemoveBefore(3) producer 1 keeps %+v, want the batches at 2 and 6 (2-4 straddles)", p.Batches)
-	}
-	if _, _, err := l.s.Check(mk(1, 4, 0, 2)); Code(err) != CodeOutOfOrderSequenceNumber {
-		t.Fatalf("retry of removed batch: %v, want OUT_OF_ORDER", err)
-	}
-	dup, isDup, err := l.s.Check(mk(1, 4, 2, 3))
-	if err != nil || !isDup || dup.BaseOffset != 2 {
-		t.Fatalf("retry of straddling batch: %+v dup=%v err=%v", dup, isDup, err)
-	}
-
-	l.s.RemoveBefore(7)
-	if l.s.Len() != 2 {
-		t.Fatalf("Len = %d, want 2: RemoveBefore forgets batches, not producers", l.s.Len())
-	}
-	p, _ = l.s.Producer(1)
-	if p.Epoch != 4 || len(p.Batches) != 0 || p.LastSeq() != -1 {
-		t.Fatalf("producer 1 after RemoveBefore(7) = %+v, want epoch 4 and no batches", p)
-	}
-	l.mustAppend(1, 4, 1000, 1) // sequence unknown: accepted
-	l.mustAppend(1, 4, 1001, 1) // and tracked again from there
-	if _, _, err := l.s.Check(mk(1, 4, 5000, 1)); Code(err) != CodeOutOfOrderSequenceNumber {
-		t.Fatalf("gap after re-learning the sequence: %v", err)
 	}
 }
 
