@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/chronik/chronik-node/actors/groups"
+	"github.com/chronik/chronik-node/raftnode/fsm"
 )
 
 func startGroupNode(t *testing.T, dir string, opts GroupOptions) *testNode {
@@ -331,5 +332,52 @@ func TestGroupRequestsNeedTheRaftLeader(t *testing.T) {
 		if _, code := n.DeleteOffsets(ctx, "g", nil); code != tc.want {
 			t.Fatalf("leader %d: offset delete %d", tc.lead, code)
 		}
+	}
+}
+
+// TestExpiryKeepsCommitsNotYetApplied: an expiry check that runs while a commit is on
+// its way through Raft must not count the group as holding only expired offsets. Kafka
+// skips partitions with pending commits (and keeps a group that has any); without that,
+// the group was deleted behind the commit, which the client had been told succeeded.
+func TestExpiryKeepsCommitsNotYetApplied(t *testing.T) {
+	opts := groupTestOptions()
+	// Expiry runs only when the test asks for it.
+	opts.OffsetsRetention, opts.RetentionCheckInterval = 100*time.Millisecond, time.Hour
+	n := startGroupNode(t, t.TempDir(), opts)
+	defer n.stop(t)
+	createTopic(t, n.Node, "t", 2)
+	simple := groups.MemberRef{Generation: -1}
+	if code := commitOne(t, n.Node, "g", simple, "t", 0, 5); code != 0 {
+		t.Fatalf("commit: %d", code)
+	}
+	time.Sleep(2 * opts.OffsetsRetention) // partition 0's offset is past the retention now
+
+	// A commit of partition 1 and an expiry check reach the group's actor back to back:
+	// the check runs before Raft applies the commit.
+	reply := make(chan commitStarted, 1)
+	offsets := []fsm.OffsetCommit{{Topic: "t", Partition: 1, Offset: 7, LeaderEpoch: -1, CommitTimestampMs: time.Now().UnixMilli()}}
+	if !n.sendToGroup("g", false, &commitOffsetsMsg{ref: simple, offsets: offsets, reply: reply}) || !n.sendToGroup("g", false, &expireOffsets{}) {
+		t.Fatal("the group's actor is gone")
+	}
+	started := <-reply
+	if started.code != 0 {
+		t.Fatalf("commit refused: %d", started.code)
+	}
+	if code := n.awaitApplied(context.Background(), started.applied); code != 0 {
+		t.Fatalf("commit failed: %d", code)
+	}
+	// The commit was acknowledged: its offset must be there, though partition 0's is gone.
+	waitUntil(t, "the expired offset to be deleted", func() bool {
+		offs, _ := n.FetchOffsets(context.Background(), "g")
+		for _, o := range offs {
+			if o.Partition == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	offs, _ := n.FetchOffsets(context.Background(), "g")
+	if len(offs) != 1 || offs[0].Partition != 1 || offs[0].Offset != 7 {
+		t.Fatalf("offsets after an acknowledged commit raced an expiry check: %+v", offs)
 	}
 }
