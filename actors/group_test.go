@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -379,5 +380,35 @@ func TestExpiryKeepsCommitsNotYetApplied(t *testing.T) {
 	offs, _ := n.FetchOffsets(context.Background(), "g")
 	if len(offs) != 1 || offs[0].Partition != 1 || offs[0].Offset != 7 {
 		t.Fatalf("offsets after an acknowledged commit raced an expiry check: %+v", offs)
+	}
+}
+
+// TestOffsetMetadataLimitCountsCharacters: Kafka bounds a commit's metadata by
+// offset.metadata.max.bytes counted as the Java string's length (UTF-16 units), not
+// as UTF-8 bytes, so metadata of 3000 two-byte characters fits the default 4096.
+func TestOffsetMetadataLimitCountsCharacters(t *testing.T) {
+	n := startGroupNode(t, t.TempDir(), groupTestOptions())
+	defer n.stop(t)
+	createTopic(t, n.Node, "t", 1)
+	commit := func(md string) int16 {
+		return n.CommitOffsets(context.Background(), &OffsetCommitRequest{
+			Group: "g", Member: groups.MemberRef{Generation: -1}, RetentionMs: -1,
+			Offsets: []OffsetCommitEntry{{Topic: "t", Offset: 1, LeaderEpoch: -1, Metadata: &md, CommitTimestampMs: -1}},
+		})[0]
+	}
+	for _, tc := range []struct {
+		what string
+		md   string
+		want int16
+	}{
+		{"4096 ASCII characters", strings.Repeat("a", 4096), 0},
+		{"4097 ASCII characters", strings.Repeat("a", 4097), kerr.OffsetMetadataTooLarge.Code},
+		{"3000 two-byte characters (6000 bytes)", strings.Repeat("é", 3000), 0},
+		{"4096 three-byte characters", strings.Repeat("€", 4096), 0},
+		{"2049 characters outside the BMP (two UTF-16 units each)", strings.Repeat("😀", 2049), kerr.OffsetMetadataTooLarge.Code},
+	} {
+		if got := commit(tc.md); got != tc.want {
+			t.Errorf("metadata of %s: code %d, want %d", tc.what, got, tc.want)
+		}
 	}
 }
