@@ -412,3 +412,28 @@ func TestOffsetMetadataLimitCountsCharacters(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredGroupsAreCoordinatedAfterRestart: once a restarted node leads the metadata
+// Raft group it coordinates every stored group at once, so ListGroups shows them and
+// their timers (session expiry, offset expiry) run, without waiting for a request that
+// names the group. The manager's leadership watch used to take its first reading after
+// the manager's own; leadership gained between the two was never signalled.
+func TestStoredGroupsAreCoordinatedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	n := startGroupNode(t, dir, groupTestOptions())
+	createTopic(t, n.Node, "t", 1)
+	if code := commitOne(t, n.Node, "offsets-only", groups.MemberRef{Generation: -1}, "t", 0, 3); code != 0 {
+		t.Fatalf("standalone commit: %d", code)
+	}
+	joinAndSync(t, n.Node, "with-member", nil)
+	n.stop(t)
+
+	for restart := 0; restart < 5; restart++ {
+		n = startGroupNode(t, dir, groupTestOptions())
+		waitUntil(t, "the stored groups to be listed after a restart", func() bool {
+			l, code := n.ListGroups()
+			return code == 0 && len(l) == 2
+		})
+		n.stop(t)
+	}
+}
