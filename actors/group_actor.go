@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/chronik/chronik-node/actors/groups"
+	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/raftnode/fsm"
 )
 
@@ -26,7 +28,10 @@ type groupActor struct {
 
 	g          *groups.Group
 	hasOffsets bool // the store may hold offsets of the group
-	finishing  bool // deleted, waiting for the manager to stop us
+	// pendingCommits counts, per partition, the commits proposed and not yet applied:
+	// expiry reads the store, which does not show them yet (Kafka's pendingOffsetCommits).
+	pendingCommits map[fsm.GroupPartition]int
+	finishing      bool // deleted, waiting for the manager to stop us
 
 	timer   *time.Timer
 	timerAt time.Time
@@ -47,6 +52,8 @@ type (
 		replies []groups.Reply
 		err     error
 	}
+	// commitApplied reports that a commit's proposal has an outcome (or timed out).
+	commitApplied struct{ parts []fsm.GroupPartition }
 	// groupRemoved reports the outcome of deleting the group (DeleteGroups or expiry).
 	groupRemoved struct {
 		err   error
@@ -87,7 +94,13 @@ func (a *groupActor) Receive(ctx actor.Context) {
 		m.reply <- leaveReply{results: results}
 		a.apply(ctx, out)
 	case *commitOffsetsMsg:
-		a.commit(m)
+		a.commit(ctx, m)
+	case *commitApplied:
+		for _, p := range m.parts {
+			if a.pendingCommits[p]--; a.pendingCommits[p] <= 0 {
+				delete(a.pendingCommits, p)
+			}
+		}
 	case *describeGroupMsg:
 		m.reply <- describeReply{desc: a.g.Describe()}
 	case *deleteGroupMsg:
@@ -231,15 +244,39 @@ func (a *groupActor) finish(ctx actor.Context) {
 	ctx.Send(a.n.pids.groups, &groupFinished{name: a.name, pid: ctx.Self()})
 }
 
-// commit validates an OffsetCommit against the group and proposes the offsets; the
-// caller waits for them to be applied (durable) before answering the client.
-func (a *groupActor) commit(m *commitOffsetsMsg) {
+// commit validates an OffsetCommit and proposes the offsets; the caller waits for them
+// to be applied (durable) before answering the client. Until then the partitions count
+// as pending, so an expiry check meanwhile neither deletes them nor the group.
+func (a *groupActor) commit(ctx actor.Context, m *commitOffsetsMsg) {
 	if code := a.g.CheckCommit(time.Now(), m.ref); code != 0 {
 		m.reply <- commitStarted{code: code}
 		return
 	}
 	a.hasOffsets = true
-	m.reply <- commitStarted{applied: a.n.proposeAsync(fsm.Command{CommitOffsets: &fsm.CommitOffsets{Group: a.name, Offsets: m.offsets}})}
+	parts := make([]fsm.GroupPartition, len(m.offsets))
+	if a.pendingCommits == nil {
+		a.pendingCommits = map[fsm.GroupPartition]int{}
+	}
+	for i, o := range m.offsets {
+		parts[i] = fsm.GroupPartition{Topic: o.Topic, Partition: o.Partition}
+		a.pendingCommits[parts[i]]++
+	}
+	applied := a.n.proposeAsync(fsm.Command{CommitOffsets: &fsm.CommitOffsets{Group: a.name, Offsets: m.offsets}})
+	forwarded := make(chan proposeResult, 1)
+	m.reply <- commitStarted{applied: forwarded}
+	self := ctx.Self()
+	timeout := a.n.proposalWait()
+	go func() {
+		// On a timeout nothing is forwarded: the caller's own wait ends at the same bound.
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		select {
+		case r := <-applied:
+			forwarded <- r
+		case <-timer.C:
+		}
+		a.n.root.Send(self, &commitApplied{parts: parts})
+	}()
 }
 
 func (a *groupActor) delete(ctx actor.Context, m *deleteGroupMsg) {
@@ -318,7 +355,10 @@ func (a *groupActor) expire(ctx actor.Context) {
 		return
 	}
 	expired := a.g.ExpiredOffsets(now, a.n.groupOpts.OffsetsRetention, offsets)
-	if a.g.State() == groups.Empty && len(expired) == len(offsets) {
+	expired = slices.DeleteFunc(expired, func(o metastore.CommittedOffset) bool {
+		return a.pendingCommits[fsm.GroupPartition{Topic: o.Topic, Partition: o.Partition}] > 0
+	})
+	if a.g.State() == groups.Empty && len(expired) == len(offsets) && len(a.pendingCommits) == 0 {
 		if len(expired) > 0 {
 			a.log.Info().Int("offsets", len(expired)).Msg("offsets expired; removing the empty group")
 		}

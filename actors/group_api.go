@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"time"
+	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -254,7 +255,7 @@ func (n *Node) CommitOffsets(ctx context.Context, r *OffsetCommitRequest) []int1
 		case t == nil || e.Partition < 0 || int(e.Partition) >= len(t.Partitions):
 			codes[i] = kerr.UnknownTopicOrPartition.Code
 			continue
-		case e.Metadata != nil && len(*e.Metadata) > n.groupOpts.MaxMetadataBytes:
+		case e.Metadata != nil && javaStringLength(*e.Metadata) > n.groupOpts.MaxMetadataBytes:
 			codes[i] = kerr.OffsetMetadataTooLarge.Code
 			continue
 		}
@@ -286,6 +287,18 @@ func (n *Node) CommitOffsets(ctx context.Context, r *OffsetCommitRequest) []int1
 		r.Sequenced()
 	}
 	return fill(n.awaitApplied(ctx, started.applied))
+}
+
+// javaStringLength is the length of s as a Java string: UTF-16 code units, two for a
+// character outside the Basic Multilingual Plane. Kafka checks offset.metadata.max.bytes
+// against that, despite the name, so a commit it accepts is accepted here too. (An
+// invalid UTF-8 byte counts as one replacement character.)
+func javaStringLength(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 // awaitApplied waits for a proposal and maps its failure to a Kafka error code.

@@ -214,13 +214,14 @@ func (m *groupManager) checkLeadership(ctx actor.Context) {
 	m.leading = leading
 }
 
-// watchLeadership sends leadershipCheck whenever this node gains or loses the Raft
-// leadership (the node signals every Raft status change), until the returned func is
-// called.
-func (m *groupManager) watchLeadership(self *actor.PID) func() {
+// watchLeadership sends leadershipCheck whenever this node's leadership differs from
+// leading, the manager's last reading, and then each time it changes (the node signals
+// every Raft status change), until the returned func is called. It starts from the
+// manager's reading, not one of its own: leadership gained in between would otherwise
+// be taken as the starting point and never signalled.
+func (m *groupManager) watchLeadership(self *actor.PID, leading bool) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		leading := m.n.coordinatorCode() == 0
 		for {
 			if err := m.n.waitFor(ctx, func() bool { return (m.n.coordinatorCode() == 0) != leading }); err != nil {
 				return
@@ -260,7 +261,7 @@ func (m *groupManager) start(ctx actor.Context) {
 	}
 	m.leading = false
 	m.checkLeadership(ctx)
-	m.cancelCheck = m.watchLeadership(ctx.Self())
+	m.cancelCheck = m.watchLeadership(ctx.Self(), m.leading)
 	m.cancelTick = m.n.scheduleRepeatedly(m.n.groupOpts.RetentionCheckInterval, ctx.Self(), &groupsTick{})
 }
 

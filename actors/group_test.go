@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/chronik/chronik-node/actors/groups"
+	"github.com/chronik/chronik-node/raftnode/fsm"
 )
 
 func startGroupNode(t *testing.T, dir string, opts GroupOptions) *testNode {
@@ -331,5 +333,107 @@ func TestGroupRequestsNeedTheRaftLeader(t *testing.T) {
 		if _, code := n.DeleteOffsets(ctx, "g", nil); code != tc.want {
 			t.Fatalf("leader %d: offset delete %d", tc.lead, code)
 		}
+	}
+}
+
+// TestExpiryKeepsCommitsNotYetApplied: an expiry check that runs while a commit is on
+// its way through Raft must not count the group as holding only expired offsets. Kafka
+// skips partitions with pending commits (and keeps a group that has any); without that,
+// the group was deleted behind the commit, which the client had been told succeeded.
+func TestExpiryKeepsCommitsNotYetApplied(t *testing.T) {
+	opts := groupTestOptions()
+	// Expiry runs only when the test asks for it.
+	opts.OffsetsRetention, opts.RetentionCheckInterval = 100*time.Millisecond, time.Hour
+	n := startGroupNode(t, t.TempDir(), opts)
+	defer n.stop(t)
+	createTopic(t, n.Node, "t", 2)
+	simple := groups.MemberRef{Generation: -1}
+	if code := commitOne(t, n.Node, "g", simple, "t", 0, 5); code != 0 {
+		t.Fatalf("commit: %d", code)
+	}
+	time.Sleep(2 * opts.OffsetsRetention) // partition 0's offset is past the retention now
+
+	// A commit of partition 1 and an expiry check reach the group's actor back to back:
+	// the check runs before Raft applies the commit.
+	reply := make(chan commitStarted, 1)
+	offsets := []fsm.OffsetCommit{{Topic: "t", Partition: 1, Offset: 7, LeaderEpoch: -1, CommitTimestampMs: time.Now().UnixMilli()}}
+	if !n.sendToGroup("g", false, &commitOffsetsMsg{ref: simple, offsets: offsets, reply: reply}) || !n.sendToGroup("g", false, &expireOffsets{}) {
+		t.Fatal("the group's actor is gone")
+	}
+	started := <-reply
+	if started.code != 0 {
+		t.Fatalf("commit refused: %d", started.code)
+	}
+	if code := n.awaitApplied(context.Background(), started.applied); code != 0 {
+		t.Fatalf("commit failed: %d", code)
+	}
+	// The commit was acknowledged: its offset must be there, though partition 0's is gone.
+	waitUntil(t, "the expired offset to be deleted", func() bool {
+		offs, _ := n.FetchOffsets(context.Background(), "g")
+		for _, o := range offs {
+			if o.Partition == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	offs, _ := n.FetchOffsets(context.Background(), "g")
+	if len(offs) != 1 || offs[0].Partition != 1 || offs[0].Offset != 7 {
+		t.Fatalf("offsets after an acknowledged commit raced an expiry check: %+v", offs)
+	}
+}
+
+// TestOffsetMetadataLimitCountsCharacters: Kafka bounds a commit's metadata by
+// offset.metadata.max.bytes counted as the Java string's length (UTF-16 units), not
+// as UTF-8 bytes, so metadata of 3000 two-byte characters fits the default 4096.
+func TestOffsetMetadataLimitCountsCharacters(t *testing.T) {
+	n := startGroupNode(t, t.TempDir(), groupTestOptions())
+	defer n.stop(t)
+	createTopic(t, n.Node, "t", 1)
+	commit := func(md string) int16 {
+		return n.CommitOffsets(context.Background(), &OffsetCommitRequest{
+			Group: "g", Member: groups.MemberRef{Generation: -1}, RetentionMs: -1,
+			Offsets: []OffsetCommitEntry{{Topic: "t", Offset: 1, LeaderEpoch: -1, Metadata: &md, CommitTimestampMs: -1}},
+		})[0]
+	}
+	for _, tc := range []struct {
+		what string
+		md   string
+		want int16
+	}{
+		{"4096 ASCII characters", strings.Repeat("a", 4096), 0},
+		{"4097 ASCII characters", strings.Repeat("a", 4097), kerr.OffsetMetadataTooLarge.Code},
+		{"3000 two-byte characters (6000 bytes)", strings.Repeat("é", 3000), 0},
+		{"4096 three-byte characters", strings.Repeat("€", 4096), 0},
+		{"2049 characters outside the BMP (two UTF-16 units each)", strings.Repeat("😀", 2049), kerr.OffsetMetadataTooLarge.Code},
+	} {
+		if got := commit(tc.md); got != tc.want {
+			t.Errorf("metadata of %s: code %d, want %d", tc.what, got, tc.want)
+		}
+	}
+}
+
+// TestStoredGroupsAreCoordinatedAfterRestart: once a restarted node leads the metadata
+// Raft group it coordinates every stored group at once, so ListGroups shows them and
+// their timers (session expiry, offset expiry) run, without waiting for a request that
+// names the group. The manager's leadership watch used to take its first reading after
+// the manager's own; leadership gained between the two was never signalled.
+func TestStoredGroupsAreCoordinatedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	n := startGroupNode(t, dir, groupTestOptions())
+	createTopic(t, n.Node, "t", 1)
+	if code := commitOne(t, n.Node, "offsets-only", groups.MemberRef{Generation: -1}, "t", 0, 3); code != 0 {
+		t.Fatalf("standalone commit: %d", code)
+	}
+	joinAndSync(t, n.Node, "with-member", nil)
+	n.stop(t)
+
+	for restart := 0; restart < 5; restart++ {
+		n = startGroupNode(t, dir, groupTestOptions())
+		waitUntil(t, "the stored groups to be listed after a restart", func() bool {
+			l, code := n.ListGroups()
+			return code == 0 && len(l) == 2
+		})
+		n.stop(t)
 	}
 }
