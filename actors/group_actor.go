@@ -96,8 +96,12 @@ func (a *groupActor) Receive(ctx actor.Context) {
 	case *commitOffsetsMsg:
 		a.commit(ctx, m)
 	case *commitApplied:
+		// A restarted actor starts with no pending commits, and may hear of the ones its
+		// predecessor proposed: they only ever end.
 		for _, p := range m.parts {
-			if a.pendingCommits[p]--; a.pendingCommits[p] <= 0 {
+			if left := a.pendingCommits[p] - 1; left > 0 {
+				a.pendingCommits[p] = left
+			} else {
 				delete(a.pendingCommits, p)
 			}
 		}

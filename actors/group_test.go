@@ -280,6 +280,26 @@ func TestGroupActorPanicRebuildsFromStore(t *testing.T) {
 	}
 }
 
+// A group actor restarted while a commit of its predecessor's was on its way through Raft
+// hears of the commit's outcome with no pending commits of its own: it must take that in
+// its stride (it panicked on its empty table, and was restarted again).
+func TestCommitOutcomeReachingAFreshGroupActor(t *testing.T) {
+	n := startGroupNode(t, t.TempDir(), groupTestOptions())
+	defer n.stop(t)
+	createTopic(t, n.Node, "t", 1)
+	joinAndSync(t, n.Node, "g", nil)
+	pid := n.groupDir.get("g").pid
+	if !n.sendToGroup("g", false, &commitApplied{parts: []fsm.GroupPartition{{Topic: "t", Partition: 0}}}) {
+		t.Fatal("the group's actor is gone")
+	}
+	if _, code := n.DescribeGroup(context.Background(), "g"); code != 0 { // answered after the message above
+		t.Fatalf("describe: %d", code)
+	}
+	if st := n.reg.get(pid.Id); st == nil || st.restarts.Load() != 0 {
+		t.Fatalf("the group actor restarted on a commit outcome it had no record of: %+v", st)
+	}
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
