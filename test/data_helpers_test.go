@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
 // createTopic creates a topic with config overrides and fails the test if that fails.
@@ -182,6 +184,14 @@ func initProducerID(t *testing.T, cl kmsg.Requestor) *kmsg.InitProducerIDRespons
 		t.Fatalf("InitProducerId: %v %+v", err, iresp)
 	}
 	return iresp
+}
+
+// idempotentBatch builds a batch of count 10-byte values from the producer p, its first
+// record at sequence seq, for raw idempotent produces.
+func idempotentBatch(p *kmsg.InitProducerIDResponse, seq int32, count int) []byte {
+	o := batchtest.DefaultOptions(time.Now().UnixMilli())
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence = p.ProducerID, p.ProducerEpoch, seq
+	return batchtest.Build(o, batchtest.Values(count, 10))
 }
 
 // saramaPartition consumes one partition with Sarama from its oldest record; consumer

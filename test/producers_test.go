@@ -8,8 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
 // DescribeProducers (kadm, the Java Admin, kafka-transactions.sh describe-producers) shows
@@ -95,11 +93,7 @@ func TestProducerSequencesOutliveDeleteRecords(t *testing.T) {
 	createTopic(t, n, "purged", 1, nil)
 	cl := n.rawClient()
 	iresp := initProducerID(t, cl)
-	idempotent := func(seq int32, count int) []byte {
-		o := batchtest.DefaultOptions(time.Now().UnixMilli())
-		o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, seq
-		return batchtest.Build(o, batchtest.Values(count, 10))
-	}
+	idempotent := func(seq int32, count int) []byte { return idempotentBatch(iresp, seq, count) }
 	last := idempotent(0, 5)
 	if p := produceRaw(t, cl, "purged", 0, last); p.ErrorCode != 0 || p.BaseOffset != 0 {
 		t.Fatalf("first batch: error %d at offset %d", p.ErrorCode, p.BaseOffset)
@@ -139,11 +133,7 @@ func TestProducerSequencesOutliveDeleteRecordsAcrossARestart(t *testing.T) {
 	createTopic(t, n, "purged-restart", 1, nil)
 	cl := n.rawClient()
 	iresp := initProducerID(t, cl)
-	idempotent := func(seq int32, count int) []byte {
-		o := batchtest.DefaultOptions(time.Now().UnixMilli())
-		o.ProducerID, o.ProducerEpoch, o.BaseSequence = iresp.ProducerID, iresp.ProducerEpoch, seq
-		return batchtest.Build(o, batchtest.Values(count, 10))
-	}
+	idempotent := func(seq int32, count int) []byte { return idempotentBatch(iresp, seq, count) }
 	older, newer := idempotent(0, 5), idempotent(5, 5)
 	for i, b := range [][]byte{older, newer} {
 		if p := produceRaw(t, cl, "purged-restart", 0, b); p.ErrorCode != 0 || p.BaseOffset != int64(5*i) {
