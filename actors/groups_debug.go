@@ -42,7 +42,7 @@ type GroupOffsetInfo struct {
 	Metadata        string    `json:"metadata,omitempty"`
 	CommittedAt     time.Time `json:"committed_at"`
 	HighWatermark   int64     `json:"high_watermark"` // -1 when the partition is not open here
-	Lag             int64     `json:"lag"`            // -1 when the high watermark is unknown
+	Lag             int64     `json:"lag"`            // -1 when the high watermark is unknown or the commit negative
 }
 
 // GroupsInfo describes every group this node coordinates, sorted by id.
@@ -89,8 +89,13 @@ func (n *Node) GroupsInfo(ctx context.Context) []GroupInfo {
 			}
 			if p, ok := n.PartitionInfo(TopicPartition{Topic: o.Topic, Partition: o.Partition}); ok {
 				oi.HighWatermark = p.HighWatermark
-				oi.Lag = max(p.HighWatermark-o.Offset, 0)
-				gi.TotalLag += oi.Lag
+				// A negative commit (a reset to "latest" or "earliest", as kafkajs writes
+				// one) names no position: its lag stays unknown, as kafka-consumer-groups.sh
+				// shows it.
+				if o.Offset >= 0 {
+					oi.Lag = max(p.HighWatermark-o.Offset, 0)
+					gi.TotalLag += oi.Lag
+				}
 			}
 			gi.Offsets = append(gi.Offsets, oi)
 		}

@@ -30,8 +30,9 @@ type GroupMemberView struct {
 }
 
 // GroupPartitionView is a group's committed offset on one partition. Lag is
-// HighWatermark - CommittedOffset (never negative); HighWatermark is -1 and Lag 0 when
-// the partition is not hosted on this node. GroupPartition fills both.
+// HighWatermark - CommittedOffset (never negative), and 0 when unknown: the partition
+// is not hosted on this node (HighWatermark is -1 then) or the commit is negative.
+// GroupPartition fills both.
 type GroupPartitionView struct {
 	Topic           string `json:"topic"`
 	Partition       int32  `json:"partition"`
@@ -77,7 +78,9 @@ func (n *Node) GroupPartition(tp TopicPartition, committed int64) GroupPartition
 	v := GroupPartitionView{Topic: tp.Topic, Partition: tp.Partition, CommittedOffset: committed, HighWatermark: -1}
 	if info, ok := n.PartitionInfo(tp); ok {
 		v.HighWatermark = info.HighWatermark
-		v.Lag = max(info.HighWatermark-max(committed, 0), 0)
+		if committed >= 0 { // a negative commit names no position (see GroupsInfo)
+			v.Lag = max(info.HighWatermark-committed, 0)
+		}
 	}
 	return v
 }

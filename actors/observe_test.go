@@ -138,6 +138,9 @@ func TestGroupsViewHook(t *testing.T) {
 	if p[1].HighWatermark != -1 || p[1].Lag != 0 {
 		t.Fatalf("lag of a partition not hosted here: %+v", p[1])
 	}
+	if reset := n.GroupPartition(tp, -1); reset.HighWatermark != 10 || reset.Lag != 0 {
+		t.Fatalf("lag of a negative commit (no position): %+v, want 0", reset)
+	}
 	if groups[0].TotalLag() != 6 {
 		t.Fatalf("total lag %d", groups[0].TotalLag())
 	}

@@ -230,6 +230,21 @@ func TestMetricsShowConsumerGroupLag(t *testing.T) {
 	if groups := s.sum("chronik_consumer_groups", "state", "Empty"); groups != 1 {
 		t.Fatalf("chronik_consumer_groups{state=Empty} = %v, want 1", groups)
 	}
+
+	// A negative commit (kafkajs's resetOffsets writes -1 for "latest") names no position:
+	// its lag is unknown, as kafka-consumer-groups.sh shows it ("-"), not the high
+	// watermark plus one.
+	reset := kadm.Offsets{}
+	reset.Add(kadm.Offset{Topic: "lagging", Partition: 0, At: -1, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "reset", reset); err != nil || resp.Error() != nil {
+		t.Fatalf("commit -1: %v %v", err, resp.Error())
+	}
+	if lag := n.scrapeMetrics().sum("chronik_consumer_group_lag", "group", "reset"); lag != 0 {
+		t.Fatalf("chronik_consumer_group_lag of a group reset to -1 = %v, want 0 (unknown)", lag)
+	}
+	if g, _ := n.group("reset"); len(g.Offsets) != 1 || g.Offsets[0].CommittedOffset != -1 || g.Offsets[0].Lag != -1 || g.TotalLag != 0 {
+		t.Fatalf("/debug/groups for a group reset to -1: %+v; want lag -1 (unknown) and total 0", g)
+	}
 }
 
 // The compression counters say what the broker did with compressed batches: checked,
