@@ -92,6 +92,9 @@ func (h *Handlers) planTopic(img *metastore.Image, rt *kmsg.CreateTopicsRequestT
 	if err := fsm.ValidateTopicName(rt.Topic); err != nil {
 		return nil, kerr.InvalidTopicException.Code, err.Error()
 	}
+	if isInternalTopic(rt.Topic) {
+		return nil, kerr.InvalidRequest.Code, internalTopicCreation(rt.Topic)
+	}
 	if _, ok := img.Topics[rt.Topic]; ok {
 		return nil, kerr.TopicAlreadyExists.Code, fmt.Sprintf("topic %q already exists", rt.Topic)
 	}
