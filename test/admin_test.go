@@ -174,6 +174,16 @@ func TestAdminErrorCodes(t *testing.T) {
 		t.Fatal("validate-only created the topic")
 	}
 	check("validate-only existing", func() error { r, _ := adm.ValidateCreateTopics(ctx, 1, 1, nil, "exists"); return r["exists"].Err }(), kerr.TopicAlreadyExists)
+	// A name whose metric name ('.' read as '_') another topic has is refused, validating
+	// only or not (ReplicationControlManager.validateNewTopicNames runs for both).
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "metric.name"); err != nil {
+		t.Fatal(err)
+	}
+	check("validate-only collision", func() error {
+		r, _ := adm.ValidateCreateTopics(ctx, 1, 1, nil, "metric_name")
+		return r["metric_name"].Err
+	}(), kerr.InvalidTopicException)
+	check("create collision", createErr(1, 1, nil, "metric_name"), kerr.InvalidTopicException)
 
 	dr, err := adm.DeleteTopics(ctx, "missing")
 	if err != nil {

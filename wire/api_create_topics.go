@@ -98,6 +98,10 @@ func (h *Handlers) planTopic(img *metastore.Image, rt *kmsg.CreateTopicsRequestT
 	if _, ok := img.Topics[rt.Topic]; ok {
 		return nil, kerr.TopicAlreadyExists.Code, fmt.Sprintf("topic %q already exists", rt.Topic)
 	}
+	// Checked here too so that validate-only answers it, as Kafka's validateNewTopicNames does.
+	if other := img.CollidingTopic(rt.Topic); other != "" {
+		return nil, kerr.InvalidTopicException.Code, fsm.CollisionMessage(rt.Topic, other)
+	}
 	overrides := map[string]string{}
 	for _, c := range rt.Configs {
 		if c.Value == nil {
