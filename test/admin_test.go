@@ -240,6 +240,11 @@ func TestBrokerConfigsAndCluster(t *testing.T) {
 	if v, src := configValue(t, rcs, "num.partitions"); v != "4" || src != kmsg.ConfigSourceStaticBrokerConfig {
 		t.Fatalf("num.partitions = %s from %v", v, src)
 	}
+	// Every topic default is described, set or not, as Kafka describes every broker
+	// config (ConfigHelper.describeConfigs lists the broker's whole KafkaConfig).
+	if v, src := configValue(t, rcs, "log.cleanup.policy"); v != "delete" || src != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("log.cleanup.policy = %s from %v", v, src)
+	}
 	// A topic default can change at run time; a static key cannot.
 	ar, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("120000")}})
 	if err != nil || ar[0].Err != nil {

@@ -252,10 +252,14 @@ func Effective(name string, overrides map[string]string, b *Broker) string {
 	return b.brokerValue(d.BrokerKey, d.Default)[0].Value
 }
 
-// ResolveBroker lists a broker's configs: every static key plus dynamic overrides.
+// ResolveBroker lists a broker's configs: every static key, every topic default (set or
+// not, as Kafka lists its whole broker config) and the dynamic overrides.
 func ResolveBroker(b *Broker) []Value {
 	keys := map[string]bool{}
 	for k := range b.Static {
+		keys[k] = true
+	}
+	for k := range byBrokerKey {
 		keys[k] = true
 	}
 	for k := range b.ClusterWide {
