@@ -218,7 +218,28 @@ func TestAdminErrorCodes(t *testing.T) {
 	if resp.Topics[0].ErrorCode != kerr.UnknownTopicID.Code {
 		t.Errorf("delete unknown id: code %d", resp.Topics[0].ErrorCode)
 	}
+	// A topic named twice, by name or by name and id, is INVALID_REQUEST and stays, as is
+	// an entry with neither (ControllerApis.deleteTopics).
 	topics, _ := adm.ListTopics(ctx, "exists")
+	for i, twice := range [][]kmsg.DeleteTopicsRequestTopic{
+		{{Topic: kmsg.StringPtr("exists")}, {Topic: kmsg.StringPtr("exists")}},
+		{{Topic: kmsg.StringPtr("exists")}, {TopicID: topics["exists"].ID}},
+		{{}},
+	} {
+		req.Topics = twice
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, rt := range resp.Topics {
+			if rt.ErrorCode != kerr.InvalidRequest.Code {
+				t.Errorf("delete case %d: entry %d answered %d, want INVALID_REQUEST", i, j, rt.ErrorCode)
+			}
+		}
+		if !slices.Contains(n.topicNames(ctx), "exists") {
+			t.Fatalf("delete case %d deleted the topic", i)
+		}
+	}
 	req.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: topics["exists"].ID}}
 	resp, err = req.RequestWith(ctx, cl)
 	if err != nil || resp.Topics[0].ErrorCode != 0 || resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != "exists" {
