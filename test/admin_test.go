@@ -206,6 +206,71 @@ func TestAdminErrorCodes(t *testing.T) {
 	}
 	check("alter missing topic", ar[0].Err, kerr.UnknownTopicOrPartition)
 
+	// As Kafka's ConfigAdminManager.preprocess: a resource named twice in one request is
+	// INVALID_REQUEST in both places and neither is applied; so is a null value where
+	// the operation needs one (legacy AlterConfigs, incremental APPEND).
+	incr := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	for _, v := range []string{"1000", "2000"} {
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, "exists"
+		r.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "retention.ms", Op: kmsg.IncrementalAlterConfigOpSet, Value: strp(v)}}
+		incr.Resources = append(incr.Resources, r)
+	}
+	appendNull := kmsg.NewIncrementalAlterConfigsRequestResource()
+	appendNull.ResourceType, appendNull.ResourceName = kmsg.ConfigResourceTypeTopic, "exists"
+	appendNull.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "cleanup.policy", Op: kmsg.IncrementalAlterConfigOpAppend}}
+	legacy := kmsg.NewPtrAlterConfigsRequest()
+	for _, v := range []*string{strp("1000"), strp("2000")} {
+		r := kmsg.NewAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, "exists"
+		r.Configs = []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: v}}
+		legacy.Resources = append(legacy.Resources, r)
+	}
+	legacyNull := kmsg.NewPtrAlterConfigsRequest()
+	legacyNull.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "exists",
+		Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: strp("1000")}, {Name: "segment.ms"}}}}
+	codes := func(req kmsg.Request) []int16 {
+		resp, err := n.client().Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int16
+		switch resp := resp.(type) {
+		case *kmsg.IncrementalAlterConfigsResponse:
+			for _, r := range resp.Resources {
+				out = append(out, r.ErrorCode)
+			}
+		case *kmsg.AlterConfigsResponse:
+			for _, r := range resp.Resources {
+				out = append(out, r.ErrorCode)
+			}
+		}
+		return out
+	}
+	appendReq := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	appendReq.Resources = []kmsg.IncrementalAlterConfigsRequestResource{appendNull}
+	bad := kerr.InvalidRequest.Code
+	for what, c := range map[string]struct {
+		req  kmsg.Request
+		want []int16
+	}{
+		"incremental, resource twice": {incr, []int16{bad, bad}},
+		"incremental APPEND of null":  {appendReq, []int16{bad}},
+		"legacy, resource twice":      {legacy, []int16{bad, bad}},
+		"legacy null value":           {legacyNull, []int16{bad}},
+	} {
+		if got := codes(c.req); !slices.Equal(got, c.want) {
+			t.Errorf("%s: error codes %v, want %v", what, got, c.want)
+		}
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, "exists")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, src := configValue(t, rcs, "retention.ms"); src != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("refused alterations changed retention.ms to %s", v)
+	}
+
 	// Delete by topic id (DeleteTopics v6): an unknown id, then the real one.
 	cl := n.client()
 	req := kmsg.NewPtrDeleteTopicsRequest()
