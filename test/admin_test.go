@@ -351,6 +351,17 @@ func TestBrokerConfigsAndCluster(t *testing.T) {
 	if v, src := configValue(t, rcs, "retention.ms"); v != "120000" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
 		t.Fatalf("retention.ms = %s from %v, want the dynamic cluster default", v, src)
 	}
+	// An empty list of config names asks for all of them, as a null one does
+	// (ConfigHelperUtils.buildConfigEntries).
+	dreq := kmsg.NewPtrDescribeConfigsRequest()
+	dreq.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "defaults", ConfigNames: []string{}}}
+	dresp, err := dreq.RequestWith(ctx, n.client())
+	if err != nil || len(dresp.Resources) != 1 || dresp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("describe with an empty name list: %v %+v", err, dresp)
+	}
+	if got := len(dresp.Resources[0].Configs); got < 10 || got != len(rcs[0].Configs) {
+		t.Fatalf("describe with an empty name list: %d configs, want all %d", got, len(rcs[0].Configs))
+	}
 
 	meta, err := adm.BrokerMetadata(ctx)
 	if err != nil {

@@ -87,7 +87,9 @@ func clusterDefaults(img *metastore.Image) []configs.Value {
 func describeValues(req *kmsg.DescribeConfigsRequest, rr kmsg.DescribeConfigsRequestResource, values []configs.Value) []kmsg.DescribeConfigsResponseResourceConfig {
 	out := []kmsg.DescribeConfigsResponseResourceConfig{}
 	for _, v := range values {
-		if rr.ConfigNames != nil && !slices.Contains(rr.ConfigNames, v.Name) {
+		// Null or empty names ask for every config, as in Kafka's
+		// ConfigHelperUtils.buildConfigEntries.
+		if len(rr.ConfigNames) > 0 && !slices.Contains(rr.ConfigNames, v.Name) {
 			continue
 		}
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
