@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +206,23 @@ func TestAdminErrorCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("alter missing topic", ar[0].Err, kerr.UnknownTopicOrPartition)
+	// Names no topic can have (ControllerConfigurationValidator, ConfigHelper.describeConfigs).
+	ar, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: strp("1")}}, "bad name!", "")
+	if err != nil || len(ar) != 2 {
+		t.Fatal(err, ar)
+	}
+	for _, r := range ar {
+		want := kerr.InvalidTopicException
+		if r.Name == "" {
+			want = kerr.InvalidRequest // "Default topic resources are not allowed."
+		}
+		check("alter topic "+strconv.Quote(r.Name), r.Err, want)
+	}
+	if rcs, err := adm.DescribeTopicConfigs(ctx, "bad name!"); err != nil || len(rcs) != 1 {
+		t.Fatal(err, rcs)
+	} else {
+		check("describe bad topic name", rcs[0].Err, kerr.InvalidTopicException)
+	}
 
 	// As Kafka's ConfigAdminManager.preprocess: a resource named twice in one request is
 	// INVALID_REQUEST in both places and neither is applied; so is a null value where

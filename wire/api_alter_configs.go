@@ -221,6 +221,13 @@ func (h *Handlers) checkAlteration(img *metastore.Image, typ kmsg.ConfigResource
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 		cmd.ResourceType = fsm.ResourceTopic
+		// As Kafka's ControllerConfigurationValidator.validateTopicName.
+		if cmd.ResourceName == "" {
+			return kerr.InvalidRequest.Code, "Default topic resources are not allowed."
+		}
+		if err := fsm.ValidateTopicName(cmd.ResourceName); err != nil {
+			return kerr.InvalidTopicException.Code, err.Error()
+		}
 		if img.Topics[cmd.ResourceName] == nil {
 			return kerr.UnknownTopicOrPartition.Code, fmt.Sprintf("topic %q does not exist", cmd.ResourceName)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/metastore/configs"
+	"github.com/chronik/chronik-node/raftnode/fsm"
 )
 
 // DescribeConfigs v0-4 for topics (every topic config with its effective value and, v1+,
@@ -36,6 +37,9 @@ func (h *Handlers) handleDescribeConfigs(ctx context.Context, r *Request) (kmsg.
 func (h *Handlers) describeResource(img *metastore.Image, typ kmsg.ConfigResourceType, name string) ([]configs.Value, int16, string) {
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
+		if err := fsm.ValidateTopicName(name); err != nil {
+			return nil, kerr.InvalidTopicException.Code, err.Error() // ConfigHelper.describeConfigs: Topic.validate
+		}
 		t := img.Topics[name]
 		if t == nil {
 			return nil, kerr.UnknownTopicOrPartition.Code, fmt.Sprintf("topic %q does not exist", name)
