@@ -149,6 +149,7 @@ func TestAdminErrorCodes(t *testing.T) {
 	check("replication factor above brokers", createErr(1, 3, nil, "rf3"), kerr.InvalidReplicationFactor)
 	check("unknown config", createErr(1, 1, map[string]*string{"no.such.config": strp("1")}, "badcfg"), kerr.InvalidConfig)
 	check("bad config value", createErr(1, 1, map[string]*string{"retention.ms": strp("soon")}, "badval"), kerr.InvalidConfig)
+	check("null config value", createErr(1, 1, map[string]*string{"retention.ms": nil}, "nullval"), kerr.InvalidConfig)
 	// Kafka 3.8's compression levels (KIP-390) are topic configs with Kafka's ranges.
 	check("gzip level 0", createErr(1, 1, map[string]*string{"compression.gzip.level": strp("0")}, "gzip0"), kerr.InvalidConfig)
 	check("zstd level 23", createErr(1, 1, map[string]*string{"compression.zstd.level": strp("23")}, "zstd23"), kerr.InvalidConfig)

@@ -105,7 +105,9 @@ func (h *Handlers) planTopic(img *metastore.Image, rt *kmsg.CreateTopicsRequestT
 	overrides := map[string]string{}
 	for _, c := range rt.Configs {
 		if c.Value == nil {
-			continue // null means "use the default"
+			// As ReplicationControlManager.computeConfigChanges: a default is asked for by
+			// leaving the key out.
+			return nil, kerr.InvalidConfig.Code, fmt.Sprintf("Null value not supported for topic configs: %s", c.Name)
 		}
 		overrides[c.Name] = *c.Value
 	}
