@@ -234,8 +234,16 @@ func ResolveTopic(overrides map[string]string, b *Broker) []Value {
 		if v, ok := overrides[d.Name]; ok {
 			syn = append(syn, Synonym{d.Name, v, SourceTopic})
 		}
-		syn = append(syn, b.brokerValue(d.BrokerKey, d.Default)...)
-		out = append(out, Value{Name: d.Name, Value: syn[0].Value, Source: syn[0].Source, Synonyms: syn})
+		// A config without a broker key has no broker synonyms (Kafka lists none for
+		// it); its default is the topic config's own.
+		if d.BrokerKey != "" {
+			syn = append(syn, b.brokerValue(d.BrokerKey, d.Default)...)
+		}
+		value, source := d.Default, SourceDefault
+		if len(syn) > 0 {
+			value, source = syn[0].Value, syn[0].Source
+		}
+		out = append(out, Value{Name: d.Name, Value: value, Source: source, Synonyms: syn})
 	}
 	return out
 }
