@@ -29,7 +29,9 @@ func (h *Handlers) handleDeleteTopics(ctx context.Context, r *Request) (kmsg.Res
 	// appears and not deleted, as Kafka's ControllerApis.deleteTopics refuses it.
 	named := map[string]int{}
 	for _, t := range targets {
-		named[deleteTarget(img, t)]++
+		if (t.Topic == nil) != (t.TopicID == [16]byte{}) { // exactly one of them: the others are refused anyway
+			named[deleteTarget(img, t)]++
+		}
 	}
 	var (
 		cmds []fsm.Command
