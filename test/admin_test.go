@@ -324,9 +324,12 @@ func TestAdminErrorCodes(t *testing.T) {
 			t.Fatalf("delete case %d deleted the topic", i)
 		}
 	}
-	req.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: topics["exists"].ID}}
+	// By id, beside an entry refused for giving both name and id (which does not make
+	// the first a duplicate).
+	req.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: topics["exists"].ID}, {Topic: kmsg.StringPtr("exists"), TopicID: topics["exists"].ID}}
 	resp, err = req.RequestWith(ctx, cl)
-	if err != nil || resp.Topics[0].ErrorCode != 0 || resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != "exists" {
+	if err != nil || resp.Topics[0].ErrorCode != 0 || resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != "exists" ||
+		resp.Topics[1].ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("delete by id: %v %+v", err, resp)
 	}
 	if slices.Contains(n.topicNames(ctx), "exists") {
