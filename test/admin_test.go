@@ -348,6 +348,23 @@ func TestBrokerConfigsAndCluster(t *testing.T) {
 	if v, src := configValue(t, rcs, "num.partitions"); v != "4" || src != kmsg.ConfigSourceStaticBrokerConfig {
 		t.Fatalf("num.partitions = %s from %v", v, src)
 	}
+	// Static keys carry their type and, when asked for, their documentation, as Kafka's
+	// ConfigHelper.createBrokerConfigEntry gives every broker config.
+	breq := kmsg.NewPtrDescribeConfigsRequest()
+	breq.IncludeDocumentation = true
+	breq.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1",
+		ConfigNames: []string{"num.partitions", "auto.create.topics.enable", "listeners", "log.retention.check.interval.ms"}}}
+	bresp, err := breq.RequestWith(ctx, n.client())
+	if err != nil || len(bresp.Resources) != 1 || len(bresp.Resources[0].Configs) != 4 {
+		t.Fatalf("describe broker keys: %v %+v", err, bresp)
+	}
+	wantTypes := map[string]kmsg.ConfigType{"num.partitions": kmsg.ConfigTypeInt, "auto.create.topics.enable": kmsg.ConfigTypeBoolean,
+		"listeners": kmsg.ConfigTypeString, "log.retention.check.interval.ms": kmsg.ConfigTypeLong}
+	for _, c := range bresp.Resources[0].Configs {
+		if c.ConfigType != wantTypes[c.Name] || c.Documentation == nil || *c.Documentation == "" || !c.ReadOnly {
+			t.Errorf("broker config %s: type %v, documentation %v, read-only %v; want %v, documented, read-only", c.Name, c.ConfigType, c.Documentation, c.ReadOnly, wantTypes[c.Name])
+		}
+	}
 	// Every topic default is described, set or not, as Kafka describes every broker
 	// config (ConfigHelper.describeConfigs lists the broker's whole KafkaConfig).
 	if v, src := configValue(t, rcs, "log.cleanup.policy"); v != "delete" || src != kmsg.ConfigSourceDefaultConfig {

@@ -36,6 +36,12 @@ const (
 	SourceDefault              Source = 5 // DEFAULT_CONFIG
 )
 
+// KeyInfo is what DescribeConfigs tells about a static broker key besides its value.
+type KeyInfo struct {
+	Type Type
+	Doc  string
+}
+
 // Def is one topic config.
 type Def struct {
 	Name string
