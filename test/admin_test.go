@@ -390,6 +390,19 @@ func TestBrokerConfigsAndCluster(t *testing.T) {
 	if v, src := configValue(t, rcs, "retention.ms"); v != "120000" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
 		t.Fatalf("retention.ms = %s from %v, want the dynamic cluster default", v, src)
 	}
+	// Every topic config is documented, as Kafka documents each (LogConfig.documentationOf).
+	treq := kmsg.NewPtrDescribeConfigsRequest()
+	treq.IncludeDocumentation = true
+	treq.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "defaults"}}
+	tresp, err := treq.RequestWith(ctx, n.client())
+	if err != nil || len(tresp.Resources) != 1 || len(tresp.Resources[0].Configs) == 0 {
+		t.Fatalf("describe topic with documentation: %v %+v", err, tresp)
+	}
+	for _, c := range tresp.Resources[0].Configs {
+		if c.Documentation == nil || *c.Documentation == "" {
+			t.Errorf("topic config %s has no documentation", c.Name)
+		}
+	}
 	// An empty list of config names asks for all of them, as a null one does
 	// (ConfigHelperUtils.buildConfigEntries).
 	dreq := kmsg.NewPtrDescribeConfigsRequest()
