@@ -182,6 +182,15 @@ func (img *Image) reindexTopicIDs() {
 	}
 }
 
+// CollidingTopic returns the existing topic, other than name itself, whose metric name
+// name has ("" if none): Kafka refuses to create such a topic.
+func (img *Image) CollidingTopic(name string) string {
+	if m, ok := MetricName(name); ok && img.MetricNames[m] != name {
+		return img.MetricNames[m]
+	}
+	return ""
+}
+
 // MetricName is name with every '.' read as '_', and whether name holds '.' or '_' at
 // all (only such names can collide with another).
 func MetricName(name string) (string, bool) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +149,7 @@ func TestAdminErrorCodes(t *testing.T) {
 	check("replication factor above brokers", createErr(1, 3, nil, "rf3"), kerr.InvalidReplicationFactor)
 	check("unknown config", createErr(1, 1, map[string]*string{"no.such.config": strp("1")}, "badcfg"), kerr.InvalidConfig)
 	check("bad config value", createErr(1, 1, map[string]*string{"retention.ms": strp("soon")}, "badval"), kerr.InvalidConfig)
+	check("null config value", createErr(1, 1, map[string]*string{"retention.ms": nil}, "nullval"), kerr.InvalidConfig)
 	// Kafka 3.8's compression levels (KIP-390) are topic configs with Kafka's ranges.
 	check("gzip level 0", createErr(1, 1, map[string]*string{"compression.gzip.level": strp("0")}, "gzip0"), kerr.InvalidConfig)
 	check("zstd level 23", createErr(1, 1, map[string]*string{"compression.zstd.level": strp("23")}, "zstd23"), kerr.InvalidConfig)
@@ -174,6 +176,16 @@ func TestAdminErrorCodes(t *testing.T) {
 		t.Fatal("validate-only created the topic")
 	}
 	check("validate-only existing", func() error { r, _ := adm.ValidateCreateTopics(ctx, 1, 1, nil, "exists"); return r["exists"].Err }(), kerr.TopicAlreadyExists)
+	// A name whose metric name ('.' read as '_') another topic has is refused, validating
+	// only or not (ReplicationControlManager.validateNewTopicNames runs for both).
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "metric.name"); err != nil {
+		t.Fatal(err)
+	}
+	check("validate-only collision", func() error {
+		r, _ := adm.ValidateCreateTopics(ctx, 1, 1, nil, "metric_name")
+		return r["metric_name"].Err
+	}(), kerr.InvalidTopicException)
+	check("create collision", createErr(1, 1, nil, "metric_name"), kerr.InvalidTopicException)
 
 	dr, err := adm.DeleteTopics(ctx, "missing")
 	if err != nil {
@@ -195,6 +207,88 @@ func TestAdminErrorCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("alter missing topic", ar[0].Err, kerr.UnknownTopicOrPartition)
+	// Names no topic can have (ControllerConfigurationValidator, ConfigHelper.describeConfigs).
+	ar, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: strp("1")}}, "bad name!", "")
+	if err != nil || len(ar) != 2 {
+		t.Fatal(err, ar)
+	}
+	for _, r := range ar {
+		want := kerr.InvalidTopicException
+		if r.Name == "" {
+			want = kerr.InvalidRequest // "Default topic resources are not allowed."
+		}
+		check("alter topic "+strconv.Quote(r.Name), r.Err, want)
+	}
+	if rcs, err := adm.DescribeTopicConfigs(ctx, "bad name!"); err != nil || len(rcs) != 1 {
+		t.Fatal(err, rcs)
+	} else {
+		check("describe bad topic name", rcs[0].Err, kerr.InvalidTopicException)
+	}
+
+	// As Kafka's ConfigAdminManager.preprocess: a resource named twice in one request is
+	// INVALID_REQUEST in both places and neither is applied; so is a null value where
+	// the operation needs one (legacy AlterConfigs, incremental APPEND).
+	incr := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	for _, v := range []string{"1000", "2000"} {
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, "exists"
+		r.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "retention.ms", Op: kmsg.IncrementalAlterConfigOpSet, Value: strp(v)}}
+		incr.Resources = append(incr.Resources, r)
+	}
+	appendNull := kmsg.NewIncrementalAlterConfigsRequestResource()
+	appendNull.ResourceType, appendNull.ResourceName = kmsg.ConfigResourceTypeTopic, "exists"
+	appendNull.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "cleanup.policy", Op: kmsg.IncrementalAlterConfigOpAppend}}
+	legacy := kmsg.NewPtrAlterConfigsRequest()
+	for _, v := range []*string{strp("1000"), strp("2000")} {
+		r := kmsg.NewAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, "exists"
+		r.Configs = []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: v}}
+		legacy.Resources = append(legacy.Resources, r)
+	}
+	legacyNull := kmsg.NewPtrAlterConfigsRequest()
+	legacyNull.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "exists",
+		Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: strp("1000")}, {Name: "segment.ms"}}}}
+	codes := func(req kmsg.Request) []int16 {
+		resp, err := n.client().Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int16
+		switch resp := resp.(type) {
+		case *kmsg.IncrementalAlterConfigsResponse:
+			for _, r := range resp.Resources {
+				out = append(out, r.ErrorCode)
+			}
+		case *kmsg.AlterConfigsResponse:
+			for _, r := range resp.Resources {
+				out = append(out, r.ErrorCode)
+			}
+		}
+		return out
+	}
+	appendReq := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	appendReq.Resources = []kmsg.IncrementalAlterConfigsRequestResource{appendNull}
+	bad := kerr.InvalidRequest.Code
+	for what, c := range map[string]struct {
+		req  kmsg.Request
+		want []int16
+	}{
+		"incremental, resource twice": {incr, []int16{bad, bad}},
+		"incremental APPEND of null":  {appendReq, []int16{bad}},
+		"legacy, resource twice":      {legacy, []int16{bad, bad}},
+		"legacy null value":           {legacyNull, []int16{bad}},
+	} {
+		if got := codes(c.req); !slices.Equal(got, c.want) {
+			t.Errorf("%s: error codes %v, want %v", what, got, c.want)
+		}
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, "exists")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, src := configValue(t, rcs, "retention.ms"); src != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("refused alterations changed retention.ms to %s", v)
+	}
 
 	// Delete by topic id (DeleteTopics v6): an unknown id, then the real one.
 	cl := n.client()
@@ -208,10 +302,34 @@ func TestAdminErrorCodes(t *testing.T) {
 	if resp.Topics[0].ErrorCode != kerr.UnknownTopicID.Code {
 		t.Errorf("delete unknown id: code %d", resp.Topics[0].ErrorCode)
 	}
+	// A topic named twice, by name or by name and id, is INVALID_REQUEST and stays, as is
+	// an entry with neither (ControllerApis.deleteTopics).
 	topics, _ := adm.ListTopics(ctx, "exists")
-	req.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: topics["exists"].ID}}
+	for i, twice := range [][]kmsg.DeleteTopicsRequestTopic{
+		{{Topic: kmsg.StringPtr("exists")}, {Topic: kmsg.StringPtr("exists")}},
+		{{Topic: kmsg.StringPtr("exists")}, {TopicID: topics["exists"].ID}},
+		{{}},
+	} {
+		req.Topics = twice
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, rt := range resp.Topics {
+			if rt.ErrorCode != kerr.InvalidRequest.Code {
+				t.Errorf("delete case %d: entry %d answered %d, want INVALID_REQUEST", i, j, rt.ErrorCode)
+			}
+		}
+		if !slices.Contains(n.topicNames(ctx), "exists") {
+			t.Fatalf("delete case %d deleted the topic", i)
+		}
+	}
+	// By id, beside an entry refused for giving both name and id (which does not make
+	// the first a duplicate).
+	req.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: topics["exists"].ID}, {Topic: kmsg.StringPtr("exists"), TopicID: topics["exists"].ID}}
 	resp, err = req.RequestWith(ctx, cl)
-	if err != nil || resp.Topics[0].ErrorCode != 0 || resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != "exists" {
+	if err != nil || resp.Topics[0].ErrorCode != 0 || resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != "exists" ||
+		resp.Topics[1].ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("delete by id: %v %+v", err, resp)
 	}
 	if slices.Contains(n.topicNames(ctx), "exists") {
@@ -229,6 +347,28 @@ func TestBrokerConfigsAndCluster(t *testing.T) {
 	}
 	if v, src := configValue(t, rcs, "num.partitions"); v != "4" || src != kmsg.ConfigSourceStaticBrokerConfig {
 		t.Fatalf("num.partitions = %s from %v", v, src)
+	}
+	// Static keys carry their type and, when asked for, their documentation, as Kafka's
+	// ConfigHelper.createBrokerConfigEntry gives every broker config.
+	breq := kmsg.NewPtrDescribeConfigsRequest()
+	breq.IncludeDocumentation = true
+	breq.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1",
+		ConfigNames: []string{"num.partitions", "auto.create.topics.enable", "listeners", "log.retention.check.interval.ms"}}}
+	bresp, err := breq.RequestWith(ctx, n.client())
+	if err != nil || len(bresp.Resources) != 1 || len(bresp.Resources[0].Configs) != 4 {
+		t.Fatalf("describe broker keys: %v %+v", err, bresp)
+	}
+	wantTypes := map[string]kmsg.ConfigType{"num.partitions": kmsg.ConfigTypeInt, "auto.create.topics.enable": kmsg.ConfigTypeBoolean,
+		"listeners": kmsg.ConfigTypeString, "log.retention.check.interval.ms": kmsg.ConfigTypeLong}
+	for _, c := range bresp.Resources[0].Configs {
+		if c.ConfigType != wantTypes[c.Name] || c.Documentation == nil || *c.Documentation == "" || !c.ReadOnly {
+			t.Errorf("broker config %s: type %v, documentation %v, read-only %v; want %v, documented, read-only", c.Name, c.ConfigType, c.Documentation, c.ReadOnly, wantTypes[c.Name])
+		}
+	}
+	// Every topic default is described, set or not, as Kafka describes every broker
+	// config (ConfigHelper.describeConfigs lists the broker's whole KafkaConfig).
+	if v, src := configValue(t, rcs, "log.cleanup.policy"); v != "delete" || src != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("log.cleanup.policy = %s from %v", v, src)
 	}
 	// A topic default can change at run time; a static key cannot.
 	ar, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("120000")}})
@@ -249,6 +389,30 @@ func TestBrokerConfigsAndCluster(t *testing.T) {
 	rcs, _ = adm.DescribeTopicConfigs(ctx, "defaults")
 	if v, src := configValue(t, rcs, "retention.ms"); v != "120000" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
 		t.Fatalf("retention.ms = %s from %v, want the dynamic cluster default", v, src)
+	}
+	// Every topic config is documented, as Kafka documents each (LogConfig.documentationOf).
+	treq := kmsg.NewPtrDescribeConfigsRequest()
+	treq.IncludeDocumentation = true
+	treq.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "defaults"}}
+	tresp, err := treq.RequestWith(ctx, n.client())
+	if err != nil || len(tresp.Resources) != 1 || len(tresp.Resources[0].Configs) == 0 {
+		t.Fatalf("describe topic with documentation: %v %+v", err, tresp)
+	}
+	for _, c := range tresp.Resources[0].Configs {
+		if c.Documentation == nil || *c.Documentation == "" {
+			t.Errorf("topic config %s has no documentation", c.Name)
+		}
+	}
+	// An empty list of config names asks for all of them, as a null one does
+	// (ConfigHelperUtils.buildConfigEntries).
+	dreq := kmsg.NewPtrDescribeConfigsRequest()
+	dreq.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "defaults", ConfigNames: []string{}}}
+	dresp, err := dreq.RequestWith(ctx, n.client())
+	if err != nil || len(dresp.Resources) != 1 || dresp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("describe with an empty name list: %v %+v", err, dresp)
+	}
+	if got := len(dresp.Resources[0].Configs); got < 10 || got != len(rcs[0].Configs) {
+		t.Fatalf("describe with an empty name list: %d configs, want all %d", got, len(rcs[0].Configs))
 	}
 
 	meta, err := adm.BrokerMetadata(ctx)

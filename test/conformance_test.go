@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
@@ -209,5 +210,67 @@ func TestRetryOnLogAppendTimeTopicAnswersTheOriginalStamp(t *testing.T) {
 	}
 	if l := offsetOf(t, cl, "lat-retry", 0, -1); l != 3 {
 		t.Fatalf("the partition holds %d records after a retry, want 3", l)
+	}
+}
+
+// This broker keeps committed offsets and groups in its metadata store, not in Kafka's
+// internal topics, so __consumer_offsets, __transaction_state and __share_group_state do
+// not exist here, and nothing may create them as ordinary topics (which any producer could
+// then write to, where Kafka refuses appends to internal topics). As Kafka treats its own
+// internal topic kept outside the log layer (__cluster_metadata): CreateTopics is
+// INVALID_REQUEST, and Metadata answers UNKNOWN_TOPIC_OR_PARTITION, flagged internal,
+// instead of auto-creating them.
+func TestInternalTopicNamesAreNeverCreated(t *testing.T) {
+	n := startNode(t, "") // auto.create.topics.enable is on by default
+	ctx := testContext(t)
+	internal := []string{"__consumer_offsets", "__transaction_state", "__share_group_state"}
+
+	// Metadata v12 asking for creation, and v3, where asking is creating.
+	for _, version := range []int16{3, 12} {
+		versions := kversion.Stable()
+		versions.SetMaxKeyVersion(kmsg.Metadata.Int16(), version)
+		cl := n.client(kgo.MaxVersions(versions), kgo.RequestRetries(0)).SeedBrokers()[0]
+		req := kmsg.NewPtrMetadataRequest()
+		req.AllowAutoTopicCreation = true
+		for _, name := range internal {
+			req.Topics = append(req.Topics, kmsg.MetadataRequestTopic{Topic: kmsg.StringPtr(name)})
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rt := range resp.Topics {
+			if rt.ErrorCode != kerr.UnknownTopicOrPartition.Code || !rt.IsInternal || len(rt.Partitions) != 0 {
+				t.Errorf("Metadata v%d for %s: error %d, internal %v, %d partitions; want UNKNOWN_TOPIC_OR_PARTITION, internal, none",
+					version, *rt.Topic, rt.ErrorCode, rt.IsInternal, len(rt.Partitions))
+			}
+		}
+	}
+
+	// A producer writing to one gives up as for any topic that does not exist.
+	prod := n.client(kgo.DefaultProduceTopic("__consumer_offsets"), kgo.UnknownTopicRetries(1))
+	if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Errorf("kgo produce to __consumer_offsets: %v", err)
+	}
+
+	// CreateTopics refuses them, validating only or not.
+	adm := n.admin()
+	for _, validate := range []bool{true, false} {
+		create := adm.CreateTopics
+		if validate {
+			create = adm.ValidateCreateTopics
+		}
+		res, err := create(ctx, 1, 1, nil, internal...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range internal {
+			if r := res[name]; !errors.Is(r.Err, kerr.InvalidRequest) || !strings.Contains(r.ErrMessage, "internal topic") {
+				t.Errorf("create %s (validate only: %v): %v %q; want INVALID_REQUEST naming the internal topic", name, validate, r.Err, r.ErrMessage)
+			}
+		}
+	}
+	if names := n.topicNames(ctx); len(names) != 0 {
+		t.Fatalf("topics after all that: %v; want none", names)
 	}
 }

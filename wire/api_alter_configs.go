@@ -29,9 +29,15 @@ func (h *Handlers) handleAlterConfigs(ctx context.Context, r *Request) (kmsg.Res
 		resp.Resources[i] = kmsg.NewAlterConfigsResponseResource()
 		resp.Resources[i].ResourceType, resp.Resources[i].ResourceName = rr.ResourceType, rr.ResourceName
 	}
+	repeated := repeatedResources(req.Resources, func(r kmsg.AlterConfigsRequestResource) resourceKey {
+		return resourceKey{r.ResourceType, r.ResourceName}
+	})
 	h.alterResources(ctx, len(req.Resources), req.ValidateOnly,
 		func(i int, _ *metastore.Image) (kmsg.ConfigResourceType, *fsm.AlterConfigs, int16, string) {
 			rr := &req.Resources[i]
+			if repeated[i] {
+				return rr.ResourceType, nil, kerr.InvalidRequest.Code, repeatedResourceMessage
+			}
 			set := map[string]string{}
 			seen := map[string]bool{}
 			for _, c := range rr.Configs {
@@ -39,9 +45,11 @@ func (h *Handlers) handleAlterConfigs(ctx context.Context, r *Request) (kmsg.Res
 					return rr.ResourceType, nil, kerr.InvalidRequest.Code, fmt.Sprintf("config %q is listed more than once", c.Name)
 				}
 				seen[c.Name] = true
-				if c.Value != nil {
-					set[c.Name] = *c.Value
+				if c.Value == nil {
+					// A key is removed by leaving it out; Kafka refuses a null.
+					return rr.ResourceType, nil, kerr.InvalidRequest.Code, fmt.Sprintf("null value not supported for config %q", c.Name)
 				}
+				set[c.Name] = *c.Value
 			}
 			return rr.ResourceType, &fsm.AlterConfigs{ResourceName: rr.ResourceName, Replace: true, Set: set}, 0, ""
 		},
@@ -59,9 +67,15 @@ func (h *Handlers) handleIncrementalAlterConfigs(ctx context.Context, r *Request
 		resp.Resources[i] = kmsg.NewIncrementalAlterConfigsResponseResource()
 		resp.Resources[i].ResourceType, resp.Resources[i].ResourceName = rr.ResourceType, rr.ResourceName
 	}
+	repeated := repeatedResources(req.Resources, func(r kmsg.IncrementalAlterConfigsRequestResource) resourceKey {
+		return resourceKey{r.ResourceType, r.ResourceName}
+	})
 	h.alterResources(ctx, len(req.Resources), req.ValidateOnly,
 		func(i int, img *metastore.Image) (kmsg.ConfigResourceType, *fsm.AlterConfigs, int16, string) {
 			rr := &req.Resources[i]
+			if repeated[i] {
+				return rr.ResourceType, nil, kerr.InvalidRequest.Code, repeatedResourceMessage
+			}
 			cmd, code, msg := h.incrementalCommand(img, rr)
 			return rr.ResourceType, cmd, code, msg
 		},
@@ -69,6 +83,29 @@ func (h *Handlers) handleIncrementalAlterConfigs(ctx context.Context, r *Request
 			resp.Resources[i].ErrorCode, resp.Resources[i].ErrorMessage = code, errMessage(code, msg)
 		})
 	return resp, nil
+}
+
+// resourceKey identifies a config resource in a request.
+type resourceKey struct {
+	typ  kmsg.ConfigResourceType
+	name string
+}
+
+// repeatedResourceMessage is Kafka's answer to a resource named more than once.
+const repeatedResourceMessage = "Each resource must appear at most once."
+
+// repeatedResources marks the resources named more than once in one request: Kafka's
+// ConfigAdminManager.preprocess refuses each of them (INVALID_REQUEST) and applies none.
+func repeatedResources[R any](resources []R, key func(R) resourceKey) []bool {
+	count := map[resourceKey]int{}
+	for _, r := range resources {
+		count[key(r)]++
+	}
+	out := make([]bool, len(resources))
+	for i, r := range resources {
+		out[i] = count[key(r)] > 1
+	}
+	return out
 }
 
 // alterResources is the shared body of both handlers: build turns resource i into its
@@ -116,12 +153,11 @@ func (h *Handlers) incrementalCommand(img *metastore.Image, rr *kmsg.Incremental
 		value := ""
 		if c.Value != nil {
 			value = *c.Value
+		} else if c.Op != kmsg.IncrementalAlterConfigOpDelete {
+			return nil, kerr.InvalidRequest.Code, fmt.Sprintf("%s of %q needs a value", c.Op, c.Name)
 		}
 		switch c.Op {
 		case kmsg.IncrementalAlterConfigOpSet:
-			if c.Value == nil {
-				return nil, kerr.InvalidRequest.Code, fmt.Sprintf("SET of %q needs a value", c.Name)
-			}
 			cmd.Set[c.Name] = value
 		case kmsg.IncrementalAlterConfigOpDelete:
 			cmd.Delete = append(cmd.Delete, c.Name)
@@ -185,6 +221,13 @@ func (h *Handlers) checkAlteration(img *metastore.Image, typ kmsg.ConfigResource
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 		cmd.ResourceType = fsm.ResourceTopic
+		// As Kafka's ControllerConfigurationValidator.validateTopicName.
+		if cmd.ResourceName == "" {
+			return kerr.InvalidRequest.Code, "Default topic resources are not allowed."
+		}
+		if err := fsm.ValidateTopicName(cmd.ResourceName); err != nil {
+			return kerr.InvalidTopicException.Code, err.Error()
+		}
 		if img.Topics[cmd.ResourceName] == nil {
 			return kerr.UnknownTopicOrPartition.Code, fmt.Sprintf("topic %q does not exist", cmd.ResourceName)
 		}

@@ -92,13 +92,22 @@ func (h *Handlers) planTopic(img *metastore.Image, rt *kmsg.CreateTopicsRequestT
 	if err := fsm.ValidateTopicName(rt.Topic); err != nil {
 		return nil, kerr.InvalidTopicException.Code, err.Error()
 	}
+	if isInternalTopic(rt.Topic) {
+		return nil, kerr.InvalidRequest.Code, internalTopicCreation(rt.Topic)
+	}
 	if _, ok := img.Topics[rt.Topic]; ok {
 		return nil, kerr.TopicAlreadyExists.Code, fmt.Sprintf("topic %q already exists", rt.Topic)
+	}
+	// Checked here too so that validate-only answers it, as Kafka's validateNewTopicNames does.
+	if other := img.CollidingTopic(rt.Topic); other != "" {
+		return nil, kerr.InvalidTopicException.Code, fsm.CollisionMessage(rt.Topic, other)
 	}
 	overrides := map[string]string{}
 	for _, c := range rt.Configs {
 		if c.Value == nil {
-			continue // null means "use the default"
+			// As ReplicationControlManager.computeConfigChanges: a default is asked for by
+			// leaving the key out.
+			return nil, kerr.InvalidConfig.Code, fmt.Sprintf("Null value not supported for topic configs: %s", c.Name)
 		}
 		overrides[c.Name] = *c.Value
 	}

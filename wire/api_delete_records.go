@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik/chronik-node/actors"
@@ -14,6 +15,7 @@ import (
 func (h *Handlers) handleDeleteRecords(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	img := h.cluster.Image()
 	var slots []*kmsg.DeleteRecordsResponseTopicPartition
 	resp.Topics = make([]kmsg.DeleteRecordsResponseTopic, len(req.Topics))
 	for ti, rt := range req.Topics {
@@ -25,12 +27,19 @@ func (h *Handlers) handleDeleteRecords(ctx context.Context, r *Request) (kmsg.Re
 			sp := &st.Partitions[pi]
 			*sp = kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
+			if legacyInternalTopic(img, rt.Topic) {
+				sp.ErrorCode = kerr.InvalidTopicException.Code
+				continue
+			}
 			slots = append(slots, sp)
 		}
 	}
 	replies := make(chan actors.DeleteRecordsReply, len(slots))
 	i := 0
 	for _, rt := range req.Topics {
+		if legacyInternalTopic(img, rt.Topic) {
+			continue
+		}
 		for _, rp := range rt.Partitions {
 			h.cluster.DeleteRecords(actors.TopicPartition{Topic: rt.Topic, Partition: rp.Partition},
 				&actors.DeleteRecordsRequest{Offset: rp.Offset, Index: i, Reply: replies})

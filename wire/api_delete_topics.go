@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -24,6 +25,14 @@ func (h *Handlers) handleDeleteTopics(ctx context.Context, r *Request) (kmsg.Res
 			targets = append(targets, kmsg.DeleteTopicsRequestTopic{Topic: &n})
 		}
 	}
+	// A topic named more than once (by name, by id, or both) is refused wherever it
+	// appears and not deleted, as Kafka's ControllerApis.deleteTopics refuses it.
+	named := map[string]int{}
+	for _, t := range targets {
+		if (t.Topic == nil) != (t.TopicID == [16]byte{}) { // exactly one of them: the others are refused anyway
+			named[deleteTarget(img, t)]++
+		}
+	}
 	var (
 		cmds []fsm.Command
 		idx  []int
@@ -36,6 +45,12 @@ func (h *Handlers) handleDeleteTopics(ctx context.Context, r *Request) (kmsg.Res
 		case t.Topic != nil && t.TopicID != [16]byte{}:
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = errMessage(st.ErrorCode, "give a topic name or a topic id, not both")
+		case t.Topic == nil && t.TopicID == [16]byte{}:
+			st.ErrorCode = kerr.InvalidRequest.Code
+			st.ErrorMessage = errMessage(st.ErrorCode, "neither a topic name nor a topic id was given")
+		case named[deleteTarget(img, t)] > 1:
+			st.ErrorCode = kerr.InvalidRequest.Code
+			st.ErrorMessage = errMessage(st.ErrorCode, "the topic is named more than once in the request")
 		case t.Topic != nil:
 			if topic = img.Topics[*t.Topic]; topic == nil {
 				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -66,4 +81,16 @@ func (h *Handlers) handleDeleteTopics(ctx context.Context, r *Request) (kmsg.Res
 		}
 	}
 	return resp, nil
+}
+
+// deleteTarget names the topic a DeleteTopics entry means: the topic's name when it is
+// given or its id is known, else the unknown id.
+func deleteTarget(img *metastore.Image, t kmsg.DeleteTopicsRequestTopic) string {
+	switch {
+	case t.Topic != nil:
+		return "name " + *t.Topic
+	case img.TopicByID(t.TopicID) != nil:
+		return "name " + img.TopicByID(t.TopicID).Name
+	}
+	return fmt.Sprintf("id %x", t.TopicID)
 }

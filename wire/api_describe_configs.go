@@ -11,6 +11,7 @@ import (
 
 	"github.com/chronik/chronik-node/metastore"
 	"github.com/chronik/chronik-node/metastore/configs"
+	"github.com/chronik/chronik-node/raftnode/fsm"
 )
 
 // DescribeConfigs v0-4 for topics (every topic config with its effective value and, v1+,
@@ -26,7 +27,7 @@ func (h *Handlers) handleDescribeConfigs(ctx context.Context, r *Request) (kmsg.
 		values, code, msg := h.describeResource(img, rr.ResourceType, rr.ResourceName)
 		rs.ErrorCode, rs.ErrorMessage = code, errMessage(code, msg)
 		if code == 0 {
-			rs.Configs = describeValues(req, rr, values)
+			rs.Configs = describeValues(req, rr, values, h.cfg.StaticInfo)
 		}
 		resp.Resources = append(resp.Resources, rs)
 	}
@@ -36,6 +37,9 @@ func (h *Handlers) handleDescribeConfigs(ctx context.Context, r *Request) (kmsg.
 func (h *Handlers) describeResource(img *metastore.Image, typ kmsg.ConfigResourceType, name string) ([]configs.Value, int16, string) {
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
+		if err := fsm.ValidateTopicName(name); err != nil {
+			return nil, kerr.InvalidTopicException.Code, err.Error() // ConfigHelper.describeConfigs: Topic.validate
+		}
 		t := img.Topics[name]
 		if t == nil {
 			return nil, kerr.UnknownTopicOrPartition.Code, fmt.Sprintf("topic %q does not exist", name)
@@ -84,10 +88,12 @@ func clusterDefaults(img *metastore.Image) []configs.Value {
 	return out
 }
 
-func describeValues(req *kmsg.DescribeConfigsRequest, rr kmsg.DescribeConfigsRequestResource, values []configs.Value) []kmsg.DescribeConfigsResponseResourceConfig {
+func describeValues(req *kmsg.DescribeConfigsRequest, rr kmsg.DescribeConfigsRequestResource, values []configs.Value, static map[string]configs.KeyInfo) []kmsg.DescribeConfigsResponseResourceConfig {
 	out := []kmsg.DescribeConfigsResponseResourceConfig{}
 	for _, v := range values {
-		if rr.ConfigNames != nil && !slices.Contains(rr.ConfigNames, v.Name) {
+		// Null or empty names ask for every config, as in Kafka's
+		// ConfigHelperUtils.buildConfigEntries.
+		if len(rr.ConfigNames) > 0 && !slices.Contains(rr.ConfigNames, v.Name) {
 			continue
 		}
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
@@ -101,12 +107,17 @@ func describeValues(req *kmsg.DescribeConfigsRequest, rr kmsg.DescribeConfigsReq
 			def = configs.DynamicBroker(v.Name)
 			c.ReadOnly = def == nil // only the topic-default keys change at run time
 		}
-		if def != nil {
-			c.ConfigType = kmsg.ConfigType(def.Type)
-			if req.IncludeDocumentation && def.Doc != "" {
-				doc := def.Doc
-				c.Documentation = &doc
-			}
+		var info configs.KeyInfo
+		switch {
+		case def != nil:
+			info = configs.KeyInfo{Type: def.Type, Doc: def.Doc}
+		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
+			info = static[v.Name]
+		}
+		c.ConfigType = kmsg.ConfigType(info.Type)
+		if req.IncludeDocumentation && info.Doc != "" {
+			doc := info.Doc
+			c.Documentation = &doc
 		}
 		if req.IncludeSynonyms {
 			for _, s := range v.Synonyms {

@@ -16,7 +16,8 @@ import (
 // v0 asks for all topics with an empty list, v1+ with a null one. Topics that do not
 // exist are auto-created (v0-3 always may, v4+ when AllowAutoTopicCreation is set) if
 // auto.create.topics.enable is on; creation goes through Raft like CreateTopics, so the
-// response already carries the new topic's leaders. v10+ may name topics by id only.
+// response already carries the new topic's leaders. Kafka's internal topics are never
+// auto-created (see internalTopics). v10+ may name topics by id only.
 func (h *Handlers) handleMetadata(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
@@ -88,7 +89,7 @@ func (h *Handlers) autoCreate(ctx context.Context, req *kmsg.MetadataRequest, im
 	}
 	var missing []string
 	for _, rt := range req.Topics {
-		if rt.Topic != nil && img.Topics[*rt.Topic] == nil && fsm.ValidateTopicName(*rt.Topic) == nil {
+		if rt.Topic != nil && img.Topics[*rt.Topic] == nil && fsm.ValidateTopicName(*rt.Topic) == nil && !isInternalTopic(*rt.Topic) {
 			missing = append(missing, *rt.Topic)
 		}
 	}
@@ -129,9 +130,12 @@ func (h *Handlers) missingTopic(name string, id [16]byte, req *kmsg.MetadataRequ
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = &name
 	mt.TopicID = id
+	mt.IsInternal = isInternalTopic(name)
 	switch {
 	case fsm.ValidateTopicName(name) != nil:
 		mt.ErrorCode = kerr.InvalidTopicException.Code
+	case mt.IsInternal:
+		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code // never auto-created
 	case h.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation):
 		// Creation was attempted and did not land (yet): clients retry on this.
 		mt.ErrorCode = kerr.LeaderNotAvailable.Code
@@ -146,6 +150,7 @@ func (h *Handlers) metadataTopic(req *kmsg.MetadataRequest, t *metastore.Topic) 
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
+	mt.IsInternal = isInternalTopic(name) // one an older version let a client create
 	if req.IncludeTopicAuthorizedOperations {
 		mt.AuthorizedOperations = allTopicOperations
 	}

@@ -62,6 +62,9 @@ func (h *Handlers) beginProduce(ctx context.Context, r *Request) func() (kmsg.Re
 				sp.ErrorCode = refuseAll
 			case !known:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case legacyInternalTopic(img, name):
+				sp.ErrorCode = kerr.InvalidTopicException.Code
+				sp.ErrorMessage = errMessage(sp.ErrorCode, "Cannot append to internal topic "+name)
 			case req.Version < 3:
 				sp.ErrorCode = kerr.UnsupportedForMessageFormat.Code
 				sp.ErrorMessage = errMessage(sp.ErrorCode, "message format v0/v1 is not supported; use Produce v3+ (record batches)")

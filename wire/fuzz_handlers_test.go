@@ -124,7 +124,13 @@ func (f *fakeCluster) DescribeProducers(tp actors.TopicPartition, r *actors.Desc
 // fake cluster, and fails if the handler does not return promptly.
 func runDataHandler(t *testing.T, body kmsg.Request) (kmsg.Response, error) {
 	t.Helper()
-	h := NewHandlers(newFakeCluster(), BrokerConfig{NodeID: 1, NumPartitions: 1, ReplicationFactor: 1}, zerolog.Nop())
+	return runHandlerOn(t, newFakeCluster(), body)
+}
+
+// runHandlerOn is runDataHandler on a given fake cluster.
+func runHandlerOn(t *testing.T, cluster *fakeCluster, body kmsg.Request) (kmsg.Response, error) {
+	t.Helper()
+	h := NewHandlers(cluster, BrokerConfig{NodeID: 1, NumPartitions: 1, ReplicationFactor: 1}, zerolog.Nop())
 	var api *API
 	for _, a := range h.APIs() {
 		if a.Key == body.Key() {

@@ -49,6 +49,8 @@ type BrokerConfig struct {
 	// broker resource; StaticSet marks the keys set in the config file.
 	Static    map[string]string
 	StaticSet map[string]bool
+	// StaticInfo gives each static key's type and documentation.
+	StaticInfo map[string]configs.KeyInfo
 	// FetchSessionSlots is how many incremental fetch sessions the node keeps (Kafka's
 	// max.incremental.fetch.session.cache.slots): 0 means Kafka's default, 1000; a
 	// negative number turns sessions off.

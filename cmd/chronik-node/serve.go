@@ -19,6 +19,7 @@ import (
 	"github.com/chronik/chronik-node/actors/metrics"
 	"github.com/chronik/chronik-node/cmd/chronik-node/config"
 	"github.com/chronik/chronik-node/metastore"
+	"github.com/chronik/chronik-node/metastore/configs"
 	"github.com/chronik/chronik-node/raftnode/storage"
 	"github.com/chronik/chronik-node/wire"
 )
@@ -182,7 +183,7 @@ func (r *runningNode) listen(cfg *config.Config, fit memoryFit) error {
 	static, set := cfg.Values()
 	handlers := wire.NewHandlers(r.node, wire.BrokerConfig{
 		NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, ReplicationFactor: cfg.DefaultReplicationFactor,
-		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set, LogDir: partitionsDir(cfg),
+		AutoCreateTopics: cfg.AutoCreateTopics, Static: static, StaticSet: set, StaticInfo: staticInfo(), LogDir: partitionsDir(cfg),
 		FetchSessionSlots: fetchSessionSlots(cfg.FetchSessionSlots), FetchSessionMemory: fit.sessionMemory,
 	}, r.log.With().Str("component", "handlers").Logger())
 	r.metrics = metrics.New(r.node, version, r.log.With().Str("component", "metrics").Logger())
@@ -262,4 +263,14 @@ func fetchSessionSlots(slots int) int {
 		return -1
 	}
 	return slots
+}
+
+// staticInfo is the type and documentation of every config key, as DescribeConfigs of
+// the broker reports them.
+func staticInfo() map[string]configs.KeyInfo {
+	out := make(map[string]configs.KeyInfo, len(config.Keys()))
+	for _, k := range config.Keys() {
+		out[k.Name] = configs.KeyInfo{Type: configs.Type(k.DescribedType()), Doc: k.Doc}
+	}
+	return out
 }

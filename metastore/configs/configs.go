@@ -36,6 +36,12 @@ const (
 	SourceDefault              Source = 5 // DEFAULT_CONFIG
 )
 
+// KeyInfo is what DescribeConfigs tells about a static broker key besides its value.
+type KeyInfo struct {
+	Type Type
+	Doc  string
+}
+
 // Def is one topic config.
 type Def struct {
 	Name string
@@ -117,28 +123,46 @@ var topicDefs = []Def{
 		Doc: "zstd level batches are recompressed at when compression.type is zstd (mapped onto four encoder speeds: below 3, 3-5, 6-9, 10 and up)."},
 
 	// Accepted and described, not acted on.
-	{Name: "delete.retention.ms", BrokerKey: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: intRange(0, math.MaxInt64)},
-	{Name: "file.delete.delay.ms", BrokerKey: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", check: intRange(0, math.MaxInt64)},
-	{Name: "flush.messages", BrokerKey: "log.flush.interval.messages", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64)},
-	{Name: "flush.ms", BrokerKey: "log.flush.interval.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(0, math.MaxInt64)},
-	{Name: "max.compaction.lag.ms", BrokerKey: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64)},
-	{Name: "min.compaction.lag.ms", BrokerKey: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", check: intRange(0, math.MaxInt64)},
-	{Name: "min.cleanable.dirty.ratio", BrokerKey: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", check: floatRange(0, 1)},
-	{Name: "preallocate", BrokerKey: "log.preallocate", Type: TypeBoolean, Default: "false", check: isBool},
-	{Name: "segment.index.bytes", BrokerKey: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", check: intRange(4, math.MaxInt32)},
-	{Name: "segment.jitter.ms", BrokerKey: "log.roll.jitter.ms", Type: TypeLong, Default: "0", check: intRange(0, math.MaxInt64)},
-	{Name: "unclean.leader.election.enable", BrokerKey: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", check: isBool},
+	{Name: "delete.retention.ms", BrokerKey: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: intRange(0, math.MaxInt64),
+		Doc: "On a compacted topic, how long a tombstone (a record with a null value) is kept once the cleaner has seen it, so consumers catching up still see the delete."},
+	{Name: "file.delete.delay.ms", BrokerKey: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", check: intRange(0, math.MaxInt64),
+		Doc: "Accepted for compatibility and not acted on."},
+	{Name: "flush.messages", BrokerKey: "log.flush.interval.messages", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64),
+		Doc: "Accepted for compatibility and not acted on: fsync follows the broker's log.flush.policy."},
+	{Name: "flush.ms", BrokerKey: "log.flush.interval.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(0, math.MaxInt64),
+		Doc: "Accepted for compatibility and not acted on per topic: fsync follows the broker's log.flush.policy and log.flush.interval.ms."},
+	{Name: "max.compaction.lag.ms", BrokerKey: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", check: intRange(1, math.MaxInt64),
+		Doc: "On a compacted topic, a partition is cleaned whatever its dirty ratio once its oldest uncleaned segment is this old."},
+	{Name: "min.compaction.lag.ms", BrokerKey: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", check: intRange(0, math.MaxInt64),
+		Doc: "On a compacted topic, records younger than this are never cleaned away."},
+	{Name: "min.cleanable.dirty.ratio", BrokerKey: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", check: floatRange(0, 1),
+		Doc: "On a compacted topic, a partition is cleaned when the bytes written since its last clean make up at least this share of its cleanable bytes."},
+	{Name: "preallocate", BrokerKey: "log.preallocate", Type: TypeBoolean, Default: "false", check: isBool,
+		Doc: "Accepted for compatibility and not acted on: active segments always reserve disk blocks ahead of their appends."},
+	{Name: "segment.index.bytes", BrokerKey: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", check: intRange(4, math.MaxInt32),
+		Doc: "Accepted for compatibility and not acted on."},
+	{Name: "segment.jitter.ms", BrokerKey: "log.roll.jitter.ms", Type: TypeLong, Default: "0", check: intRange(0, math.MaxInt64),
+		Doc: "Accepted for compatibility and not acted on."},
+	{Name: "unclean.leader.election.enable", BrokerKey: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", check: isBool,
+		Doc: "Accepted for compatibility and not acted on: leaders are chosen through the metadata Raft group."},
 	// Replication throttles, which kafka-reassign-partitions.sh and operators set on the
 	// topics they move.
-	{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "", check: throttledReplicas},
-	{Name: "follower.replication.throttled.replicas", Type: TypeList, Default: "", check: throttledReplicas},
+	{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "", check: throttledReplicas,
+		Doc: "Replicas (partition:broker pairs, or *) whose replication a reassignment throttles on the leader side; accepted and not acted on, as replicas are not moved here."},
+	{Name: "follower.replication.throttled.replicas", Type: TypeList, Default: "", check: throttledReplicas,
+		Doc: "Replicas (partition:broker pairs, or *) whose replication a reassignment throttles on the follower side; accepted and not acted on, as replicas are not moved here."},
 	// Tiered storage (KIP-405): not available, as on a Kafka broker without
 	// remote.log.storage.system.enable; the local retentions are accepted.
-	{Name: "remote.storage.enable", Type: TypeBoolean, Default: "false", check: remoteStorage},
-	{Name: "local.retention.ms", BrokerKey: "log.local.retention.ms", Type: TypeLong, Default: "-2", check: intRange(-2, math.MaxInt64)},
-	{Name: "local.retention.bytes", BrokerKey: "log.local.retention.bytes", Type: TypeLong, Default: "-2", check: intRange(-2, math.MaxInt64)},
-	{Name: "remote.log.copy.disable", Type: TypeBoolean, Default: "false", check: isBool},
-	{Name: "remote.log.delete.on.disable", Type: TypeBoolean, Default: "false", check: isBool},
+	{Name: "remote.storage.enable", Type: TypeBoolean, Default: "false", check: remoteStorage,
+		Doc: "Tiered storage is not available: only false is accepted, as by a Kafka broker without remote storage."},
+	{Name: "local.retention.ms", BrokerKey: "log.local.retention.ms", Type: TypeLong, Default: "-2", check: intRange(-2, math.MaxInt64),
+		Doc: "Local retention of a tiered topic; accepted and not acted on, as nothing is tiered (-2: retention.ms)."},
+	{Name: "local.retention.bytes", BrokerKey: "log.local.retention.bytes", Type: TypeLong, Default: "-2", check: intRange(-2, math.MaxInt64),
+		Doc: "Local retention of a tiered topic; accepted and not acted on, as nothing is tiered (-2: retention.bytes)."},
+	{Name: "remote.log.copy.disable", Type: TypeBoolean, Default: "false", check: isBool,
+		Doc: "Tiered storage setting; accepted and not acted on, as nothing is tiered."},
+	{Name: "remote.log.delete.on.disable", Type: TypeBoolean, Default: "false", check: isBool,
+		Doc: "Tiered storage setting; accepted and not acted on, as nothing is tiered."},
 }
 
 var byName = func() map[string]*Def {
@@ -234,8 +258,16 @@ func ResolveTopic(overrides map[string]string, b *Broker) []Value {
 		if v, ok := overrides[d.Name]; ok {
 			syn = append(syn, Synonym{d.Name, v, SourceTopic})
 		}
-		syn = append(syn, b.brokerValue(d.BrokerKey, d.Default)...)
-		out = append(out, Value{Name: d.Name, Value: syn[0].Value, Source: syn[0].Source, Synonyms: syn})
+		// A config without a broker key has no broker synonyms (Kafka lists none for
+		// it); its default is the topic config's own.
+		if d.BrokerKey != "" {
+			syn = append(syn, b.brokerValue(d.BrokerKey, d.Default)...)
+		}
+		value, source := d.Default, SourceDefault
+		if len(syn) > 0 {
+			value, source = syn[0].Value, syn[0].Source
+		}
+		out = append(out, Value{Name: d.Name, Value: value, Source: source, Synonyms: syn})
 	}
 	return out
 }
@@ -252,10 +284,14 @@ func Effective(name string, overrides map[string]string, b *Broker) string {
 	return b.brokerValue(d.BrokerKey, d.Default)[0].Value
 }
 
-// ResolveBroker lists a broker's configs: every static key plus dynamic overrides.
+// ResolveBroker lists a broker's configs: every static key, every topic default (set or
+// not, as Kafka lists its whole broker config) and the dynamic overrides.
 func ResolveBroker(b *Broker) []Value {
 	keys := map[string]bool{}
 	for k := range b.Static {
+		keys[k] = true
+	}
+	for k := range byBrokerKey {
 		keys[k] = true
 	}
 	for k := range b.ClusterWide {

@@ -165,8 +165,8 @@ func (b *Batch) createTopic(c *CreateTopic) Result {
 	if _, ok := b.img.Topics[c.Name]; ok {
 		return fail(kerr.TopicAlreadyExists, "topic %q already exists", c.Name)
 	}
-	if other := b.collidingTopic(c.Name); other != "" {
-		return fail(kerr.InvalidTopicException, "topic %q collides with existing topic %q ('.' and '_' are interchangeable in metric names)", c.Name, other)
+	if other := b.img.CollidingTopic(c.Name); other != "" {
+		return fail(kerr.InvalidTopicException, "%s", CollisionMessage(c.Name, other))
 	}
 	if c.ID.IsZero() {
 		return fail(kerr.InvalidRequest, "topic %q has no id", c.Name)
@@ -206,13 +206,11 @@ func newPartition(replicas []int32) metastore.Partition {
 	}
 }
 
-// collidingTopic finds an existing topic whose name differs from name only by '.' vs '_',
-// which Kafka refuses because both map to the same metric name.
-func (b *Batch) collidingTopic(name string) string {
-	if m, ok := metastore.MetricName(name); ok {
-		return b.img.MetricNames[m]
-	}
-	return ""
+// CollisionMessage is the error a topic is refused with when its name differs from an
+// existing one's only by '.' vs '_', which Kafka refuses because both map to the same
+// metric name.
+func CollisionMessage(name, other string) string {
+	return fmt.Sprintf("topic %q collides with existing topic %q ('.' and '_' are interchangeable in metric names)", name, other)
 }
 
 func validReplicas(replicas []int32) error {

@@ -90,6 +90,8 @@ type Key struct {
 	Kind    kind
 	Default string // as it would be written in TOML, without quotes
 	Doc     string
+	// long marks an integer key whose values need 64 bits (Kafka's LONG, not INT).
+	long bool
 	// set validates the decoded value and stores it in c.
 	set func(c *Config, v value) error
 	// get renders the current value as text (the inverse of parseText).
@@ -103,6 +105,24 @@ type value struct {
 	s  string
 	d  time.Duration
 	ss []string
+}
+
+// DescribedType is the key's type as Kafka's DescribeConfigs reports a broker config's
+// (its ConfigType: BOOLEAN 1, STRING 2, INT 3, LONG 5, LIST 7). A duration string is
+// text to a Kafka client.
+func (k Key) DescribedType() int8 {
+	switch k.Kind {
+	case kindBool:
+		return 1
+	case kindInt:
+		if k.long {
+			return 5
+		}
+		return 3
+	case kindStrings:
+		return 7
+	}
+	return 2
 }
 
 // Keys lists every key in documentation order.

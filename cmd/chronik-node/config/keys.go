@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -74,7 +75,7 @@ type integer interface {
 }
 
 func intKey[T integer](name, def, doc string, lo, hi int64, field func(*Config) *T) Key {
-	return Key{Name: name, Kind: kindInt, Default: def, Doc: doc,
+	return Key{Name: name, Kind: kindInt, Default: def, Doc: doc, long: hi > math.MaxInt32,
 		set: func(c *Config, v value) error {
 			if v.i < lo || v.i > hi {
 				return fmt.Errorf("%d is outside %d..%d", v.i, lo, hi)
@@ -147,7 +148,8 @@ func minutesKey(name, def, doc string, field func(*Config) *time.Duration) Key {
 }
 
 func unitKey(name, def, doc string, unit time.Duration, allowNegative bool, field func(*Config) *time.Duration) Key {
-	return Key{Name: name, Kind: kindInt, Default: def, Doc: doc,
+	// Kafka's millisecond keys are LONGs; its minute keys are INTs.
+	return Key{Name: name, Kind: kindInt, Default: def, Doc: doc, long: unit == time.Millisecond,
 		set: func(c *Config, v value) error {
 			switch {
 			case v.i == -1 && allowNegative:
