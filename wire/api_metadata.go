@@ -17,7 +17,7 @@ import (
 // exist are auto-created (v0-3 always may, v4+ when AllowAutoTopicCreation is set) if
 // auto.create.topics.enable is on; creation goes through Raft like CreateTopics, so the
 // response already carries the new topic's leaders. Kafka's internal topics are never
-// auto-created (see internalTopics). v10+ may name topics by id only.
+// auto-created (see isInternalTopic). v10+ may name topics by id only.
 func (h *Handlers) handleMetadata(ctx context.Context, r *Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)

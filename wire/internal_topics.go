@@ -6,18 +6,19 @@ import (
 	"github.com/chronik/chronik-node/metastore"
 )
 
-// Kafka's internal topics (org.apache.kafka.common.internals.Topic.isInternal). This
-// broker keeps group offsets and state in its metadata store, so none of them exists
-// here, and none may be created as an ordinary topic: clients would take it for Kafka's
-// and anyone could write to it. Kafka treats __cluster_metadata, its own internal topic
-// kept outside the log layer, the same way (ControllerApis.createTopics refuses it).
-var internalTopics = map[string]bool{
-	"__consumer_offsets":  true,
-	"__transaction_state": true,
-	"__share_group_state": true,
+// isInternalTopic reports Kafka's internal topic names
+// (org.apache.kafka.common.internals.Topic.isInternal). This broker keeps group offsets
+// and state in its metadata store, so none of them exists here, and none may be created
+// as an ordinary topic: clients would take it for Kafka's and anyone could write to it.
+// Kafka treats __cluster_metadata, its own internal topic kept outside the log layer, the
+// same way (ControllerApis.createTopics refuses it).
+func isInternalTopic(name string) bool {
+	switch name {
+	case "__consumer_offsets", "__transaction_state", "__share_group_state":
+		return true
+	}
+	return false
 }
-
-func isInternalTopic(name string) bool { return internalTopics[name] }
 
 // legacyInternalTopic reports whether img holds an internal topic as an ordinary one, as
 // an older version let a client create through auto-creation. It can be read and deleted;
