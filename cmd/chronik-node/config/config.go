@@ -199,7 +199,9 @@ func (c *Config) Set(name, text string) error {
 func (c *Config) Check() error { return c.check() }
 
 func (c *Config) check() error {
-	if c.AdvertisedListener == "" {
+	// Unless set, the advertised address follows the listener, which a command-line
+	// override may have changed since an earlier Check filled it in.
+	if c.AdvertisedListener == "" || !c.setKeys["advertised.listeners"] {
 		c.AdvertisedListener = c.Listener
 	}
 	if host, _, _ := net.SplitHostPort(c.AdvertisedListener); host == "" || host == "0.0.0.0" || host == "::" {

@@ -178,3 +178,38 @@ func TestExamplesLoad(t *testing.T) {
 		}
 	}
 }
+
+// `chronik-node --config node.toml --listen HOST:PORT`: clients must be told the listener
+// the node binds, not the file's. Check used to fill advertised.listeners in from the
+// file's listener when loading it, and the override left it there, so every client was
+// sent to an address nothing listened on.
+func TestAdvertisedFollowsListenerOverride(t *testing.T) {
+	c, err := Load(writeFile(t, `listeners = "127.0.0.1:9092"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("listeners", "127.0.0.7:19092"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.AdvertisedListener != "127.0.0.7:19092" {
+		t.Fatalf("advertised %q after --listen 127.0.0.7:19092", c.AdvertisedListener)
+	}
+
+	// An advertised address the file sets is kept whatever the listener.
+	c, err = Load(writeFile(t, "listeners = \"0.0.0.0:9092\"\nadvertised.listeners = \"broker1:9092\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("listeners", "0.0.0.0:19092"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.AdvertisedListener != "broker1:9092" {
+		t.Fatalf("advertised %q, want the file's broker1:9092", c.AdvertisedListener)
+	}
+}
