@@ -213,6 +213,14 @@ func (c *Config) check() error {
 	if c.RaftHeartbeatTicks >= c.RaftElectionTicks {
 		return &Error{Key: "raft.election_ticks", Err: fmt.Errorf("%d must exceed raft.heartbeat_ticks %d", c.RaftElectionTicks, c.RaftHeartbeatTicks)}
 	}
+	// A node told of peers it has no transport to reach would run alone, the leader of a
+	// one-voter group of its own, and so would each of its "peers".
+	if len(c.RaftPeers) > 0 {
+		return &Error{Key: "raft.peers", Err: errors.New("clusters are not supported yet (this build has no Raft transport); leave it empty")}
+	}
+	if c.RaftListener != "" {
+		return &Error{Key: "raft.listener", Err: errors.New("clusters are not supported yet (this build has no Raft transport); leave it empty")}
+	}
 	return nil
 }
 

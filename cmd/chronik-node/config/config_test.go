@@ -118,7 +118,6 @@ func TestSetOverride(t *testing.T) {
 
 func TestRenderedConfigLoadsBackIdentically(t *testing.T) {
 	c := Default()
-	c.RaftPeers = []string{"2=127.0.0.1:9702", "3=127.0.0.1:9703"}
 	c.RetentionMs = -1
 	c.AdvertisedListener = "localhost:9092"
 	back, err := Load(writeFile(t, c.TOML()))
@@ -240,5 +239,24 @@ func TestZeroIntervalsRefused(t *testing.T) {
 	// Zero keeps its meaning where it has one.
 	if _, err := Load(writeFile(t, "group.initial.rebalance.delay.ms = 0\nlog.retention.ms = -1")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// raft.peers and raft.listener were accepted and ignored: this build has no Raft
+// transport, so every node ran as a one-voter cluster of its own, each the leader of
+// the "cluster" its operator had configured. Setting them now stops startup.
+func TestClusterKeysRefused(t *testing.T) {
+	for _, tc := range []struct{ key, text string }{
+		{"raft.peers", `raft.peers = ["2=127.0.0.1:9702", "3=127.0.0.1:9703"]`},
+		{"raft.listener", `raft.listener = "127.0.0.1:9701"`},
+	} {
+		_, err := Load(writeFile(t, tc.text))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(err.Error(), "not supported") {
+			t.Errorf("%s loaded with error %v; want a config error naming %s", tc.text, err, tc.key)
+		}
+	}
+	if _, err := Load(writeFile(t, "raft.peers = []\nraft.listener = \"\"")); err != nil {
+		t.Fatalf("empty cluster keys: %v", err)
 	}
 }

@@ -54,8 +54,8 @@ var keyTable = []Key{
 	intKey("raft.heartbeat_ticks", "1", "Ticks between leader heartbeats.", 1, 1000, func(c *Config) *int { return &c.RaftHeartbeatTicks }),
 	intKey("raft.snapshot_entries", "10000", "Applied entries between snapshots that compact the Raft log.", 10, 1<<40, func(c *Config) *uint64 { return &c.RaftSnapshotEntries }),
 	durationKey("raft.proposal_timeout", "10s", "A metadata change not applied within this answers REQUEST_TIMED_OUT.", func(c *Config) *time.Duration { return &c.RaftProposalTimeout }),
-	stringKey("raft.listener", "", "Raft peer listener, host:port (clusters only).", optionalHostPort, func(c *Config) *string { return &c.RaftListener }),
-	stringsKey("raft.peers", "", "Other voters as \"id=host:port\" (clusters only).", func(c *Config) *[]string { return &c.RaftPeers }),
+	stringKey("raft.listener", "", "Raft peer listener, host:port, for clusters, which this build does not run yet: a value stops startup.", optionalHostPort, func(c *Config) *string { return &c.RaftListener }),
+	stringsKey("raft.peers", "", "Other voters as \"id=host:port\", for clusters, which this build does not run yet: a value stops startup.", func(c *Config) *[]string { return &c.RaftPeers }),
 
 	enumKey("logging.level", "info", "Log level.", []string{"trace", "debug", "info", "warn", "error"}, func(c *Config) *string { return &c.LogLevel }),
 	enumKey("logging.format", "json", "Log format: \"json\" (one object per line) or \"console\" (human-readable).", []string{"json", "console"}, func(c *Config) *string { return &c.LogFormat }),
