@@ -204,6 +204,13 @@ func (c *Config) check() error {
 	if c.AdvertisedListener == "" || !c.setKeys["advertised.listeners"] {
 		c.AdvertisedListener = c.Listener
 	}
+	// Port 0 would bind any free port, which the broker registration could not name.
+	if _, port, _ := net.SplitHostPort(c.Listener); port == "0" {
+		return &Error{Key: "listeners", Err: fmt.Errorf("%q: port 0 (any free port) cannot be given to clients; choose a port", c.Listener)}
+	}
+	if _, port, _ := net.SplitHostPort(c.AdvertisedListener); port == "0" {
+		return &Error{Key: "advertised.listeners", Err: fmt.Errorf("%q: port 0 is not a port clients can connect to", c.AdvertisedListener)}
+	}
 	if host, _, _ := net.SplitHostPort(c.AdvertisedListener); host == "" || host == "0.0.0.0" || host == "::" {
 		return &Error{Key: "advertised.listeners", Err: fmt.Errorf("%q is not an address clients can connect to; set advertised.listeners", c.AdvertisedListener)}
 	}

@@ -260,3 +260,20 @@ func TestClusterKeysRefused(t *testing.T) {
 		t.Fatalf("empty cluster keys: %v", err)
 	}
 }
+
+// listeners with port 0 (any free port) got as far as registering the broker, after the
+// stores were opened, and failed there with "invalid broker registration"; clients could
+// not be told the port in any case. It is now a config error naming the key.
+func TestListenerPortZeroRefused(t *testing.T) {
+	for _, tc := range []struct{ text, key string }{
+		{`listeners = "127.0.0.1:0"`, "listeners"},
+		{"listeners = \"0.0.0.0:0\"\nadvertised.listeners = \"broker1:9092\"", "listeners"},
+		{`advertised.listeners = "broker1:0"`, "advertised.listeners"},
+	} {
+		_, err := Load(writeFile(t, tc.text))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(err.Error(), "port 0") {
+			t.Errorf("%s loaded with error %v; want a config error naming %s and port 0", tc.text, err, tc.key)
+		}
+	}
+}
