@@ -181,7 +181,7 @@ func Load(path string) (*Config, error) {
 func (c *Config) Set(name, text string) error {
 	k, ok := keyByName[name]
 	if !ok {
-		return &Error{Key: name, Err: errors.New("unknown key")}
+		return &Error{Key: name, Err: errors.New("unknown key" + suggest(name))}
 	}
 	v, err := parseText(k, text)
 	if err == nil {

@@ -98,6 +98,10 @@ func TestSuggestsCloseKey(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `did you mean "num.partitions"`) {
 		t.Fatalf("no suggestion in %v", err)
 	}
+	// --set num.partitons=3 gets the same help as the file.
+	if err := Default().Set("num.partitons", "3"); err == nil || !strings.Contains(err.Error(), `did you mean "num.partitions"`) {
+		t.Fatalf("no suggestion for --set in %v", err)
+	}
 }
 
 func TestSetOverride(t *testing.T) {
