@@ -30,7 +30,7 @@ var keyTable = []Key{
 
 	intKey("num.partitions", "1", "Partitions of auto-created topics and of CreateTopics without a count.", 1, 100000, func(c *Config) *int32 { return &c.NumPartitions }),
 	intKey("default.replication.factor", "1", "Replication factor of auto-created topics and of CreateTopics without one.", 1, 32767, func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
-	boolKey("auto.create.topics.enable", "true", "Create a topic on first Metadata/Produce for it.", func(c *Config) *bool { return &c.AutoCreateTopics }),
+	boolKey("auto.create.topics.enable", "true", "Create a topic when a client's Metadata request names it and allows creation, as Kafka does; a Produce alone never creates one.", func(c *Config) *bool { return &c.AutoCreateTopics }),
 	intKey("min.insync.replicas", "1", "Default min.insync.replicas for acks=all.", 1, 32767, func(c *Config) *int { return &c.MinInsyncReplicas }),
 
 	intKey("message.max.bytes", "1048588", "Default largest record batch accepted (topic max.message.bytes).", 0, 1<<31-1, func(c *Config) *int32 { return &c.MessageMaxBytes }),
