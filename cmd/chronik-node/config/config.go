@@ -156,7 +156,9 @@ func Load(path string) (*Config, error) {
 		return nil, &Error{File: path, Err: err}
 	}
 	flat := map[string]any{}
-	flatten("", raw, flat)
+	if dup := flatten("", raw, flat); dup != "" {
+		return nil, &Error{File: path, Key: dup, Err: errors.New("given more than once (as a dotted key, a quoted key or in a table)")}
+	}
 	names := make([]string, 0, len(flat))
 	for name := range flat {
 		names = append(names, name)
@@ -231,18 +233,27 @@ func (c *Config) check() error {
 	return nil
 }
 
-func flatten(prefix string, m map[string]any, out map[string]any) {
+// flatten turns TOML tables into dotted key names. `a.b = 1` and `"a.b" = 1` are two keys
+// to TOML but one here: it returns such a name, if any, rather than let one of them win
+// at random.
+func flatten(prefix string, m map[string]any, out map[string]any) (duplicate string) {
 	for k, v := range m {
 		name := k
 		if prefix != "" {
 			name = prefix + "." + k
 		}
 		if sub, ok := v.(map[string]any); ok {
-			flatten(name, sub, out)
+			if dup := flatten(name, sub, out); dup != "" {
+				duplicate = dup
+			}
 			continue
+		}
+		if _, seen := out[name]; seen {
+			duplicate = name
 		}
 		out[name] = v
 	}
+	return duplicate
 }
 
 func (c *Config) setRaw(name string, raw any) error {

@@ -281,3 +281,19 @@ func TestListenerPortZeroRefused(t *testing.T) {
 		}
 	}
 }
+
+// A key written both dotted and quoted (or in a table) is two keys to TOML but one here;
+// it loaded, and which value won changed from run to run with Go's map order.
+func TestKeyGivenTwiceRefused(t *testing.T) {
+	for _, text := range []string{
+		"num.partitions = 3\n\"num.partitions\" = 4",
+		"\"raft.storage\" = \"memory\"\n[raft]\nstorage = \"bbolt\"",
+	} {
+		path := writeFile(t, text)
+		_, err := Load(path)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key == "" || !strings.Contains(err.Error(), "more than once") || !strings.Contains(err.Error(), path) {
+			t.Errorf("%q loaded with error %v; want a config error naming the key given twice", text, err)
+		}
+	}
+}
