@@ -71,3 +71,16 @@ func TestOtherNodeIDOnDataDirRefused(t *testing.T) {
 		t.Fatalf("after the refused start: %d records, errors %v", fetched.NumRecords(), errs)
 	}
 }
+
+// TestConsoleLogsWithoutColourOffTerminal: logging.format = "console" wrote ANSI colour
+// codes whatever stderr was, so a log file or journal got "\x1b[90m" around every field.
+// Colour is for a terminal; a pipe or a file gets plain text.
+func TestConsoleLogsWithoutColourOffTerminal(t *testing.T) {
+	n := startNode(t, `logging.format = "console"`)
+	if !n.logsSoonContain("chronik-node ready") {
+		t.Fatal("no ready line in the console log")
+	}
+	if n.logsContain("\x1b[") {
+		t.Fatal("console logs on a pipe carry ANSI colour codes")
+	}
+}

@@ -66,9 +66,17 @@ func newLogger(cfg *config.Config) zerolog.Logger {
 	}
 	var out = zerolog.New(os.Stderr)
 	if cfg.LogFormat == "console" {
-		out = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+		// Colour codes are for a terminal; in a file or a journal they are noise.
+		out = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339, NoColor: !isTerminal(os.Stderr)})
 	}
 	return out.Level(level).With().Timestamp().Int32("node", cfg.NodeID).Logger()
+}
+
+// isTerminal tells whether f is a character device, as a terminal is (a pipe or a file
+// is not).
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 // phase logs one startup phase with its duration.
