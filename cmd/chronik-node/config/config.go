@@ -342,8 +342,22 @@ func describe(raw any) string {
 	return fmt.Sprintf("%T", raw)
 }
 
+// kafkaSpellings maps Kafka broker keys a Kafka operator will reach for to this node's
+// key for the same thing; a common prefix would point them somewhere else ("log.dirs"
+// shares more with "log.segment.bytes" than with "data.dir").
+var kafkaSpellings = map[string]string{
+	"log.dirs":            "data.dir",
+	"log.dir":             "data.dir",
+	"broker.id":           "node.id",
+	"log.retention.hours": "log.retention.ms",
+	"log.roll.hours":      "log.roll.ms",
+}
+
 // suggest names a known key close to an unknown one, for typos.
 func suggest(name string) string {
+	if key, ok := kafkaSpellings[name]; ok {
+		return fmt.Sprintf(" (this node's key for it is %q)", key)
+	}
 	best, bestScore := "", 0
 	for _, k := range keyTable {
 		score := commonPrefix(name, k.Name)

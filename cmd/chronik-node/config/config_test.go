@@ -98,6 +98,10 @@ func TestSuggestsCloseKey(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `did you mean "num.partitions"`) {
 		t.Fatalf("no suggestion in %v", err)
 	}
+	// Kafka's spellings of the same thing point to this node's key.
+	if _, err := Load(writeFile(t, `log.dirs = "/var/lib/kafka"`)); err == nil || !strings.Contains(err.Error(), `"data.dir"`) {
+		t.Fatalf("log.dirs: %v", err)
+	}
 	// --set num.partitons=3 gets the same help as the file.
 	if err := Default().Set("num.partitons", "3"); err == nil || !strings.Contains(err.Error(), `did you mean "num.partitions"`) {
 		t.Fatalf("no suggestion for --set in %v", err)
