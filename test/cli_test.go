@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,5 +83,27 @@ func TestConsoleLogsWithoutColourOffTerminal(t *testing.T) {
 	}
 	if n.logsContain("\x1b[") {
 		t.Fatal("console logs on a pipe carry ANSI colour codes")
+	}
+}
+
+// TestSIGHUPShutsDownCleanly: closing the terminal a node runs in (make run) sends it
+// SIGHUP, which killed it on the spot, unsynced. The JVM runs Kafka's shutdown hook on
+// SIGHUP as on SIGINT and SIGTERM; so does the node now: it syncs and exits 0.
+func TestSIGHUPShutsDownCleanly(t *testing.T) {
+	n := startNode(t, "")
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-n.exited:
+		n.cmd = nil
+		if err != nil {
+			t.Fatalf("SIGHUP: exit %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("chronik-node did not exit within 40s of SIGHUP")
+	}
+	if !n.logsContain("shutdown complete") {
+		t.Fatal("no clean shutdown logged after SIGHUP")
 	}
 }

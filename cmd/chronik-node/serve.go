@@ -26,7 +26,7 @@ import (
 // shutdownGrace bounds how long in-flight requests may take to finish at shutdown.
 const shutdownGrace = 30 * time.Second
 
-// serve runs a node until SIGTERM or SIGINT, then shuts down cleanly and returns 0.
+// serve runs a node until SIGTERM, SIGINT or SIGHUP, then shuts down cleanly and returns 0.
 func serve(args []string) int {
 	start := time.Now()
 	cfg, err := loadConfig(args)
@@ -38,7 +38,9 @@ func serve(args []string) int {
 	fit := fitToMemory(cfg, log)
 	phase(log, "config", start)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP too: a closed terminal must not kill the node unsynced (the JVM runs Kafka's
+	// shutdown hook on it as well).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 	n, err := startNode(ctx, cfg, fit, log)
 	if err != nil {
