@@ -103,7 +103,7 @@ func TestSIGHUPShutsDownCleanly(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("chronik-node did not exit within 40s of SIGHUP")
 	}
-	if !n.logsContain("shutdown complete") {
-		t.Fatal("no clean shutdown logged after SIGHUP")
+	if !n.logsContain("shutdown complete") || !n.logsContain("hangup signal received") {
+		t.Fatal("no clean shutdown, naming the signal, logged after SIGHUP")
 	}
 }

@@ -52,7 +52,7 @@ func serve(args []string) int {
 		Str("debug", cfg.DebugListener).Str("version", version).Msg("chronik-node ready")
 
 	<-ctx.Done()
-	log.Info().Msg("signal received; shutting down")
+	log.Info().Str("signal", context.Cause(ctx).Error()).Msg("signal received; shutting down")
 	if err := n.shutdown(); err != nil {
 		log.Error().Err(err).Msg("shutdown")
 		return 1
