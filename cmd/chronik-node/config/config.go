@@ -222,6 +222,12 @@ func (c *Config) check() error {
 	if c.RaftHeartbeatTicks >= c.RaftElectionTicks {
 		return &Error{Key: "raft.election_ticks", Err: fmt.Errorf("%d must exceed raft.heartbeat_ticks %d", c.RaftElectionTicks, c.RaftHeartbeatTicks)}
 	}
+	// A proposal made while there is no leader waits for an election; one that cannot
+	// outlast an election fails every time there is one, the broker's registration at
+	// start included, which was retried forever.
+	if election := time.Duration(c.RaftElectionTicks) * c.RaftTick; c.RaftProposalTimeout < election {
+		return &Error{Key: "raft.proposal_timeout", Err: fmt.Errorf("%v is shorter than an election (raft.election_ticks x raft.tick_interval = %v)", c.RaftProposalTimeout, election)}
+	}
 	// A node told of peers it has no transport to reach would run alone, the leader of a
 	// one-voter group of its own, and so would each of its "peers".
 	if len(c.RaftPeers) > 0 {

@@ -301,3 +301,24 @@ func TestKeyGivenTwiceRefused(t *testing.T) {
 		}
 	}
 }
+
+// raft.proposal_timeout = "1ns" (or anything shorter than an election) started a node
+// that never became ready and said nothing: registering the broker timed out and was
+// tried again forever. raft.tick_interval = "1us" kept a core busy ticking. Both are
+// config errors now.
+func TestRaftTimingRefused(t *testing.T) {
+	for _, tc := range []struct{ text, key, want string }{
+		{`raft.tick_interval = "1us"`, "raft.tick_interval", "at least 1ms"},
+		{`raft.proposal_timeout = "1ns"`, "raft.proposal_timeout", "at least 1ms"},
+		{"raft.tick_interval = \"100ms\"\nraft.election_ticks = 10\nraft.proposal_timeout = \"500ms\"", "raft.proposal_timeout", "election"},
+	} {
+		_, err := Load(writeFile(t, tc.text))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q loaded with error %v; want a config error naming %s (%q)", tc.text, err, tc.key, tc.want)
+		}
+	}
+	if _, err := Load(writeFile(t, "raft.tick_interval = \"20ms\"\nraft.proposal_timeout = \"1s\"")); err != nil {
+		t.Fatal(err)
+	}
+}

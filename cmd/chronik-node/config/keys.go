@@ -49,11 +49,11 @@ var keyTable = []Key{
 	msKey("group.initial.rebalance.delay.ms", "3000", "Wait for more members before the first rebalance of an empty group.", 0, func(c *Config) *time.Duration { return &c.GroupInitialRebalanceDelay }),
 
 	enumKey("raft.storage", "bbolt", "Where the metadata Raft log lives: \"bbolt\" (durable) or \"memory\" (rebuilt from the metadata store by Bootstrap at start).", []string{"bbolt", "memory"}, func(c *Config) *string { return &c.RaftStorage }),
-	durationKey("raft.tick_interval", "100ms", "Raft tick period.", func(c *Config) *time.Duration { return &c.RaftTick }),
+	durationKey("raft.tick_interval", "100ms", "Raft tick period.", time.Millisecond, func(c *Config) *time.Duration { return &c.RaftTick }),
 	intKey("raft.election_ticks", "10", "Ticks without a leader before an election.", 2, 1000, func(c *Config) *int { return &c.RaftElectionTicks }),
 	intKey("raft.heartbeat_ticks", "1", "Ticks between leader heartbeats.", 1, 1000, func(c *Config) *int { return &c.RaftHeartbeatTicks }),
 	intKey("raft.snapshot_entries", "10000", "Applied entries between snapshots that compact the Raft log.", 10, 1<<40, func(c *Config) *uint64 { return &c.RaftSnapshotEntries }),
-	durationKey("raft.proposal_timeout", "10s", "A metadata change not applied within this answers REQUEST_TIMED_OUT.", func(c *Config) *time.Duration { return &c.RaftProposalTimeout }),
+	durationKey("raft.proposal_timeout", "10s", "A metadata change not applied within this answers REQUEST_TIMED_OUT.", time.Millisecond, func(c *Config) *time.Duration { return &c.RaftProposalTimeout }),
 	stringKey("raft.listener", "", "Raft peer listener, host:port, for clusters, which this build does not run yet: a value stops startup.", optionalHostPort, func(c *Config) *string { return &c.RaftListener }),
 	stringsKey("raft.peers", "", "Other voters as \"id=host:port\", for clusters, which this build does not run yet: a value stops startup.", func(c *Config) *[]string { return &c.RaftPeers }),
 
@@ -123,11 +123,12 @@ func enumKey(name, def, doc string, options []string, field func(*Config) *strin
 	}, field)
 }
 
-func durationKey(name, def, doc string, field func(*Config) *time.Duration) Key {
+// durationKey is a Go duration string of at least min.
+func durationKey(name, def, doc string, min time.Duration, field func(*Config) *time.Duration) Key {
 	return Key{Name: name, Kind: kindDuration, Default: def, Doc: doc,
 		set: func(c *Config, v value) error {
-			if v.d <= 0 {
-				return fmt.Errorf("%v must be positive", v.d)
+			if v.d < min {
+				return fmt.Errorf("%v must be at least %v", v.d, min)
 			}
 			*field(c) = v.d
 			return nil
