@@ -247,7 +247,10 @@ func (r *runningNode) shutdown() error {
 		errs = append(errs, r.kafka.Shutdown(ctx))
 	}
 	if r.debug != nil {
-		errs = append(errs, r.debug.Shutdown(ctx))
+		// Served until the Kafka requests have drained (healthz, metrics), then closed at
+		// once: a profile or a scrape still running is worth nothing once the node goes,
+		// and waiting for it held the shutdown to its grace and failed it.
+		r.debug.Close()
 	}
 	r.node.Stop()
 	errs = append(errs, r.closeStores())
