@@ -223,14 +223,15 @@ func TestAdvertisedFollowsListenerOverride(t *testing.T) {
 
 // A zero for these keys was accepted and then quietly replaced by the node's default
 // (offsets kept 7 days, retention checked every 5 min, idle connections closed after
-// 10 min, the cleaner checking every 15 s, an fsync every second) or, for log.roll.ms,
-// meant segments never roll by time. Kafka refuses 0 for log.cleanup.interval.ms,
-// offsets.retention.minutes and segment.ms (atLeast(1)); a zero here now stops startup
-// with the key named, as any other invalid value does.
+// 10 min, the cleaner checking every 15 s, an fsync every second, session timeouts up to
+// 30 min) or, for log.roll.ms, meant segments never roll by time. Kafka refuses 0 for
+// log.cleanup.interval.ms, offsets.retention.minutes and segment.ms (atLeast(1)); a zero
+// here now stops startup with the key named, as any other invalid value does.
 func TestZeroIntervalsRefused(t *testing.T) {
 	for _, key := range []string{
 		"connections.max.idle.ms", "log.roll.ms", "log.retention.check.interval.ms",
 		"log.cleaner.backoff.ms", "log.flush.interval.ms", "offsets.retention.minutes",
+		"group.max.session.timeout.ms",
 	} {
 		t.Run(key, func(t *testing.T) {
 			path := writeFile(t, key+" = 0")
@@ -239,7 +240,7 @@ func TestZeroIntervalsRefused(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Key != key || !strings.Contains(err.Error(), "at least 1") {
 				t.Fatalf("%s = 0 loaded with error %v; want a config error naming the key", key, err)
 			}
-			if _, err := Load(writeFile(t, key+" = 1")); err != nil {
+			if _, err := Load(writeFile(t, key+" = 1\ngroup.min.session.timeout.ms = 0")); err != nil {
 				t.Fatalf("%s = 1: %v", key, err)
 			}
 		})

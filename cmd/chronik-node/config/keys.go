@@ -45,7 +45,7 @@ var keyTable = []Key{
 
 	minutesKey("offsets.retention.minutes", "10080", "Committed offsets of an empty group expire after this long.", 1, func(c *Config) *time.Duration { return &c.OffsetsRetention }),
 	msKey("group.min.session.timeout.ms", "6000", "Smallest session timeout a group member may ask for.", 0, func(c *Config) *time.Duration { return &c.GroupMinSessionTimeout }),
-	msKey("group.max.session.timeout.ms", "1800000", "Largest session timeout a group member may ask for.", 0, func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }),
+	msKey("group.max.session.timeout.ms", "1800000", "Largest session timeout a group member may ask for.", 1, func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }),
 	msKey("group.initial.rebalance.delay.ms", "3000", "Wait for more members before the first rebalance of an empty group.", 0, func(c *Config) *time.Duration { return &c.GroupInitialRebalanceDelay }),
 
 	enumKey("raft.storage", "bbolt", "Where the metadata Raft log lives: \"bbolt\" (durable) or \"memory\" (rebuilt from the metadata store by Bootstrap at start).", []string{"bbolt", "memory"}, func(c *Config) *string { return &c.RaftStorage }),
