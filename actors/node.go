@@ -185,6 +185,10 @@ func Start(opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	if err := checkMembership(opts.NodeID, img, opts.RaftStorage); err != nil {
+		n.Stop()
+		return nil, err
+	}
 	n.image.Store(img)
 	n.bootstrap.image = nil // published now; do not pin the first image forever
 	// The log's last index, not its stored commit index, which lags (it read 3 with

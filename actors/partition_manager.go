@@ -222,8 +222,23 @@ func (m *partitionManager) openExisting(ctx actor.Context, img *metastore.Image)
 // does not exist, once the metadata has caught up with the Raft log. Before that, a topic
 // the log is about to replay (the whole log, when meta.db was lost) looks deleted, and
 // its data went with it.
+//
+// A node whose metadata store was new at start (Bootstrap mode "fresh") knows no topic at
+// all: directories it finds belonged to metadata that was lost (meta.db, with the Raft
+// log in memory or lost too), not to deleted topics, and are kept, as Kafka's LogManager
+// keeps a log its metadata does not know.
 func (m *partitionManager) strayCheck(ctx actor.Context) {
 	if len(m.strays) == 0 || !m.n.metadataCaughtUp() {
+		return
+	}
+	if m.n.bootstrap.Mode == "fresh" {
+		names := make([]string, len(m.strays))
+		for i, tp := range m.strays {
+			names[i] = tp.String()
+		}
+		m.log.Warn().Strs("partitions", names).Str("dir", m.n.opts.Data.Dir).
+			Msg("partition directories kept: the metadata store is new, so their topics are unknown (was meta.db lost?); remove them to free the space")
+		m.strays = nil
 		return
 	}
 	for _, tp := range m.strays {

@@ -112,3 +112,31 @@ func TestLostMetadataStoreKeepsPartitionData(t *testing.T) {
 		return errors.Is(err, os.ErrNotExist)
 	})
 }
+
+// TestNewMetadataStoreKeepsPartitionData: with raft.storage = "memory" the metadata lives
+// only in meta.db. With meta.db gone the node starts as a brand-new one, and it took
+// every partition directory it found for a deleted topic's and deleted it: the one copy
+// of the data went because of the lost metadata. Kafka's LogManager keeps a log its
+// metadata does not know (it renames it "-stray" and warns); the node now keeps the
+// directories and says so.
+func TestNewMetadataStoreKeepsPartitionData(t *testing.T) {
+	n := startNode(t, `raft.storage = "memory"`)
+	createTopic(t, n, "orphan", 1, nil)
+	produceValues(t, n, "orphan", 0, "v", 10, 10, time.Now())
+	if err := n.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := os.Remove(filepath.Join(n.dir, "data", "meta.db")); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+	if !n.logsSoonContain("partition directories kept", "orphan-0") {
+		t.Fatal("the node did not say it kept the partition directories of unknown topics")
+	}
+	if n.logsContain("partition data moved aside") {
+		t.Fatal("the node deleted partition data after starting with a new metadata store")
+	}
+	if _, err := os.Stat(filepath.Join(n.dir, "data", "partitions", "orphan-0", "00000000000000000000.log")); err != nil {
+		t.Fatalf("orphan-0's segment: %v", err)
+	}
+}

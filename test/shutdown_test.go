@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -232,5 +234,33 @@ func TestShutdownDuringProduceKeepsAcknowledgedRecords(t *testing.T) {
 	}
 	if len(found) != want {
 		t.Fatalf("%d of %d acknowledged records missing after the restart", want-len(found), want)
+	}
+}
+
+// A CPU profile being taken (go tool pprof .../debug/pprof/profile, 30 s by default) held
+// the shutdown for its whole 30 s grace, and the node then exited 1 ("shutdown: context
+// deadline exceeded") though every request and store had closed cleanly. The debug
+// listener's answers are worth nothing once the node is going; it no longer waits for
+// them.
+func TestShutdownDoesNotWaitForDebugRequests(t *testing.T) {
+	n := startNode(t, "")
+	go func() {
+		resp, err := http.Get("http://" + n.debugAddr + "/debug/pprof/profile?seconds=60")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	eventually(t, 10*time.Second, "the profile to be running", func() bool {
+		resp, err := http.Get("http://" + n.debugAddr + "/debug/pprof/goroutine?debug=2")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), "net/http/pprof.Profile")
+	})
+	start := time.Now()
+	if err := n.stop(); err != nil {
+		t.Fatalf("SIGTERM while a profile was being taken: exit %v after %v", err, time.Since(start))
 	}
 }

@@ -27,7 +27,7 @@ import (
 // shutdownGrace bounds how long in-flight requests may take to finish at shutdown.
 const shutdownGrace = 30 * time.Second
 
-// serve runs a node until SIGTERM or SIGINT, then shuts down cleanly and returns 0.
+// serve runs a node until SIGTERM, SIGINT or SIGHUP, then shuts down cleanly and returns 0.
 func serve(args []string) int {
 	start := time.Now()
 	cfg, err := loadConfig(args)
@@ -39,7 +39,9 @@ func serve(args []string) int {
 	fit := fitToMemory(cfg, log)
 	phase(log, "config", start)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP too: a closed terminal must not kill the node unsynced (the JVM runs Kafka's
+	// shutdown hook on it as well).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 	n, err := startNode(ctx, cfg, fit, log)
 	if err != nil {
@@ -51,7 +53,7 @@ func serve(args []string) int {
 		Str("debug", cfg.DebugListener).Str("version", version).Msg("chronik-node ready")
 
 	<-ctx.Done()
-	log.Info().Msg("signal received; shutting down")
+	log.Info().Str("signal", context.Cause(ctx).Error()).Msg("signal received; shutting down")
 	if err := n.shutdown(); err != nil {
 		log.Error().Err(err).Msg("shutdown")
 		return 1
@@ -67,9 +69,17 @@ func newLogger(cfg *config.Config) zerolog.Logger {
 	}
 	var out = zerolog.New(os.Stderr)
 	if cfg.LogFormat == "console" {
-		out = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+		// Colour codes are for a terminal; in a file or a journal they are noise.
+		out = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339, NoColor: !isTerminal(os.Stderr)})
 	}
 	return out.Level(level).With().Timestamp().Int32("node", cfg.NodeID).Logger()
+}
+
+// isTerminal tells whether f is a character device, as a terminal is (a pipe or a file
+// is not).
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 // phase logs one startup phase with its duration.
@@ -238,7 +248,10 @@ func (r *runningNode) shutdown() error {
 		errs = append(errs, r.kafka.Shutdown(ctx))
 	}
 	if r.debug != nil {
-		errs = append(errs, r.debug.Shutdown(ctx))
+		// Served until the Kafka requests have drained (healthz, metrics), then closed at
+		// once: a profile or a scrape still running is worth nothing once the node goes,
+		// and waiting for it held the shutdown to its grace and failed it.
+		r.debug.Close()
 	}
 	r.node.Stop()
 	errs = append(errs, r.closeStores())

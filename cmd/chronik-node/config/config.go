@@ -176,7 +176,9 @@ func Load(path string) (*Config, error) {
 		return nil, &Error{File: path, Err: err}
 	}
 	flat := map[string]any{}
-	flatten("", raw, flat)
+	if dup := flatten("", raw, flat); dup != "" {
+		return nil, &Error{File: path, Key: dup, Err: errors.New("given more than once (as a dotted key, a quoted key or in a table)")}
+	}
 	names := make([]string, 0, len(flat))
 	for name := range flat {
 		names = append(names, name)
@@ -201,7 +203,7 @@ func Load(path string) (*Config, error) {
 func (c *Config) Set(name, text string) error {
 	k, ok := keyByName[name]
 	if !ok {
-		return &Error{Key: name, Err: errors.New("unknown key")}
+		return &Error{Key: name, Err: errors.New("unknown key" + suggest(name))}
 	}
 	v, err := parseText(k, text)
 	if err == nil {
@@ -219,8 +221,17 @@ func (c *Config) Set(name, text string) error {
 func (c *Config) Check() error { return c.check() }
 
 func (c *Config) check() error {
-	if c.AdvertisedListener == "" {
+	// Unless set, the advertised address follows the listener, which a command-line
+	// override may have changed since an earlier Check filled it in.
+	if c.AdvertisedListener == "" || !c.setKeys["advertised.listeners"] {
 		c.AdvertisedListener = c.Listener
+	}
+	// Port 0 would bind any free port, which the broker registration could not name.
+	if _, port, _ := net.SplitHostPort(c.Listener); port == "0" {
+		return &Error{Key: "listeners", Err: fmt.Errorf("%q: port 0 (any free port) cannot be given to clients; choose a port", c.Listener)}
+	}
+	if _, port, _ := net.SplitHostPort(c.AdvertisedListener); port == "0" {
+		return &Error{Key: "advertised.listeners", Err: fmt.Errorf("%q: port 0 is not a port clients can connect to", c.AdvertisedListener)}
 	}
 	if host, _, _ := net.SplitHostPort(c.AdvertisedListener); host == "" || host == "0.0.0.0" || host == "::" {
 		return &Error{Key: "advertised.listeners", Err: fmt.Errorf("%q is not an address clients can connect to; set advertised.listeners", c.AdvertisedListener)}
@@ -231,21 +242,44 @@ func (c *Config) check() error {
 	if c.RaftHeartbeatTicks >= c.RaftElectionTicks {
 		return &Error{Key: "raft.election_ticks", Err: fmt.Errorf("%d must exceed raft.heartbeat_ticks %d", c.RaftElectionTicks, c.RaftHeartbeatTicks)}
 	}
+	// A proposal made while there is no leader waits for an election; one that cannot
+	// outlast an election fails every time there is one, the broker's registration at
+	// start included, which was retried forever.
+	if election := time.Duration(c.RaftElectionTicks) * c.RaftTick; c.RaftProposalTimeout < election {
+		return &Error{Key: "raft.proposal_timeout", Err: fmt.Errorf("%v is shorter than an election (raft.election_ticks x raft.tick_interval = %v)", c.RaftProposalTimeout, election)}
+	}
+	// A node told of peers it has no transport to reach would run alone, the leader of a
+	// one-voter group of its own, and so would each of its "peers".
+	if len(c.RaftPeers) > 0 {
+		return &Error{Key: "raft.peers", Err: errors.New("clusters are not supported yet (this build has no Raft transport); leave it empty")}
+	}
+	if c.RaftListener != "" {
+		return &Error{Key: "raft.listener", Err: errors.New("clusters are not supported yet (this build has no Raft transport); leave it empty")}
+	}
 	return nil
 }
 
-func flatten(prefix string, m map[string]any, out map[string]any) {
+// flatten turns TOML tables into dotted key names. `a.b = 1` and `"a.b" = 1` are two keys
+// to TOML but one here: it returns such a name, if any, rather than let one of them win
+// at random.
+func flatten(prefix string, m map[string]any, out map[string]any) (duplicate string) {
 	for k, v := range m {
 		name := k
 		if prefix != "" {
 			name = prefix + "." + k
 		}
 		if sub, ok := v.(map[string]any); ok {
-			flatten(name, sub, out)
+			if dup := flatten(name, sub, out); dup != "" {
+				duplicate = dup
+			}
 			continue
+		}
+		if _, seen := out[name]; seen {
+			duplicate = name
 		}
 		out[name] = v
 	}
+	return duplicate
 }
 
 func (c *Config) setRaw(name string, raw any) error {
@@ -334,8 +368,22 @@ func describe(raw any) string {
 	return fmt.Sprintf("%T", raw)
 }
 
+// kafkaSpellings maps Kafka broker keys a Kafka operator will reach for to this node's
+// key for the same thing; a common prefix would point them somewhere else ("log.dirs"
+// shares more with "log.segment.bytes" than with "data.dir").
+var kafkaSpellings = map[string]string{
+	"log.dirs":            "data.dir",
+	"log.dir":             "data.dir",
+	"broker.id":           "node.id",
+	"log.retention.hours": "log.retention.ms",
+	"log.roll.hours":      "log.roll.ms",
+}
+
 // suggest names a known key close to an unknown one, for typos.
 func suggest(name string) string {
+	if key, ok := kafkaSpellings[name]; ok {
+		return fmt.Sprintf(" (this node's key for it is %q)", key)
+	}
 	best, bestScore := "", 0
 	for _, k := range keyTable {
 		score := commonPrefix(name, k.Name)

@@ -98,6 +98,14 @@ func TestSuggestsCloseKey(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `did you mean "num.partitions"`) {
 		t.Fatalf("no suggestion in %v", err)
 	}
+	// Kafka's spellings of the same thing point to this node's key.
+	if _, err := Load(writeFile(t, `log.dirs = "/var/lib/kafka"`)); err == nil || !strings.Contains(err.Error(), `"data.dir"`) {
+		t.Fatalf("log.dirs: %v", err)
+	}
+	// --set num.partitons=3 gets the same help as the file.
+	if err := Default().Set("num.partitons", "3"); err == nil || !strings.Contains(err.Error(), `did you mean "num.partitions"`) {
+		t.Fatalf("no suggestion for --set in %v", err)
+	}
 }
 
 func TestSetOverride(t *testing.T) {
@@ -118,7 +126,6 @@ func TestSetOverride(t *testing.T) {
 
 func TestRenderedConfigLoadsBackIdentically(t *testing.T) {
 	c := Default()
-	c.RaftPeers = []string{"2=127.0.0.1:9702", "3=127.0.0.1:9703"}
 	c.RetentionMs = -1
 	c.AdvertisedListener = "localhost:9092"
 	back, err := Load(writeFile(t, c.TOML()))
@@ -176,5 +183,143 @@ func TestExamplesLoad(t *testing.T) {
 		if _, err := Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// `chronik-node --config node.toml --listen HOST:PORT`: clients must be told the listener
+// the node binds, not the file's. Check used to fill advertised.listeners in from the
+// file's listener when loading it, and the override left it there, so every client was
+// sent to an address nothing listened on.
+func TestAdvertisedFollowsListenerOverride(t *testing.T) {
+	c, err := Load(writeFile(t, `listeners = "127.0.0.1:9092"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("listeners", "127.0.0.7:19092"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.AdvertisedListener != "127.0.0.7:19092" {
+		t.Fatalf("advertised %q after --listen 127.0.0.7:19092", c.AdvertisedListener)
+	}
+
+	// An advertised address the file sets is kept whatever the listener.
+	c, err = Load(writeFile(t, "listeners = \"0.0.0.0:9092\"\nadvertised.listeners = \"broker1:9092\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("listeners", "0.0.0.0:19092"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.AdvertisedListener != "broker1:9092" {
+		t.Fatalf("advertised %q, want the file's broker1:9092", c.AdvertisedListener)
+	}
+}
+
+// A zero for these keys was accepted and then quietly replaced by the node's default
+// (offsets kept 7 days, retention checked every 5 min, idle connections closed after
+// 10 min, the cleaner checking every 15 s, an fsync every second, session timeouts up to
+// 30 min) or, for log.roll.ms, meant segments never roll by time. Kafka refuses 0 for
+// log.cleanup.interval.ms, offsets.retention.minutes and segment.ms (atLeast(1)); a zero
+// here now stops startup with the key named, as any other invalid value does.
+func TestZeroIntervalsRefused(t *testing.T) {
+	for _, key := range []string{
+		"connections.max.idle.ms", "log.roll.ms", "log.retention.check.interval.ms",
+		"log.cleaner.backoff.ms", "log.flush.interval.ms", "offsets.retention.minutes",
+		"group.max.session.timeout.ms",
+	} {
+		t.Run(key, func(t *testing.T) {
+			path := writeFile(t, key+" = 0")
+			_, err := Load(path)
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Key != key || !strings.Contains(err.Error(), "at least 1") {
+				t.Fatalf("%s = 0 loaded with error %v; want a config error naming the key", key, err)
+			}
+			if _, err := Load(writeFile(t, key+" = 1\ngroup.min.session.timeout.ms = 0")); err != nil {
+				t.Fatalf("%s = 1: %v", key, err)
+			}
+		})
+	}
+	// Zero keeps its meaning where it has one.
+	if _, err := Load(writeFile(t, "group.initial.rebalance.delay.ms = 0\nlog.retention.ms = -1")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// raft.peers and raft.listener were accepted and ignored: this build has no Raft
+// transport, so every node ran as a one-voter cluster of its own, each the leader of
+// the "cluster" its operator had configured. Setting them now stops startup.
+func TestClusterKeysRefused(t *testing.T) {
+	for _, tc := range []struct{ key, text string }{
+		{"raft.peers", `raft.peers = ["2=127.0.0.1:9702", "3=127.0.0.1:9703"]`},
+		{"raft.listener", `raft.listener = "127.0.0.1:9701"`},
+	} {
+		_, err := Load(writeFile(t, tc.text))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(err.Error(), "not supported") {
+			t.Errorf("%s loaded with error %v; want a config error naming %s", tc.text, err, tc.key)
+		}
+	}
+	if _, err := Load(writeFile(t, "raft.peers = []\nraft.listener = \"\"")); err != nil {
+		t.Fatalf("empty cluster keys: %v", err)
+	}
+}
+
+// listeners with port 0 (any free port) got as far as registering the broker, after the
+// stores were opened, and failed there with "invalid broker registration"; clients could
+// not be told the port in any case. It is now a config error naming the key.
+func TestListenerPortZeroRefused(t *testing.T) {
+	for _, tc := range []struct{ text, key string }{
+		{`listeners = "127.0.0.1:0"`, "listeners"},
+		{"listeners = \"0.0.0.0:0\"\nadvertised.listeners = \"broker1:9092\"", "listeners"},
+		{`advertised.listeners = "broker1:0"`, "advertised.listeners"},
+	} {
+		_, err := Load(writeFile(t, tc.text))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(err.Error(), "port 0") {
+			t.Errorf("%s loaded with error %v; want a config error naming %s and port 0", tc.text, err, tc.key)
+		}
+	}
+}
+
+// A key written both dotted and quoted (or in a table) is two keys to TOML but one here;
+// it loaded, and which value won changed from run to run with Go's map order.
+func TestKeyGivenTwiceRefused(t *testing.T) {
+	for _, text := range []string{
+		"num.partitions = 3\n\"num.partitions\" = 4",
+		"\"raft.storage\" = \"memory\"\n[raft]\nstorage = \"bbolt\"",
+	} {
+		path := writeFile(t, text)
+		_, err := Load(path)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key == "" || !strings.Contains(err.Error(), "more than once") || !strings.Contains(err.Error(), path) {
+			t.Errorf("%q loaded with error %v; want a config error naming the key given twice", text, err)
+		}
+	}
+}
+
+// raft.proposal_timeout = "1ns" (or anything shorter than an election) started a node
+// that never became ready and said nothing: registering the broker timed out and was
+// tried again forever. raft.tick_interval = "1us" kept a core busy ticking. Both are
+// config errors now.
+func TestRaftTimingRefused(t *testing.T) {
+	for _, tc := range []struct{ text, key, want string }{
+		{`raft.tick_interval = "1us"`, "raft.tick_interval", "at least 1ms"},
+		{`raft.proposal_timeout = "1ns"`, "raft.proposal_timeout", "at least 1ms"},
+		{"raft.tick_interval = \"100ms\"\nraft.election_ticks = 10\nraft.proposal_timeout = \"500ms\"", "raft.proposal_timeout", "election"},
+	} {
+		_, err := Load(writeFile(t, tc.text))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q loaded with error %v; want a config error naming %s (%q)", tc.text, err, tc.key, tc.want)
+		}
+	}
+	if _, err := Load(writeFile(t, "raft.tick_interval = \"20ms\"\nraft.proposal_timeout = \"1s\"")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,7 +23,7 @@ var keyTable = []Key{
 	intKey("queued.max.request.bytes", "536870912", "Request bytes read and not yet handled, over all connections; a connection waits to read more until there is room (a larger request is admitted alone). A Fetch of 64 KiB or more counts 24 times its size, the memory its handling holds. Left unset, it is at most a quarter of the memory the node may use (its cgroup limit, or the RAM).", 1<<20, 1<<40, func(c *Config) *int64 { return &c.MaxQueuedRequestBytes }),
 	intKey("max.incremental.fetch.session.cache.slots", "1000", "Incremental fetch sessions (KIP-227) the node keeps; 0 turns them off (consumers then send full fetches).", 0, 1<<20, func(c *Config) *int { return &c.FetchSessionSlots }),
 	intKey("queued.max.fetch.bytes", "536870912", "Record bytes read for Fetch responses not yet written, over all connections; a Fetch waits for room at most its max wait, then answers without the records. Left unset, it is at most a quarter of the memory the node may use (its cgroup limit, or the RAM), and no less than 64 MiB.", 64<<20, 1<<40, func(c *Config) *int64 { return &c.MaxQueuedFetchBytes }),
-	msKey("connections.max.idle.ms", "600000", "Close connections idle this long.", false, func(c *Config) *time.Duration { return &c.ConnMaxIdle }),
+	msKey("connections.max.idle.ms", "600000", "Close connections idle this long.", 1, func(c *Config) *time.Duration { return &c.ConnMaxIdle }),
 
 	stringKey("debug.listener", "127.0.0.1:9644", "Debug HTTP listener: the /debug/ page, /debug/* JSON, /metrics, /healthz, pprof; empty disables it.", optionalHostPort, func(c *Config) *string { return &c.DebugListener }),
 
@@ -31,32 +31,32 @@ var keyTable = []Key{
 
 	intKey("num.partitions", "1", "Partitions of auto-created topics and of CreateTopics without a count.", 1, 100000, func(c *Config) *int32 { return &c.NumPartitions }),
 	intKey("default.replication.factor", "1", "Replication factor of auto-created topics and of CreateTopics without one.", 1, 32767, func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
-	boolKey("auto.create.topics.enable", "true", "Create a topic on first Metadata/Produce for it.", func(c *Config) *bool { return &c.AutoCreateTopics }),
+	boolKey("auto.create.topics.enable", "true", "Create a topic when a client's Metadata request names it and allows creation, as Kafka does; a Produce alone never creates one.", func(c *Config) *bool { return &c.AutoCreateTopics }),
 	intKey("min.insync.replicas", "1", "Default min.insync.replicas for acks=all.", 1, 32767, func(c *Config) *int { return &c.MinInsyncReplicas }),
 
 	intKey("message.max.bytes", "1048588", "Default largest record batch accepted (topic max.message.bytes).", 0, 1<<31-1, func(c *Config) *int32 { return &c.MessageMaxBytes }),
 	intKey("log.segment.bytes", "1073741824", "Default segment size (topic segment.bytes).", 1<<14, 1<<31-1, func(c *Config) *int64 { return &c.SegmentBytes }),
-	msKey("log.roll.ms", "604800000", "Default time after which a segment rolls (topic segment.ms).", false, func(c *Config) *time.Duration { return &c.SegmentMs }),
-	msKey("log.retention.ms", "604800000", "Default retention by age (topic retention.ms); -1 keeps forever.", true, func(c *Config) *time.Duration { return &c.RetentionMs }),
+	msKey("log.roll.ms", "604800000", "Default time after which a segment rolls (topic segment.ms).", 1, func(c *Config) *time.Duration { return &c.SegmentMs }),
+	msKey("log.retention.ms", "604800000", "Default retention by age (topic retention.ms); -1 keeps forever.", -1, func(c *Config) *time.Duration { return &c.RetentionMs }),
 	intKey("log.retention.bytes", "-1", "Default retention by partition size (topic retention.bytes); -1 is unlimited.", -1, 1<<62, func(c *Config) *int64 { return &c.RetentionBytes }),
-	msKey("log.retention.check.interval.ms", "300000", "How often retention runs.", false, func(c *Config) *time.Duration { return &c.RetentionCheckInterval }),
-	msKey("log.cleaner.backoff.ms", "15000", "How often each partition of a compacted topic (cleanup.policy with compact) checks whether its log needs cleaning; one partition of the node is cleaned at a time.", false, func(c *Config) *time.Duration { return &c.CleanerBackoff }),
+	msKey("log.retention.check.interval.ms", "300000", "How often retention runs.", 1, func(c *Config) *time.Duration { return &c.RetentionCheckInterval }),
+	msKey("log.cleaner.backoff.ms", "15000", "How often each partition of a compacted topic (cleanup.policy with compact) checks whether its log needs cleaning; one partition of the node is cleaned at a time.", 1, func(c *Config) *time.Duration { return &c.CleanerBackoff }),
 	enumKey("log.flush.policy", "interval", "When partition logs are fsynced: \"always\" (before acknowledging; concurrent appends share one fsync) or \"interval\" (every log.flush.interval.ms; a power failure can lose the last interval).", []string{"always", "interval"}, func(c *Config) *string { return &c.FlushPolicy }),
-	msKey("log.flush.interval.ms", "1000", "fsync period under log.flush.policy = \"interval\".", false, func(c *Config) *time.Duration { return &c.FlushInterval }),
+	msKey("log.flush.interval.ms", "1000", "fsync period under log.flush.policy = \"interval\".", 1, func(c *Config) *time.Duration { return &c.FlushInterval }),
 
-	minutesKey("offsets.retention.minutes", "10080", "Committed offsets of an empty group expire after this long.", func(c *Config) *time.Duration { return &c.OffsetsRetention }),
-	msKey("group.min.session.timeout.ms", "6000", "Smallest session timeout a group member may ask for.", false, func(c *Config) *time.Duration { return &c.GroupMinSessionTimeout }),
-	msKey("group.max.session.timeout.ms", "1800000", "Largest session timeout a group member may ask for.", false, func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }),
-	msKey("group.initial.rebalance.delay.ms", "3000", "Wait for more members before the first rebalance of an empty group.", false, func(c *Config) *time.Duration { return &c.GroupInitialRebalanceDelay }),
+	minutesKey("offsets.retention.minutes", "10080", "Committed offsets of an empty group expire after this long.", 1, func(c *Config) *time.Duration { return &c.OffsetsRetention }),
+	msKey("group.min.session.timeout.ms", "6000", "Smallest session timeout a group member may ask for.", 0, func(c *Config) *time.Duration { return &c.GroupMinSessionTimeout }),
+	msKey("group.max.session.timeout.ms", "1800000", "Largest session timeout a group member may ask for.", 1, func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }),
+	msKey("group.initial.rebalance.delay.ms", "3000", "Wait for more members before the first rebalance of an empty group.", 0, func(c *Config) *time.Duration { return &c.GroupInitialRebalanceDelay }),
 
 	enumKey("raft.storage", "bbolt", "Where the metadata Raft log lives: \"bbolt\" (durable) or \"memory\" (rebuilt from the metadata store by Bootstrap at start).", []string{"bbolt", "memory"}, func(c *Config) *string { return &c.RaftStorage }),
-	durationKey("raft.tick_interval", "100ms", "Raft tick period.", func(c *Config) *time.Duration { return &c.RaftTick }),
+	durationKey("raft.tick_interval", "100ms", "Raft tick period.", time.Millisecond, func(c *Config) *time.Duration { return &c.RaftTick }),
 	intKey("raft.election_ticks", "10", "Ticks without a leader before an election.", 2, 1000, func(c *Config) *int { return &c.RaftElectionTicks }),
 	intKey("raft.heartbeat_ticks", "1", "Ticks between leader heartbeats.", 1, 1000, func(c *Config) *int { return &c.RaftHeartbeatTicks }),
 	intKey("raft.snapshot_entries", "10000", "Applied entries between snapshots that compact the Raft log.", 10, 1<<40, func(c *Config) *uint64 { return &c.RaftSnapshotEntries }),
-	durationKey("raft.proposal_timeout", "10s", "A metadata change not applied within this answers REQUEST_TIMED_OUT.", func(c *Config) *time.Duration { return &c.RaftProposalTimeout }),
-	stringKey("raft.listener", "", "Raft peer listener, host:port (clusters only).", optionalHostPort, func(c *Config) *string { return &c.RaftListener }),
-	stringsKey("raft.peers", "", "Other voters as \"id=host:port\" (clusters only).", func(c *Config) *[]string { return &c.RaftPeers }),
+	durationKey("raft.proposal_timeout", "10s", "A metadata change not applied within this answers REQUEST_TIMED_OUT.", time.Millisecond, func(c *Config) *time.Duration { return &c.RaftProposalTimeout }),
+	stringKey("raft.listener", "", "Raft peer listener, host:port, for clusters, which this build does not run yet: a value stops startup.", optionalHostPort, func(c *Config) *string { return &c.RaftListener }),
+	stringsKey("raft.peers", "", "Other voters as \"id=host:port\", for clusters, which this build does not run yet: a value stops startup.", func(c *Config) *[]string { return &c.RaftPeers }),
 
 	enumKey("logging.level", "info", "Log level.", []string{"trace", "debug", "info", "warn", "error"}, func(c *Config) *string { return &c.LogLevel }),
 	enumKey("logging.format", "json", "Log format: \"json\" (one object per line) or \"console\" (human-readable).", []string{"json", "console"}, func(c *Config) *string { return &c.LogFormat }),
@@ -124,11 +124,12 @@ func enumKey(name, def, doc string, options []string, field func(*Config) *strin
 	}, field)
 }
 
-func durationKey(name, def, doc string, field func(*Config) *time.Duration) Key {
+// durationKey is a Go duration string of at least min.
+func durationKey(name, def, doc string, min time.Duration, field func(*Config) *time.Duration) Key {
 	return Key{Name: name, Kind: kindDuration, Default: def, Doc: doc,
 		set: func(c *Config, v value) error {
-			if v.d <= 0 {
-				return fmt.Errorf("%v must be positive", v.d)
+			if v.d < min {
+				return fmt.Errorf("%v must be at least %v", v.d, min)
 			}
 			*field(c) = v.d
 			return nil
@@ -137,26 +138,29 @@ func durationKey(name, def, doc string, field func(*Config) *time.Duration) Key 
 	}
 }
 
-// msKey is a Kafka-style integer number of milliseconds; with allowNegative, -1 means
-// "never" (kept as a negative duration).
-func msKey(name, def, doc string, allowNegative bool, field func(*Config) *time.Duration) Key {
-	return unitKey(name, def, doc, time.Millisecond, allowNegative, field)
+// msKey is a Kafka-style integer number of milliseconds, at least min. A min of -1 lets
+// -1 mean "never" (kept as a negative duration). Keys whose zero the node would only
+// replace by its default take min 1, so a zero is refused rather than ignored.
+func msKey(name, def, doc string, min int64, field func(*Config) *time.Duration) Key {
+	return unitKey(name, def, doc, time.Millisecond, min, field)
 }
 
-func minutesKey(name, def, doc string, field func(*Config) *time.Duration) Key {
-	return unitKey(name, def, doc, time.Minute, false, field)
+func minutesKey(name, def, doc string, min int64, field func(*Config) *time.Duration) Key {
+	return unitKey(name, def, doc, time.Minute, min, field)
 }
 
-func unitKey(name, def, doc string, unit time.Duration, allowNegative bool, field func(*Config) *time.Duration) Key {
+func unitKey(name, def, doc string, unit time.Duration, min int64, field func(*Config) *time.Duration) Key {
 	// Kafka's millisecond keys are LONGs; its minute keys are INTs.
 	return Key{Name: name, Kind: kindInt, Default: def, Doc: doc, long: unit == time.Millisecond,
 		set: func(c *Config, v value) error {
 			switch {
-			case v.i == -1 && allowNegative:
+			case v.i == -1 && min == -1:
 				*field(c) = -1
 				return nil
-			case v.i < 0:
+			case v.i < 0 && min <= 0:
 				return fmt.Errorf("%d must not be negative", v.i)
+			case v.i < min:
+				return fmt.Errorf("%d must be at least %d", v.i, min)
 			case v.i > int64(1<<62)/int64(unit):
 				return fmt.Errorf("%d is too large", v.i)
 			}
