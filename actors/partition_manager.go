@@ -225,26 +225,45 @@ func (m *partitionManager) openExisting(ctx actor.Context, img *metastore.Image)
 //
 // A node whose metadata store was new at start (Bootstrap mode "fresh") knows no topic at
 // all: directories it finds belonged to metadata that was lost (meta.db, with the Raft
-// log in memory or lost too), not to deleted topics, and are kept, as Kafka's LogManager
-// keeps a log its metadata does not know.
+// log in memory or lost too), not to deleted topics. They are kept, renamed aside as
+// Kafka's LogManager renames a log its metadata does not know ("-stray"), so that a topic
+// created again under the same name starts empty instead of taking up records, offsets
+// and leader epochs of a topic nobody remembers.
 func (m *partitionManager) strayCheck(ctx actor.Context) {
 	if len(m.strays) == 0 || !m.n.metadataCaughtUp() {
 		return
 	}
 	if m.n.bootstrap.Mode == "fresh" {
-		names := make([]string, len(m.strays))
-		for i, tp := range m.strays {
-			names[i] = tp.String()
-		}
-		m.log.Warn().Strs("partitions", names).Str("dir", m.n.opts.Data.Dir).
-			Msg("partition directories kept: the metadata store is new, so their topics are unknown (was meta.db lost?); remove them to free the space")
-		m.strays = nil
+		m.keepStrays(ctx)
 		return
 	}
 	for _, tp := range m.strays {
 		if m.ensure(ctx, tp) == nil {
 			m.removeDir(tp, "its topic or partition no longer exists here")
 		}
+	}
+	m.strays = nil
+}
+
+// keepStrays renames the partition directories of unknown topics aside (strayName) and
+// says where they went.
+func (m *partitionManager) keepStrays(ctx actor.Context) {
+	var kept []string
+	for _, tp := range m.strays {
+		if m.ensure(ctx, tp) != nil { // a topic created under this name in the meantime
+			continue
+		}
+		dir := filepath.Join(m.n.opts.Data.Dir, tp.String())
+		aside := strayName(dir, time.Now())
+		if err := os.Rename(dir, aside); err != nil {
+			m.log.Error().Err(err).Str("partition", tp.String()).Msg("rename the directory of an unknown topic's partition aside; it stays in place")
+			continue
+		}
+		kept = append(kept, filepath.Base(aside))
+	}
+	if len(kept) > 0 {
+		m.log.Warn().Strs("kept", kept).Str("dir", m.n.opts.Data.Dir).
+			Msg("partition directories kept aside as strays: the metadata store is new, so their topics are unknown (was meta.db lost?); remove them to free the space")
 	}
 	m.strays = nil
 }

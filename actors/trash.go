@@ -49,9 +49,22 @@ func (t *trash) discard(dir, why string) error {
 // topic's data in place and the name's partitions unable to open. Kafka shortens its
 // "-delete" names too. The end stays, partition number included, so that the partitions
 // of one topic, discarded together, never share a name even if the clock's stamp does.
-func doomedName(dir string, now time.Time) string {
+func doomedName(dir string, now time.Time) string { return asideName(dir, now, trashSuffix) }
+
+// strayName is where a partition directory whose topic the node does not know is kept
+// (see partitionManager.strayCheck): out of the way of a topic created again under the
+// same name, and, ending in neither a partition number nor trashSuffix, neither opened
+// nor deleted by later starts. Kafka renames such a log to "<dir>.<id>-stray".
+func strayName(dir string, now time.Time) string { return asideName(dir, now, straySuffix) }
+
+// straySuffix ends the name of a partition directory kept aside as a stray.
+const straySuffix = "-stray"
+
+// asideName is dir's name with a unique stamp and suffix, cut short from its start to fit
+// maxFileName.
+func asideName(dir string, now time.Time, end string) string {
 	name := filepath.Base(dir)
-	suffix := fmt.Sprintf(".%x%s", now.UnixNano(), trashSuffix)
+	suffix := fmt.Sprintf(".%x%s", now.UnixNano(), end)
 	if over := len(name) + len(suffix) - maxFileName; over > 0 {
 		name = name[over:]
 	}

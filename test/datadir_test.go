@@ -117,8 +117,9 @@ func TestLostMetadataStoreKeepsPartitionData(t *testing.T) {
 // only in meta.db. With meta.db gone the node starts as a brand-new one, and it took
 // every partition directory it found for a deleted topic's and deleted it: the one copy
 // of the data went because of the lost metadata. Kafka's LogManager keeps a log its
-// metadata does not know (it renames it "-stray" and warns); the node now keeps the
-// directories and says so.
+// metadata does not know, renamed "-stray", and warns; so does the node now. A topic
+// created again under the same name starts empty, as on Kafka, rather than taking up the
+// forgotten topic's records and offsets.
 func TestNewMetadataStoreKeepsPartitionData(t *testing.T) {
 	n := startNode(t, `raft.storage = "memory"`)
 	createTopic(t, n, "orphan", 1, nil)
@@ -130,13 +131,23 @@ func TestNewMetadataStoreKeepsPartitionData(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.start()
-	if !n.logsSoonContain("partition directories kept", "orphan-0") {
+	if !n.logsSoonContain("partition directories kept aside as strays", "orphan-0.") {
 		t.Fatal("the node did not say it kept the partition directories of unknown topics")
 	}
 	if n.logsContain("partition data moved aside") {
 		t.Fatal("the node deleted partition data after starting with a new metadata store")
 	}
-	if _, err := os.Stat(filepath.Join(n.dir, "data", "partitions", "orphan-0", "00000000000000000000.log")); err != nil {
-		t.Fatalf("orphan-0's segment: %v", err)
+	partitions := filepath.Join(n.dir, "data", "partitions")
+	kept, err := filepath.Glob(filepath.Join(partitions, "orphan-0.*-stray", "00000000000000000000.log"))
+	if err != nil || len(kept) != 1 {
+		t.Fatalf("orphan-0's segment kept aside: %v %v", kept, err)
+	}
+	createTopic(t, n, "orphan", 1, nil)
+	cl := n.client()
+	if end := offsetOf(t, cl, "orphan", 0, -1); end != 0 {
+		t.Fatalf("orphan created again ends at offset %d, want 0: it took up the forgotten topic's log", end)
+	}
+	if _, err := os.Stat(kept[0]); err != nil {
+		t.Fatalf("the kept segment after the topic was created again: %v", err)
 	}
 }
