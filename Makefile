@@ -4,11 +4,13 @@ GO        ?= go
 BIN       := bin/chronik-node
 PKGS      := ./...
 FUZZTIME  ?= 10s
+# What `chronik-node version`, the ready log line and the metrics call this build.
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: build run test test-unit test-e2e test-e2e-race bench fuzz lint clean
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/chronik-node
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/chronik-node
 
 # One node on embedded defaults: Kafka on 127.0.0.1:9092, debug HTTP on 127.0.0.1:9644,
 # data under ./data.

@@ -7,12 +7,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; main otherwise
+// replaces "dev" with the commit the binary was built from (buildVersion).
 var version = "dev"
 
 func main() {
+	info, ok := debug.ReadBuildInfo()
+	version = buildVersion(version, info, ok)
 	os.Exit(run(os.Args[1:]))
 }
 
