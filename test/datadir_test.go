@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -48,39 +49,132 @@ func TestSecondNodeOnTheSameDataDirRefuses(t *testing.T) {
 	}
 }
 
-// TestTruncatedStoreRefusedWithAnError cuts meta.db, then raft.db, back to their two
-// meta pages while the node is down. bbolt maps the missing pages and the node died of
-// SIGBUS with a goroutine dump; it now exits 1 with an error naming the file.
-func TestTruncatedStoreRefusedWithAnError(t *testing.T) {
+// TestDamagedStoreIsRebuiltFromTheOther damages meta.db, then raft.db, while the node is
+// down: garbled pages (bbolt panicked reading them: "assertion failed: Page expected to
+// be", a goroutine dump and exit 2) and a cut-short file (bbolt died of SIGBUS; then the
+// node refused to start). Each holds the metadata the other does, so the damaged one is
+// moved aside and rebuilt from the other: topics, records and committed offsets all come
+// back. With both damaged the node refuses to start, naming both, without a panic.
+func TestDamagedStoreIsRebuiltFromTheOther(t *testing.T) {
 	n := startNode(t, "")
+	createTopic(t, n, "kept", 1, nil)
+	produceValues(t, n, "kept", 0, "v", 10, 5, time.Now())
+	commitOffset(t, n, "readers", "kept", 7)
+	if err := n.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	data := filepath.Join(n.dir, "data")
+	for _, damage := range []struct {
+		file string
+		do   func(t *testing.T, path string)
+	}{{"meta.db", garbleBoltPages}, {"raft.db", truncateBoltFile}} {
+		damage.do(t, filepath.Join(data, damage.file))
+		n.start()
+		if !n.logsSoonContain(damage.file + " is damaged: moved aside and rebuilt from") {
+			t.Fatalf("the node did not say it rebuilt the damaged %s", damage.file)
+		}
+		if names := n.topicNames(testContext(t)); len(names) != 1 || names[0] != "kept" {
+			t.Fatalf("topics after %s was rebuilt: %v", damage.file, names)
+		}
+		checkContiguous(t, "kept-0 after "+damage.file+" was rebuilt", readPartition(t, n, "kept", 0, 0, 10), 0)
+		if got := committedOffset(t, n, "readers", "kept"); got != 7 {
+			t.Fatalf("committed offset after %s was rebuilt: %d, want 7", damage.file, got)
+		}
+		if aside, _ := filepath.Glob(filepath.Join(data, damage.file+".damaged-*")); len(aside) != 1 {
+			t.Fatalf("the damaged %s was not kept aside: %v", damage.file, aside)
+		}
+		if err := n.stop(); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+	}
+
+	garbleBoltPages(t, filepath.Join(data, "meta.db"))
+	garbleBoltPages(t, filepath.Join(data, "raft.db"))
+	out := refusedStart(t, n)
+	if !strings.Contains(out, "meta.db has damaged pages") || !strings.Contains(out, "raft.db has damaged pages") || strings.Contains(out, "goroutine ") {
+		t.Fatalf("start with both stores damaged: want an error naming both and no panic; output:\n%.3000s", out)
+	}
+}
+
+// TestDamagedOnlyCopyOfTheMetadataRefused: with raft.storage = "memory", meta.db is the
+// only copy of the metadata, so a damaged one stops the node with a message that says
+// what to do, instead of a bbolt panic.
+func TestDamagedOnlyCopyOfTheMetadataRefused(t *testing.T) {
+	n := startNode(t, `raft.storage = "memory"`)
 	createTopic(t, n, "kept", 1, nil)
 	if err := n.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	for _, name := range []string{"meta.db", "raft.db"} {
-		path := filepath.Join(n.dir, "data", name)
-		intact, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(path, 8192); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := exec.CommandContext(ctx, chronikBin, "--config", n.config).CombinedOutput()
-		cancel()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), name+" is 8192 bytes") {
-			t.Fatalf("start with %s truncated: %v; output:\n%.2000s", name, err, out)
-		}
-		if err := os.WriteFile(path, intact, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	garbleBoltPages(t, filepath.Join(n.dir, "data", "meta.db"))
+	out := refusedStart(t, n)
+	if !strings.Contains(out, "meta.db has damaged pages") || !strings.Contains(out, "only copy of the metadata") || strings.Contains(out, "goroutine ") {
+		t.Fatalf("start with the only metadata copy damaged: output:\n%.3000s", out)
 	}
-	n.start()
-	if names := n.topicNames(testContext(t)); len(names) != 1 || names[0] != "kept" {
-		t.Fatalf("topics after the stores were put back: %v", names)
+}
+
+// refusedStart runs the node on n's config and returns its output, failing the test
+// unless it exits 1.
+func refusedStart(t *testing.T, n *node) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, chronikBin, "--config", n.config).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("start: %v, want exit 1; output:\n%.3000s", err, out)
 	}
+	return string(out)
+}
+
+// garbleBoltPages overwrites every page of a bbolt file after its two meta pages, so the
+// file opens and its buckets cannot be read.
+func garbleBoltPages(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := os.Getpagesize()
+	if len(b) <= 2*page {
+		t.Fatalf("%s has %d bytes: no page to garble", path, len(b))
+	}
+	for i := 2 * page; i < len(b); i++ {
+		b[i] = byte(i*131 + 7)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// truncateBoltFile cuts a bbolt file back to its two meta pages.
+func truncateBoltFile(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Truncate(path, int64(2*os.Getpagesize())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commitOffset commits offset for group on partition 0 of topic.
+func commitOffset(t *testing.T, n *node, group, topic string, offset int64) {
+	t.Helper()
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: topic, Partition: 0, At: offset, LeaderEpoch: -1})
+	if resp, err := n.admin().CommitOffsets(testContext(t), group, offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit %s/%s at %d: %v %v", group, topic, offset, err, resp.Error())
+	}
+}
+
+// committedOffset is group's committed offset on partition 0 of topic (-1 for none).
+func committedOffset(t *testing.T, n *node, group, topic string) int64 {
+	t.Helper()
+	offs, err := n.admin().FetchOffsets(testContext(t), group)
+	if err != nil || offs.Error() != nil {
+		t.Fatalf("fetch offsets of %s: %v %v", group, err, offs.Error())
+	}
+	if o, ok := offs.Lookup(topic, 0); ok {
+		return o.At
+	}
+	return -1
 }
 
 // TestLostMetadataStoreKeepsPartitionData removes meta.db while the node is down. The

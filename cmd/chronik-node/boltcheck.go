@@ -55,8 +55,8 @@ func checkBoltFile(path string) error {
 		return nil
 	}
 	if need := int64(current.pgid) * int64(current.pageSize); fi.Size() < need {
-		return fmt.Errorf("%s is %d bytes, but its last commit (transaction %d) uses %d: the file was truncated or damaged",
-			path, fi.Size(), current.txid, need)
+		return &storeDamage{path: path, why: fmt.Sprintf("%s is %d bytes, but its last commit (transaction %d) uses %d: the file was truncated or damaged",
+			path, fi.Size(), current.txid, need)}
 	}
 	return nil
 }

@@ -115,10 +115,8 @@ func startNode(ctx context.Context, cfg *config.Config, fit memoryFit, log zerol
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
 	var err error
-	for _, name := range []string{"meta.db", "raft.db"} {
-		if err := checkBoltFile(filepath.Join(cfg.DataDir, name)); err != nil {
-			return nil, err
-		}
+	if err := inspectStores(cfg.DataDir, cfg.RaftStorage, log); err != nil {
+		return nil, err
 	}
 	if r.store, err = metastore.Open(filepath.Join(cfg.DataDir, "meta.db"), metastore.Options{}); err != nil {
 		return nil, err
