@@ -251,3 +251,56 @@ func TestLargeFetchesAreWeighed(t *testing.T) {
 		return held == 0 && waiting == 0
 	})
 }
+
+// A Fetch whose handling would hold more than twice the request budget (one naming
+// millions of partitions) is refused before its body is read, its connection closed as
+// for a request over socket.request.max.bytes, and other clients are served. It used to
+// be admitted alone: one 99 MB Fetch made the node use 2.6 GB, and in a container
+// limited to 300 MiB the kernel killed it.
+func TestFetchTooLargeToHandleIsRefused(t *testing.T) {
+	handled := make(chan int32, 2)
+	fetch := API{Key: 1, MinVersion: 4, MaxVersion: 12, Handle: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		handled <- req.CorrelationID
+		return req.Body.(*kmsg.FetchRequest).ResponseKind(), nil
+	}}
+	ts := startServer(t, ServerConfig{MaxQueuedRequestBytes: 1 << 20}, fetch)
+	fetchOf := func(partitions int) *kmsg.FetchRequest {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID = 12, -1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "t"
+		for p := range partitions {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition = int32(p)
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = []kmsg.FetchRequestTopic{rt}
+		return req
+	}
+	// About 200 KB: weighed, 4.8 MB, more than twice the 1 MiB budget.
+	huge := fetchOf(6000)
+	if size := len(huge.AppendTo(nil)); int64(weighRequest(1, size)) <= maxWeighedRequest(1<<20) {
+		t.Fatalf("test request of %d bytes is not large enough to be refused", size)
+	}
+	refused := dialRaw(t, ts.addr)
+	refused.send(1, huge)
+	if _, _, err := refused.recvFrame(); err == nil {
+		t.Fatal("the node answered a Fetch too large to handle; want the connection closed")
+	}
+
+	// A Fetch weighed within the limit (about 1.5 MB: more than the budget, admitted
+	// alone) is handled, on another connection.
+	other := dialRaw(t, ts.addr)
+	ok := fetchOf(2000)
+	other.send(2, ok)
+	resp := ok.ResponseKind().(*kmsg.FetchResponse)
+	resp.Version = 12
+	other.recv(resp)
+	if corr := <-handled; corr != 2 {
+		t.Fatalf("handled the request with correlation id %d, want only 2", corr)
+	}
+	waitFor(t, "every request's room to come back", func() bool {
+		held, waiting := ts.srv.budget.state()
+		return held == 0 && waiting == 0
+	})
+}

@@ -56,6 +56,9 @@ func readAdmittedFrame(r io.Reader, maxSize int32, pool *framePool, admit *admis
 				admitted = weighRequest(int16(binary.BigEndian.Uint16(key)), int(size))
 			}
 		}
+		if limit := maxWeighedRequest(admit.budget.capacity); admitted > int(size) && int64(admitted) > limit {
+			return nil, 0, true, errFetchTooLarge{size: size, weight: admitted, limit: limit}
+		}
 		if err := admit.budget.acquire(admit.ctx, admitted); err != nil {
 			return nil, 0, true, fmt.Errorf("wait to read a %d-byte request: %w", size, err)
 		}
@@ -83,6 +86,26 @@ func weighRequest(key int16, size int) int {
 		return size * factor
 	}
 	return size
+}
+
+// maxWeighedRequest is the most a weighed request (a large Fetch) may count, given the
+// request budget's capacity: twice the budget, half the memory the node found when the
+// budget was left to it. A larger one is refused before its body is read. Admitted alone,
+// as requests larger than the budget are, one 99 MB Fetch naming three million
+// partitions made the node use 2.6 GB, and the kernel killed it in a container limited to
+// 300 MiB.
+func maxWeighedRequest(capacity int64) int64 { return 2 * capacity }
+
+// errFetchTooLarge reports a Fetch whose handling would hold more than maxWeighedRequest.
+type errFetchTooLarge struct {
+	size   int32
+	weight int
+	limit  int64
+}
+
+func (e errFetchTooLarge) Error() string {
+	return fmt.Sprintf("fetch request of %d bytes names too many partitions: its handling would hold about %d bytes, more than the %d allowed (twice queued.max.request.bytes)",
+		e.size, e.weight, e.limit)
 }
 
 // admission is where a connection's reader takes room for the requests it reads.
