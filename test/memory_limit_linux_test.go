@@ -224,6 +224,73 @@ func TestNodeInAMemoryLimitedCgroupRefusesAHugeFetch(t *testing.T) {
 	}
 }
 
+// Likewise one Produce of twelve million partition entries without records (96 MB): the
+// node used to handle it, reaching 5.2 GB on a big machine, and the kernel killed it in
+// a container limited to 300 MiB.
+func TestNodeInAMemoryLimitedCgroupRefusesAHugeProduce(t *testing.T) {
+	if raceBuilt(t) {
+		t.Skip("the race detector's shadow memory lies outside what the node can budget; the limit would kill it for that alone")
+	}
+	procs, oomKills := memoryCgroup(t, 300<<20)
+	n := newNode(t, "", "")
+	n.cgroupProcs = procs
+	n.start()
+	createTopic(t, n, "wide", 4, nil)
+
+	conn, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Write(hugeProduceFrame("wide", 12_000_000)); err != nil {
+		t.Logf("writing the huge Produce: %v (the node closed the connection)", err)
+	}
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the node answered a Produce of 12 million partitions; want the connection closed")
+	}
+	eventually(t, 20*time.Second, "the node to serve metadata after the huge Produce", func() bool {
+		select {
+		case err := <-n.exited:
+			n.exited <- err // for the cleanup's kill, which waits for it
+			t.Fatalf("the node exited (%v) with %d OOM kills in its cgroup", err, oomKills())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, n.client())
+		return err == nil
+	})
+	if got := oomKills(); got != 0 {
+		t.Fatalf("%d OOM kills in the node's cgroup", got)
+	}
+}
+
+// hugeProduceFrame is a Produce v7 frame (acks 1) naming partitions [0, partitions) of
+// topic (partition numbers modulo 4), each without records, encoded by hand.
+func hugeProduceFrame(topic string, partitions int) []byte {
+	b := binary.BigEndian.AppendUint32(nil, 0) // size, set below
+	b = binary.BigEndian.AppendUint16(b, 0)    // Produce
+	b = binary.BigEndian.AppendUint16(b, 7)
+	b = binary.BigEndian.AppendUint32(b, 1) // correlation id
+	b = binary.BigEndian.AppendUint16(b, 4)
+	b = append(b, "huge"...)
+	b = binary.BigEndian.AppendUint16(b, 0xffff) // no transactional id
+	b = binary.BigEndian.AppendUint16(b, 1)      // acks
+	b = binary.BigEndian.AppendUint32(b, 5000)   // timeout
+	b = binary.BigEndian.AppendUint32(b, 1)      // one topic
+	b = binary.BigEndian.AppendUint16(b, uint16(len(topic)))
+	b = append(b, topic...)
+	b = binary.BigEndian.AppendUint32(b, uint32(partitions))
+	b = slices.Grow(b, partitions*8)
+	for p := range partitions {
+		b = binary.BigEndian.AppendUint32(b, uint32(p%4))
+		b = binary.BigEndian.AppendUint32(b, 0xffffffff) // null records
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
 // hugeFetchFrame is a Fetch v11 frame naming partitions [0, partitions) of topic, encoded
 // by hand: kmsg's structs for millions of partitions would take the test gigabytes.
 func hugeFetchFrame(topic string, partitions int) []byte {
