@@ -145,13 +145,18 @@ func (n *Node) DebugHandler(faults bool) http.Handler {
 	return mux
 }
 
+// writeJSON encodes v whole before writing it, so that an encoding failure can still
+// answer 500. Encoding straight to w sent the 500 after a partial body once a client hung
+// up mid-answer (the write error looked like an encoding one), which Go's HTTP server
+// logs as a superfluous WriteHeader call.
 func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(body, '\n')) // a client gone mid-answer is no error of ours
 }
 
 // panicOnInjection is part of every actor's receive chain (see spawner.props).

@@ -1,6 +1,8 @@
 package test
 
 import (
+	"encoding/json"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -116,6 +118,49 @@ func limitLeavingFree(t *testing.T, pid, free int) uint64 {
 				return fd
 			}
 			unused++
+		}
+	}
+}
+
+// A node out of file descriptors logs its debug listener's failed accepts as JSON, like
+// everything else it logs, so a log pipeline that parses each line keeps them. Go's HTTP
+// server wrote them to stderr through the standard library's global logger, as plain
+// text ("2026/11/27 00:55:13 http: Accept error: ...").
+func TestDebugListenerErrorsAreStructuredLogs(t *testing.T) {
+	n := startNode(t, "")
+	pid := n.cmd.Process.Pid
+	var old unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
+		t.Skipf("cannot read the node's file limit: %v", err)
+	}
+	limit := limitLeavingFree(t, pid, 0)
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: limit, Max: old.Max}, nil); err != nil {
+		t.Skipf("cannot lower the node's file limit: %v", err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer restore()
+	conn, err := net.Dial("tcp", n.debugAddr) // queued by the kernel; the node cannot accept it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	eventually(t, 10*time.Second, "the node to log its failed accept", func() bool { return n.logsContain("Accept error") })
+	restore()
+	n.waitHealthy(10 * time.Second)
+
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	for _, line := range n.logs {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("log line is not JSON: %s", line)
 		}
 	}
 }

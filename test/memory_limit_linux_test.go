@@ -1,11 +1,13 @@
 package test
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,4 +175,152 @@ func TestNodeInAMemoryLimitedCgroupSurvivesSlowConsumers(t *testing.T) {
 		}
 	}
 	n.waitHealthy(10 * time.Second)
+}
+
+// One Fetch naming 3.5 million partitions (98 MB, under socket.request.max.bytes) is
+// refused and its connection closed, and the node in a container limited to 300 MiB
+// serves on. It used to be admitted alone, as any request larger than the request
+// budget is, and its handling took the node past the limit: the kernel killed it.
+func TestNodeInAMemoryLimitedCgroupRefusesAHugeFetch(t *testing.T) {
+	if raceBuilt(t) {
+		t.Skip("the race detector's shadow memory lies outside what the node can budget; the limit would kill it for that alone")
+	}
+	procs, oomKills := memoryCgroup(t, 300<<20)
+	n := newNode(t, "", "")
+	n.cgroupProcs = procs
+	n.start()
+	createTopic(t, n, "wide", 4, nil)
+
+	conn, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Write(hugeFetchFrame("wide", 3_500_000)); err != nil {
+		t.Logf("writing the huge Fetch: %v (the node closed the connection)", err)
+	}
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the node answered a Fetch of 3.5 million partitions; want the connection closed")
+	}
+	// The refusal is at once; a node handling the Fetch is killed within seconds.
+	eventually(t, 10*time.Second, "the node to serve metadata after the huge Fetch", func() bool {
+		select {
+		case err := <-n.exited:
+			n.exited <- err // for the cleanup's kill, which waits for it
+			t.Fatalf("the node exited (%v) with %d OOM kills in its cgroup", err, oomKills())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, n.client())
+		return err == nil
+	})
+	if got := n.topicNames(testContext(t)); len(got) != 1 {
+		t.Fatalf("topics after the huge Fetch: %v", got)
+	}
+	if got := oomKills(); got != 0 {
+		t.Fatalf("%d OOM kills in the node's cgroup", got)
+	}
+}
+
+// Likewise one Produce of twelve million partition entries without records (96 MB): the
+// node used to handle it, reaching 5.2 GB on a big machine, and the kernel killed it in
+// a container limited to 300 MiB.
+func TestNodeInAMemoryLimitedCgroupRefusesAHugeProduce(t *testing.T) {
+	if raceBuilt(t) {
+		t.Skip("the race detector's shadow memory lies outside what the node can budget; the limit would kill it for that alone")
+	}
+	procs, oomKills := memoryCgroup(t, 300<<20)
+	n := newNode(t, "", "")
+	n.cgroupProcs = procs
+	n.start()
+	createTopic(t, n, "wide", 4, nil)
+
+	conn, err := net.Dial("tcp", n.kafkaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Write(hugeProduceFrame("wide", 12_000_000)); err != nil {
+		t.Logf("writing the huge Produce: %v (the node closed the connection)", err)
+	}
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the node answered a Produce of 12 million partitions; want the connection closed")
+	}
+	eventually(t, 20*time.Second, "the node to serve metadata after the huge Produce", func() bool {
+		select {
+		case err := <-n.exited:
+			n.exited <- err // for the cleanup's kill, which waits for it
+			t.Fatalf("the node exited (%v) with %d OOM kills in its cgroup", err, oomKills())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, n.client())
+		return err == nil
+	})
+	if got := oomKills(); got != 0 {
+		t.Fatalf("%d OOM kills in the node's cgroup", got)
+	}
+}
+
+// hugeProduceFrame is a Produce v7 frame (acks 1) naming partitions [0, partitions) of
+// topic (partition numbers modulo 4), each without records, encoded by hand.
+func hugeProduceFrame(topic string, partitions int) []byte {
+	b := binary.BigEndian.AppendUint32(nil, 0) // size, set below
+	b = binary.BigEndian.AppendUint16(b, 0)    // Produce
+	b = binary.BigEndian.AppendUint16(b, 7)
+	b = binary.BigEndian.AppendUint32(b, 1) // correlation id
+	b = binary.BigEndian.AppendUint16(b, 4)
+	b = append(b, "huge"...)
+	b = binary.BigEndian.AppendUint16(b, 0xffff) // no transactional id
+	b = binary.BigEndian.AppendUint16(b, 1)      // acks
+	b = binary.BigEndian.AppendUint32(b, 5000)   // timeout
+	b = binary.BigEndian.AppendUint32(b, 1)      // one topic
+	b = binary.BigEndian.AppendUint16(b, uint16(len(topic)))
+	b = append(b, topic...)
+	b = binary.BigEndian.AppendUint32(b, uint32(partitions))
+	b = slices.Grow(b, partitions*8)
+	for p := range partitions {
+		b = binary.BigEndian.AppendUint32(b, uint32(p%4))
+		b = binary.BigEndian.AppendUint32(b, 0xffffffff) // null records
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
+// hugeFetchFrame is a Fetch v11 frame naming partitions [0, partitions) of topic, encoded
+// by hand: kmsg's structs for millions of partitions would take the test gigabytes.
+func hugeFetchFrame(topic string, partitions int) []byte {
+	b := binary.BigEndian.AppendUint32(nil, 0) // size, set below
+	b = binary.BigEndian.AppendUint16(b, 1)    // Fetch
+	b = binary.BigEndian.AppendUint16(b, 11)
+	b = binary.BigEndian.AppendUint32(b, 1) // correlation id
+	b = binary.BigEndian.AppendUint16(b, 4)
+	b = append(b, "huge"...)
+	b = binary.BigEndian.AppendUint32(b, 0xffffffff) // replica id -1
+	b = binary.BigEndian.AppendUint32(b, 500)        // max wait
+	b = binary.BigEndian.AppendUint32(b, 1)          // min bytes
+	b = binary.BigEndian.AppendUint32(b, 50<<20)     // max bytes
+	b = append(b, 0)                                 // isolation level
+	b = binary.BigEndian.AppendUint32(b, 0)          // session id
+	b = binary.BigEndian.AppendUint32(b, 0xffffffff) // session epoch -1
+	b = binary.BigEndian.AppendUint32(b, 1)          // one topic
+	b = binary.BigEndian.AppendUint16(b, uint16(len(topic)))
+	b = append(b, topic...)
+	b = binary.BigEndian.AppendUint32(b, uint32(partitions))
+	b = slices.Grow(b, partitions*28+8)
+	for p := range partitions {
+		b = binary.BigEndian.AppendUint32(b, uint32(p%4))
+		b = binary.BigEndian.AppendUint32(b, 0xffffffff) // current leader epoch -1
+		b = binary.BigEndian.AppendUint64(b, 0)          // fetch offset
+		b = binary.BigEndian.AppendUint64(b, 0xffffffffffffffff)
+		b = binary.BigEndian.AppendUint32(b, 1<<20)
+	}
+	b = binary.BigEndian.AppendUint32(b, 0) // no forgotten topics
+	b = binary.BigEndian.AppendUint16(b, 0) // rack ""
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
 }

@@ -135,30 +135,61 @@ func (h *Handlers) fetch(ctx context.Context, r *Request, req *kmsg.FetchRequest
 	limit = max(limit, 1)
 	// The records read count against the server's fetch budget until the response is
 	// written. A read waits for room at most until the fetch's MaxWaitMillis; past that
-	// it reads offsets only, and the client asks again.
+	// it reads offsets only, and the client asks again. Once it has records it waits for
+	// no more room: it answers with those.
 	roomCtx, cancelRoom := context.WithDeadline(ctx, deadline)
 	defer cancelRoom()
+	noWait, cancelNoWait := context.WithCancel(ctx)
+	cancelNoWait()
 	// drop hands back records the response will not carry, and the budget they held.
 	drop := func(records []byte) {
 		r.Unreserve(len(records))
 		r.ReleaseBuffer(records)
 	}
-	// readWave reads slots concurrently, each up to its readLimit (allotted in all), and
-	// returns the bytes read; ok is false when the connection closed (nothing more is
-	// worth reading).
-	readWave := func(wave []*slot, allotted int) (int, bool) {
-		before := r.reserved
-		if allotted > 0 && r.Reserve(roomCtx, allotted) != nil {
-			if ctx.Err() != nil {
-				return 0, false
+	// readWave reads the first slots of wave concurrently, each up to its readLimit
+	// (allotted in all), as many as the budget has room for. It returns the bytes read
+	// and how many slots it read (the rest go to the next wave); ok is false when the
+	// connection closed (nothing more is worth reading), short is true when the budget
+	// had no room at all, and the slots were asked for their offsets only.
+	readWave := func(wave []*slot, allotted int, wait bool) (n, done int, ok, short bool) {
+		// A read after a long poll replaces what the partitions read before: that goes
+		// back first, so it counts toward this read's room, not against it.
+		for _, s := range wave {
+			drop(s.data.Records)
+			s.data.Records = nil
+		}
+		granted := 0
+		if allotted > 0 {
+			room := roomCtx
+			if !wait {
+				room = noWait
 			}
+			var err error
+			if granted, err = r.Reserve(room, allotted); err != nil && ctx.Err() != nil {
+				return 0, len(wave), false, false
+			}
+		}
+		switch {
+		case granted == 0 && allotted > 0:
+			short = true
 			for _, s := range wave {
 				s.readLimit = 0
 			}
+		case granted < allotted:
+			// Less room than asked (the budget, or this connection's share of it, is
+			// mostly held): the wave is cut to the partitions it has room for, and the
+			// next one asks again for the rest. A consumer's Fetch that waited for all it
+			// asked for got nothing for as long as a hung one held the budget.
+			left, cut := granted, 0
+			for cut < len(wave) && left > 0 {
+				s := wave[cut]
+				s.readLimit = min(s.readLimit, left)
+				left -= s.readLimit
+				cut++
+			}
+			wave = wave[:cut]
 		}
-		// What the budget charged, which is less than asked when the whole budget is
-		// smaller (and nothing outside a server).
-		allotted = int(r.reserved - before)
+		allotted = granted
 		replies := make(chan actors.FetchReply, len(wave))
 		for i, s := range wave {
 			h.cluster.Fetch(s.tp, &actors.FetchRequest{
@@ -187,23 +218,21 @@ func (h *Handlers) fetch(ctx context.Context, r *Request, req *kmsg.FetchRequest
 			select {
 			case rep := <-replies:
 				s := wave[rep.Index]
-				drop(s.data.Records) // the first read's, after a long poll
 				s.data = rep
 				answered[rep.Index] = true
 				total += len(rep.Records)
 			case <-timer.C:
 				for i, s := range wave {
 					if !answered[i] {
-						drop(s.data.Records)
 						s.data = actors.FetchReply{Index: i, Code: kerr.NotLeaderForPartition.Code, HighWatermark: -1, LogStartOffset: -1}
 					}
 				}
-				return total, true
+				return total, len(wave), true, short
 			case <-ctx.Done():
-				return total, false
+				return total, len(wave), false, short
 			}
 		}
-		return total, true
+		return total, len(wave), true, short
 	}
 
 	// read reads every partition and returns the bytes of records read. The reads go out
@@ -213,9 +242,12 @@ func (h *Handlers) fetch(ctx context.Context, r *Request, req *kmsg.FetchRequest
 	// in the same way; reading all of them at once, each up to PartitionMaxBytes, read
 	// 500 MiB for a 50 MiB response to a consumer of 500 backlogged partitions.
 	read := func() int {
-		total := 0
+		total, short := 0, false
 		for start := 0; start < len(slots); {
 			left := limit - total
+			if short {
+				left = 0 // the budget has no more room: the rest are asked for offsets
+			}
 			end, allotted := start, 0
 			for end < len(slots) && (left <= 0 || allotted < left) {
 				s := slots[end]
@@ -226,12 +258,13 @@ func (h *Handlers) fetch(ctx context.Context, r *Request, req *kmsg.FetchRequest
 				}
 				end++
 			}
-			n, ok := readWave(slots[start:end], allotted)
+			n, done, ok, noRoom := readWave(slots[start:end], allotted, total == 0)
 			total += n
+			short = short || noRoom
 			if !ok {
 				break
 			}
-			start = end
+			start += done
 		}
 		return total
 	}

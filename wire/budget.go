@@ -44,9 +44,16 @@ func (b *byteBudget) release(n int) { b.give(b.charge(n)) }
 // charged, which the parts given to give must add up to.
 func (b *byteBudget) take(ctx context.Context, n int) (int64, error) {
 	c := b.charge(n)
+	return b.takeWhen(ctx, func(free int64) (int64, bool) { return c, free >= c })
+}
+
+// takeWhen takes what grant offers, waiting for bytes to come back while it offers
+// nothing (ok false) until ctx ends. grant runs under the budget's lock with the bytes
+// free now; whatever else it reads under that lock is consistent with them.
+func (b *byteBudget) takeWhen(ctx context.Context, grant func(free int64) (c int64, ok bool)) (int64, error) {
 	for {
 		b.mu.Lock()
-		if b.free >= c {
+		if c, ok := grant(b.free); ok {
 			b.free -= c
 			b.mu.Unlock()
 			return c, nil

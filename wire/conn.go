@@ -276,6 +276,7 @@ func (c *conn) begin(p *pending, d decodedRequest) (finish func() (kmsg.Response
 func (c *conn) keepReadingAfter(err error, started bool) bool {
 	timedOut := errors.Is(err, os.ErrDeadlineExceeded)
 	var sizeErr errFrameSize
+	var tooLarge errTooLargeToHandle
 	switch {
 	case timedOut && c.srv.shuttingDown.Load():
 		return false // graceful: the writer drains and closes
@@ -297,6 +298,9 @@ func (c *conn) keepReadingAfter(err error, started bool) bool {
 		c.log.Debug().Msg("client closed the connection")
 	case errors.As(err, &sizeErr):
 		c.log.Warn().Err(err).Msg("bad request size; closing connection")
+	case errors.As(err, &tooLarge):
+		// As Kafka treats a request over socket.request.max.bytes: the connection goes.
+		c.log.Warn().Err(err).Msg("request too large to handle; closing connection")
 	case c.ctx.Err() != nil:
 		// We closed the socket ourselves; the reason is already logged.
 	default:

@@ -21,21 +21,48 @@ type fetchHold struct {
 // once no handler of the connection runs and no response of it is being written.
 func (h *fetchHold) releaseAll() { h.budget.give(h.held.Swap(0)) }
 
-// Reserve takes n bytes of the server's fetch budget for records the response will carry,
-// waiting until they are free or ctx ends. They go back with Unreserve, or all at once
-// when the response has been written or the connection ends. Outside a server (a handler
-// called directly) there is no budget and Reserve always succeeds.
-func (r *Request) Reserve(ctx context.Context, n int) error {
+// minFetchRoom is the least a Fetch waits for when the fetch budget is short: a batch
+// of a typical size (Kafka's message.max.bytes is about 1 MiB). Granting whatever
+// crumbs were free would make each Fetch read a whole first batch past its share (a
+// read returns at least one, KIP-74), and many such Fetches could overrun the budget.
+const minFetchRoom = 1 << 20
+
+// share is the most a connection's Fetches hold of the budget together: one response's
+// worth (Kafka reads a connection's next request only once its last response is sent,
+// SocketServer's Processor muting the channel in between), and no more than a quarter
+// of the budget, so that a client that stops reading its answers with Fetches in
+// flight (a hung consumer) leaves room for everyone else.
+func (h *fetchHold) share() int64 { return min(maxFetchBytes, h.budget.capacity/4) }
+
+// Reserve takes up to n bytes of the server's fetch budget for records the response will
+// carry and returns how many it took: n, or less when the budget or the connection's
+// share of it (see fetchHold.share) has less room, as long as that is at least
+// minFetchRoom (or n); it waits while it is not, until ctx ends. The caller reads no
+// more than it took. The bytes go back with Unreserve, or all at once when the response
+// has been written or the connection ends. Outside a server (a handler called directly)
+// there is no budget and Reserve always takes n.
+func (r *Request) Reserve(ctx context.Context, n int) (int, error) {
 	if r.hold == nil || n <= 0 {
-		return nil
+		return max(n, 0), nil
 	}
-	c, err := r.hold.budget.take(ctx, n)
+	h := r.hold
+	want := int64(n)
+	floor := min(want, minFetchRoom, h.share())
+	c, err := h.budget.takeWhen(ctx, func(free int64) (int64, bool) {
+		c := min(want, free, h.share()-h.held.Load())
+		if c < floor {
+			return 0, false
+		}
+		// Counted under the budget's lock, so that the connection's concurrent Fetches
+		// see each other's share.
+		h.held.Add(c)
+		return c, true
+	})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	r.hold.held.Add(c)
 	r.reserved += c
-	return nil
+	return int(c), nil
 }
 
 // ReserveRead charges n bytes already read beyond what was reserved (a first batch

@@ -56,6 +56,9 @@ func readAdmittedFrame(r io.Reader, maxSize int32, pool *framePool, admit *admis
 				admitted = weighRequest(int16(binary.BigEndian.Uint16(key)), int(size))
 			}
 		}
+		if limit := maxWeighedRequest(admit.budget.capacity); admitted > int(size) && int64(admitted) > limit {
+			return nil, 0, true, errTooLargeToHandle{api: "fetch", size: size, weight: admitted, limit: limit}
+		}
 		if err := admit.budget.acquire(admit.ctx, admitted); err != nil {
 			return nil, 0, true, fmt.Errorf("wait to read a %d-byte request: %w", size, err)
 		}
@@ -66,6 +69,21 @@ func readAdmittedFrame(r io.Reader, maxSize int32, pool *framePool, admit *admis
 			admit.budget.release(admitted)
 		}
 		return nil, 0, true, fmt.Errorf("read %d-byte request: %w", size, err)
+	}
+	if admit != nil && int(size) >= weighFrom {
+		if weight := weighProduce(body); weight > admitted {
+			// Its room, now that its partitions are counted: given back and taken again
+			// whole, since two takes that each fit could together exceed the budget and
+			// wait for ever.
+			admit.budget.release(admitted)
+			if limit := maxWeighedRequest(admit.budget.capacity); int64(weight) > limit {
+				return nil, 0, true, errTooLargeToHandle{api: "produce", size: size, weight: weight, limit: limit}
+			}
+			if err := admit.budget.acquire(admit.ctx, weight); err != nil {
+				return nil, 0, true, fmt.Errorf("wait to handle a %d-byte request: %w", size, err)
+			}
+			admitted = weight
+		}
 	}
 	return body, admitted, true, nil
 }
@@ -78,12 +96,37 @@ func readAdmittedFrame(r io.Reader, maxSize int32, pool *framePool, admit *admis
 // Fetches, every consumer's, count as their size: each long poll holds its room until
 // it is answered.
 func weighRequest(key int16, size int) int {
-	const fetchKey, weighFrom, factor = 1, 64 << 10, 24
+	const fetchKey, factor = 1, 24
 	if key == fetchKey && size >= weighFrom {
 		return size * factor
 	}
 	return size
 }
+
+// maxWeighedRequest is the most a weighed request (a large Fetch) may count, given the
+// request budget's capacity: twice the budget, half the memory the node found when the
+// budget was left to it. A larger one is refused before its body is read. Admitted alone,
+// as requests larger than the budget are, one 99 MB Fetch naming three million
+// partitions made the node use 2.6 GB, and the kernel killed it in a container limited to
+// 300 MiB.
+func maxWeighedRequest(capacity int64) int64 { return 2 * capacity }
+
+// errTooLargeToHandle reports a request whose handling would hold more than
+// maxWeighedRequest.
+type errTooLargeToHandle struct {
+	api    string
+	size   int32
+	weight int
+	limit  int64
+}
+
+func (e errTooLargeToHandle) Error() string {
+	return fmt.Sprintf("%s request of %d bytes names too many partitions: its handling would hold about %d bytes, more than the %d allowed (twice queued.max.request.bytes)",
+		e.api, e.size, e.weight, e.limit)
+}
+
+// weighFrom is the size from which a request may count for more than its size.
+const weighFrom = 64 << 10
 
 // admission is where a connection's reader takes room for the requests it reads.
 type admission struct {

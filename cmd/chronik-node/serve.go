@@ -227,7 +227,8 @@ func (r *runningNode) listen(cfg *config.Config, fit memoryFit) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", r.metrics.Handler())
 	mux.Handle("/", r.node.DebugHandler(cfg.FaultInjection))
-	r.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	r.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: httpErrorLog(r.log.With().Str("component", "debug-http").Logger())}
 	go func() {
 		if err := r.debug.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
 			r.served <- err
