@@ -43,15 +43,17 @@ func loadConfig(args []string) (*config.Config, error) {
 		sets overrides
 	)
 	// The common keys get their own flags; any key can be given with --set key=value.
-	short := map[string]*string{
-		"node.id":              fs.String("node-id", "", "node.id"),
-		"data.dir":             fs.String("data-dir", "", "data.dir"),
-		"listeners":            fs.String("listen", "", "listeners (host:port of the Kafka listener)"),
-		"advertised.listeners": fs.String("advertise", "", "advertised.listeners (host:port given to clients)"),
-		"debug.listener":       fs.String("debug-listen", "", "debug.listener (host:port of the debug HTTP server)"),
-		"raft.storage":         fs.String("raft-storage", "", "raft.storage (bbolt or memory)"),
-		"logging.level":        fs.String("log-level", "", "logging.level"),
+	keyOfFlag := map[string]string{
+		"node-id": "node.id", "data-dir": "data.dir", "listen": "listeners", "advertise": "advertised.listeners",
+		"debug-listen": "debug.listener", "raft-storage": "raft.storage", "log-level": "logging.level",
 	}
+	fs.String("node-id", "", "node.id")
+	fs.String("data-dir", "", "data.dir")
+	fs.String("listen", "", "listeners (host:port of the Kafka listener)")
+	fs.String("advertise", "", "advertised.listeners (host:port given to clients)")
+	fs.String("debug-listen", "", "debug.listener (host:port of the debug HTTP server; \"\" turns it off)")
+	fs.String("raft-storage", "", "raft.storage (bbolt or memory)")
+	fs.String("log-level", "", "logging.level")
 	fs.Var(&sets, "set", "set any config key: --set key=value (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -66,12 +68,16 @@ func loadConfig(args []string) (*config.Config, error) {
 			return nil, err
 		}
 	}
-	for key, v := range short {
-		if *v != "" {
-			if err := c.Set(key, *v); err != nil {
-				return nil, err
-			}
+	// Every flag given applies, an empty one too: --debug-listen "" turns the debug
+	// listener off, as debug.listener = "" in the file does.
+	var setErr error
+	fs.Visit(func(f *flag.Flag) {
+		if key, ok := keyOfFlag[f.Name]; ok && setErr == nil {
+			setErr = c.Set(key, f.Value.String())
 		}
+	})
+	if setErr != nil {
+		return nil, setErr
 	}
 	for _, kv := range sets {
 		key, value, ok := strings.Cut(kv, "=")
