@@ -282,19 +282,26 @@ func TestFetchTooLargeToHandleIsRefused(t *testing.T) {
 	if size := len(huge.AppendTo(nil)); int64(weighRequest(1, size)) <= maxWeighedRequest(1<<20) {
 		t.Fatalf("test request of %d bytes is not large enough to be refused", size)
 	}
+	// A Fetch weighed within the limit (about 1.5 MB: more than the budget, admitted
+	// alone) is handled, on another connection.
+	ok := fetchOf(2000)
+	resp := ok.ResponseKind().(*kmsg.FetchResponse)
+	resp.Version = 12
+	refusedAndOthersServed(t, ts, handled, huge, ok, resp)
+}
+
+// refusedAndOthersServed sends huge, which the server must refuse by closing its
+// connection unanswered, then fine on another connection, which it must handle (the
+// only request handled) and answer as resp; every byte of room goes back.
+func refusedAndOthersServed(t *testing.T, ts *testServer, handled <-chan int32, huge, fine kmsg.Request, resp kmsg.Response) {
+	t.Helper()
 	refused := dialRaw(t, ts.addr)
 	refused.send(1, huge)
 	if _, _, err := refused.recvFrame(); err == nil {
-		t.Fatal("the node answered a Fetch too large to handle; want the connection closed")
+		t.Fatalf("the server answered a %T too large to handle; want the connection closed", huge)
 	}
-
-	// A Fetch weighed within the limit (about 1.5 MB: more than the budget, admitted
-	// alone) is handled, on another connection.
 	other := dialRaw(t, ts.addr)
-	ok := fetchOf(2000)
-	other.send(2, ok)
-	resp := ok.ResponseKind().(*kmsg.FetchResponse)
-	resp.Version = 12
+	other.send(2, fine)
 	other.recv(resp)
 	if corr := <-handled; corr != 2 {
 		t.Fatalf("handled the request with correlation id %d, want only 2", corr)
