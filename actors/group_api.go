@@ -375,9 +375,16 @@ type GroupListing struct {
 	ProtocolType string
 }
 
-// ListGroups lists every group this node coordinates, sorted by id.
+// ListGroups lists every group this node coordinates, sorted by id. Admin clients ask
+// every broker and merge the answers, so a node that coordinates no group answers with
+// an empty list, not NOT_COORDINATOR (which Kafka's admin client reports as a failure of
+// the whole listing); with no coordinator anywhere the answer is retriable.
 func (n *Node) ListGroups() ([]GroupListing, int16) {
-	if code := n.coordinatorCode(); code != 0 {
+	switch code := n.coordinatorCode(); code {
+	case 0:
+	case kerr.NotCoordinator.Code:
+		return nil, 0
+	default:
 		return nil, code
 	}
 	var out []GroupListing
