@@ -256,6 +256,10 @@ func (a *groupActor) commit(ctx actor.Context, m *commitOffsetsMsg) {
 		m.reply <- commitStarted{code: code}
 		return
 	}
+	if len(m.offsets) == 0 {
+		m.reply <- commitStarted{} // the committer was all the caller needed checked
+		return
+	}
 	a.hasOffsets = true
 	parts := make([]fsm.GroupPartition, len(m.offsets))
 	if a.pendingCommits == nil {

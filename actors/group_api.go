@@ -51,7 +51,7 @@ type (
 	// the proposal arrives.
 	commitStarted struct {
 		code    int16
-		applied <-chan proposeResult
+		applied <-chan proposeResult // nil when there was nothing to propose
 	}
 	describeGroupMsg struct{ reply chan describeReply }
 	describeReply    struct {
@@ -249,6 +249,9 @@ func (n *Node) CommitOffsets(ctx context.Context, r *OffsetCommitRequest) []int1
 	now := time.Now().UnixMilli()
 	img := n.Image()
 	var offsets []fsm.OffsetCommit
+	// Oversized metadata is reported only once the committer is known to be valid, as
+	// Kafka does: a fenced member must hear that it has to rejoin.
+	var tooLarge []int
 	for i, e := range r.Offsets {
 		t := img.Topics[e.Topic]
 		switch {
@@ -256,7 +259,7 @@ func (n *Node) CommitOffsets(ctx context.Context, r *OffsetCommitRequest) []int1
 			codes[i] = kerr.UnknownTopicOrPartition.Code
 			continue
 		case e.Metadata != nil && javaStringLength(*e.Metadata) > n.groupOpts.MaxMetadataBytes:
-			codes[i] = kerr.OffsetMetadataTooLarge.Code
+			tooLarge = append(tooLarge, i)
 			continue
 		}
 		oc := fsm.OffsetCommit{Topic: e.Topic, Partition: e.Partition, Offset: e.Offset, LeaderEpoch: e.LeaderEpoch, CommitTimestampMs: now}
@@ -271,20 +274,30 @@ func (n *Node) CommitOffsets(ctx context.Context, r *OffsetCommitRequest) []int1
 		}
 		offsets = append(offsets, oc)
 	}
-	if len(offsets) == 0 {
+	if len(offsets) == 0 && len(tooLarge) == 0 {
 		return codes
 	}
-	create := r.Member.Generation < 0
+	standalone := r.Member.Generation < 0
 	reply := make(chan commitStarted, 1)
-	started, code := ask(ctx, n, r.Group, create, &commitOffsetsMsg{ref: r.Member, offsets: offsets, reply: reply}, reply, groupTimeout)
+	// Nothing to store creates no group; a standalone commit to no group is then valid.
+	started, code := ask(ctx, n, r.Group, standalone && len(offsets) > 0, &commitOffsetsMsg{ref: r.Member, offsets: offsets, reply: reply}, reply, groupTimeout)
+	if code == -1 && standalone {
+		code = 0
+	}
 	if code == 0 {
 		code = started.code
 	}
 	if code != 0 {
 		return fill(missingAs(code, r.MissingGroupCode))
 	}
+	for _, i := range tooLarge {
+		codes[i] = kerr.OffsetMetadataTooLarge.Code
+	}
 	if r.Sequenced != nil {
 		r.Sequenced()
+	}
+	if started.applied == nil {
+		return codes // nothing was proposed
 	}
 	return fill(n.awaitApplied(ctx, started.applied))
 }
@@ -362,9 +375,16 @@ type GroupListing struct {
 	ProtocolType string
 }
 
-// ListGroups lists every group this node coordinates, sorted by id.
+// ListGroups lists every group this node coordinates, sorted by id. Admin clients ask
+// every broker and merge the answers, so a node that coordinates no group answers with
+// an empty list, not NOT_COORDINATOR (which Kafka's admin client reports as a failure of
+// the whole listing); with no coordinator anywhere the answer is retriable.
 func (n *Node) ListGroups() ([]GroupListing, int16) {
-	if code := n.coordinatorCode(); code != 0 {
+	switch code := n.coordinatorCode(); code {
+	case 0:
+	case kerr.NotCoordinator.Code:
+		return nil, 0
+	default:
 		return nil, code
 	}
 	var out []GroupListing
