@@ -323,10 +323,9 @@ func (a *groupActor) removed(ctx actor.Context, m *groupRemoved) {
 		return
 	}
 	a.log.Info().Msg("group deleted")
-	if m.reply != nil {
-		m.reply <- 0
-	}
-	ctx.Send(a.n.pids.groups, &groupFinished{name: a.name, pid: ctx.Self()})
+	// The manager answers, once it no longer routes the group here: a request the client
+	// sends after its DeleteGroups answer then reaches the group's next actor.
+	ctx.Send(a.n.pids.groups, &groupFinished{name: a.name, pid: ctx.Self(), reply: m.reply})
 }
 
 func (a *groupActor) deleteOffsets(m *deleteOffsetsMsg) {

@@ -100,8 +100,8 @@ const (
 // be reached in time counts as COORDINATOR_NOT_AVAILABLE (the client retries).
 func ask[T any](ctx context.Context, n *Node, group string, create bool, msg groupMessage, reply chan T, timeout time.Duration) (T, int16) {
 	var zero T
-	if !n.sendToGroup(group, create, msg) {
-		return zero, -1 // no such group
+	if code := n.sendToGroup(group, create, msg); code != 0 {
+		return zero, code // -1: no such group
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -281,8 +281,8 @@ func (n *Node) CommitOffsets(ctx context.Context, r *OffsetCommitRequest) []int1
 	reply := make(chan commitStarted, 1)
 	// Nothing to store creates no group; a standalone commit to no group is then valid.
 	started, code := ask(ctx, n, r.Group, standalone && len(offsets) > 0, &commitOffsetsMsg{ref: r.Member, offsets: offsets, reply: reply}, reply, groupTimeout)
-	if code == -1 && standalone {
-		code = 0
+	if code == -1 && standalone && len(offsets) == 0 {
+		code = 0 // nothing to store, and no group to check the committer against
 	}
 	if code == 0 {
 		code = started.code

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -122,6 +123,10 @@ type groupManager struct {
 	cancelCheck func()
 	deadLetter  *eventstream.Subscription
 	leading     bool // this node coordinates groups (leads the metadata Raft group)
+	// restart holds, per group whose finished actor has not stopped yet (its name is
+	// still taken), the requests waiting for its new actor; the actor starts when the
+	// old one's Terminated arrives. A nil reply is a start nobody waits for.
+	restart map[string][]chan *actor.PID
 }
 
 type (
@@ -131,8 +136,9 @@ type (
 	}
 	// groupFinished asks the manager to stop a group's actor (the group is gone).
 	groupFinished struct {
-		name string
-		pid  *actor.PID
+		name  string
+		pid   *actor.PID
+		reply chan int16 // a DeleteGroups waiting for its answer, or nil
 	}
 	groupsTick struct{}
 	// leadershipCheck makes the manager look whether this node still coordinates.
@@ -166,10 +172,26 @@ func (m *groupManager) Receive(ctx actor.Context) {
 			m.n.system.EventStream.Unsubscribe(m.deadLetter)
 		}
 	case *ensureGroup:
-		msg.reply <- m.ensure(ctx, msg.name)
+		m.ensureThen(ctx, msg.name, msg.reply)
+	case *actor.Terminated:
+		name, ok := groupOfActor(msg.Who)
+		waiting := m.restart[name]
+		if !ok || len(waiting) == 0 {
+			break
+		}
+		delete(m.restart, name)
+		pid := m.ensure(ctx, name)
+		for _, reply := range waiting {
+			if reply != nil {
+				reply <- pid
+			}
+		}
 	case *groupFinished:
 		if e := m.n.groupDir.get(msg.name); e != nil && e.pid.Equal(msg.pid) {
 			m.n.groupDir.set(msg.name, nil)
+		}
+		if msg.reply != nil {
+			msg.reply <- 0
 		}
 		// Every request routed to it is in its mailbox now (see groupDirectory.send);
 		// the pill comes after them, and they are answered COORDINATOR_NOT_AVAILABLE.
@@ -197,7 +219,7 @@ func (m *groupManager) checkLeadership(ctx actor.Context) {
 			return // try again at the next check
 		}
 		for _, rec := range stored {
-			m.ensure(ctx, rec.Name)
+			m.ensureThen(ctx, rec.Name, nil)
 		}
 		if len(stored) > 0 {
 			m.log.Info().Int("groups", len(stored)).Msg("coordinating the stored consumer groups")
@@ -265,6 +287,32 @@ func (m *groupManager) start(ctx actor.Context) {
 	m.cancelTick = m.n.scheduleRepeatedly(m.n.groupOpts.RetentionCheckInterval, ctx.Self(), &groupsTick{})
 }
 
+// ensureThen sends reply (if any) the group's actor, starting it if needed; if the
+// group's previous actor is still stopping, once it has stopped.
+func (m *groupManager) ensureThen(ctx actor.Context, name string, reply chan *actor.PID) {
+	pid := m.ensure(ctx, name)
+	if pid == nil && m.n.groupDir.get(name) == nil && childNamed(ctx, groupActorName(name)) {
+		if m.restart == nil {
+			m.restart = map[string][]chan *actor.PID{}
+		}
+		m.restart[name] = append(m.restart[name], reply)
+		return
+	}
+	if reply != nil {
+		reply <- pid
+	}
+}
+
+// childNamed reports whether ctx has a child called name (running or stopping).
+func childNamed(ctx actor.Context, name string) bool {
+	for _, pid := range ctx.Children() {
+		if pid.Id == ctx.Self().Id+"/"+name {
+			return true
+		}
+	}
+	return false
+}
+
 // ensure returns the group's actor, starting it if needed.
 func (m *groupManager) ensure(ctx actor.Context, name string) *actor.PID {
 	if e := m.n.groupDir.get(name); e != nil {
@@ -272,6 +320,12 @@ func (m *groupManager) ensure(ctx actor.Context, name string) *actor.PID {
 	}
 	e := &groupEntry{}
 	pid, err := m.n.sp.spawn(ctx, "group", groupActorName(name), newGroupActor(m.n, name, e))
+	if errors.Is(err, actor.ErrNameExists) {
+		// The group's previous actor, poisoned when it finished (groupFinished), has not
+		// stopped yet; ensureThen starts the new one once it has.
+		m.log.Debug().Str("group", name).Msg("group actor still stopping; starting its successor when it has")
+		return nil
+	}
 	if err != nil {
 		m.log.Error().Err(err).Str("group", name).Msg("start group actor")
 		return nil
@@ -283,28 +337,31 @@ func (m *groupManager) ensure(ctx actor.Context, name string) *actor.PID {
 
 // sendToGroup delivers msg to the group's actor. With create it starts one for a new
 // group; without, only for a group the metadata store knows (a request can arrive before
-// the manager started the stored groups). false means the group does not exist (or its
-// actor could not be started).
-func (n *Node) sendToGroup(name string, create bool, msg any) bool {
+// the manager started the stored groups). It returns 0 once msg is on its way, -1 when
+// the group does not exist, and COORDINATOR_NOT_AVAILABLE (which clients retry) when its
+// actor could not be started or reached: a request must not take that for a missing
+// group (a commit to one is answered 0 with nothing to store, or a member's with
+// ILLEGAL_GENERATION).
+func (n *Node) sendToGroup(name string, create bool, msg any) int16 {
 	for attempt := 0; attempt < 3; attempt++ {
 		if n.groupDir.send(n.root, name, msg) {
-			return true
+			return 0
 		}
 		if !create && !n.groupStored(name) {
-			return false
+			return -1
 		}
 		reply := make(chan *actor.PID, 1)
 		n.root.Send(n.pids.groups, &ensureGroup{name: name, reply: reply})
 		select {
 		case pid := <-reply:
 			if pid == nil {
-				return false
+				return kerr.CoordinatorNotAvailable.Code
 			}
 		case <-time.After(10 * time.Second):
-			return false
+			return kerr.CoordinatorNotAvailable.Code
 		}
 	}
-	return false
+	return kerr.CoordinatorNotAvailable.Code
 }
 
 // groupStored reports whether the metadata store holds a record or offsets of group.

@@ -289,7 +289,7 @@ func TestCommitOutcomeReachingAFreshGroupActor(t *testing.T) {
 	createTopic(t, n.Node, "t", 1)
 	joinAndSync(t, n.Node, "g", nil)
 	pid := n.groupDir.get("g").pid
-	if !n.sendToGroup("g", false, &commitApplied{parts: []fsm.GroupPartition{{Topic: "t", Partition: 0}}}) {
+	if n.sendToGroup("g", false, &commitApplied{parts: []fsm.GroupPartition{{Topic: "t", Partition: 0}}}) != 0 {
 		t.Fatal("the group's actor is gone")
 	}
 	if _, code := n.DescribeGroup(context.Background(), "g"); code != 0 { // answered after the message above
@@ -385,7 +385,7 @@ func TestExpiryKeepsCommitsNotYetApplied(t *testing.T) {
 	// the check runs before Raft applies the commit.
 	reply := make(chan commitStarted, 1)
 	offsets := []fsm.OffsetCommit{{Topic: "t", Partition: 1, Offset: 7, LeaderEpoch: -1, CommitTimestampMs: time.Now().UnixMilli()}}
-	if !n.sendToGroup("g", false, &commitOffsetsMsg{ref: simple, offsets: offsets, reply: reply}) || !n.sendToGroup("g", false, &expireOffsets{}) {
+	if n.sendToGroup("g", false, &commitOffsetsMsg{ref: simple, offsets: offsets, reply: reply}) != 0 || n.sendToGroup("g", false, &expireOffsets{}) != 0 {
 		t.Fatal("the group's actor is gone")
 	}
 	started := <-reply
@@ -464,4 +464,47 @@ func TestStoredGroupsAreCoordinatedAfterRestart(t *testing.T) {
 		})
 		n.stop(t)
 	}
+}
+
+// TestGroupUsedAgainWhileItsActorStops deletes a group and commits to it again at once,
+// over and over. The commit can meet the deleted group's actor still stopping (its name
+// still taken): it must then get COORDINATOR_NOT_AVAILABLE, which clients retry, and
+// never an answer of success for offsets it did not store (a standalone commit that
+// could not reach a group actor was answered 0 and stored nothing).
+func TestGroupUsedAgainWhileItsActorStops(t *testing.T) {
+	n := startGroupNode(t, t.TempDir(), groupTestOptions())
+	defer n.stop(t)
+	ctx := context.Background()
+	createTopic(t, n.Node, "t", 1)
+	simple := groups.MemberRef{Generation: -1}
+	retried := 0
+	for i := range 200 {
+		for {
+			code := commitOne(t, n.Node, "again", simple, "t", 0, int64(i))
+			if code == kerr.CoordinatorNotAvailable.Code {
+				retried++
+				continue
+			}
+			if code != 0 {
+				t.Fatalf("round %d: commit to the group deleted just before: code %d", i, code)
+			}
+			break
+		}
+		offs, code := n.FetchOffsets(ctx, "again")
+		if code != 0 || len(offs) != 1 || offs[0].Offset != int64(i) {
+			t.Fatalf("round %d: the commit was answered 0; the group's offsets: %+v (code %d)", i, offs, code)
+		}
+		for {
+			code := n.DeleteGroup(ctx, "again")
+			if code == kerr.CoordinatorNotAvailable.Code {
+				retried++
+				continue
+			}
+			if code != 0 {
+				t.Fatalf("round %d: delete: code %d", i, code)
+			}
+			break
+		}
+	}
+	t.Logf("%d requests met a stopping actor and were retried", retried)
 }
