@@ -66,11 +66,7 @@ func (a *partitionActor) timestampOutOfRange(times batch.TimeSpan, nowMs int64) 
 	if a.cfg.logAppendTime {
 		return ""
 	}
-	// Bounds that would overflow mean no bound; nowMs and the limits are not negative.
-	lo, hi := nowMs-a.cfg.timestampBeforeMax, int64(math.MaxInt64)
-	if a.cfg.timestampAfterMax <= math.MaxInt64-nowMs {
-		hi = nowMs + a.cfg.timestampAfterMax
-	}
+	lo, hi := a.timestampBounds(nowMs)
 	switch {
 	case times.Newest != -1 && times.Newest > hi:
 		return fmt.Sprintf("the batch's newest timestamp %d is out of range: timestamps must be within [%d, %d] (message.timestamp.after.max.ms = %d)",
@@ -80,6 +76,43 @@ func (a *partitionActor) timestampOutOfRange(times batch.TimeSpan, nowMs int64) 
 			times.Oldest, lo, hi, a.cfg.timestampBeforeMax)
 	}
 	return ""
+}
+
+// timestampBounds is the range of timestamps a CreateTime batch's records may carry at
+// nowMs. Bounds that would overflow mean no bound; nowMs and the limits are not negative.
+func (a *partitionActor) timestampBounds(nowMs int64) (lo, hi int64) {
+	lo, hi = nowMs-a.cfg.timestampBeforeMax, int64(math.MaxInt64)
+	if a.cfg.timestampAfterMax <= math.MaxInt64-nowMs {
+		hi = nowMs + a.cfg.timestampAfterMax
+	}
+	return lo, hi
+}
+
+// recordsOutOfRange names the records of a batch refused by timestampOutOfRange whose
+// timestamps are out of bounds, with Kafka's message for each (LogValidator's
+// validateTimestamp). It runs only for a batch being refused; a compressed batch too large
+// to check has no records at hand, and gets none named.
+func (a *partitionActor) recordsOutOfRange(v producedBatch, nowMs int64) []RecordError {
+	recs := v.records
+	if v.h.Compression() == batch.CodecNone {
+		recs = v.b[batch.HeaderSize:]
+	}
+	if recs == nil {
+		return nil
+	}
+	lo, hi := a.timestampBounds(nowMs)
+	var failed []RecordError
+	i := int32(0)
+	_ = batch.RecordTimes(recs, func(offsetDelta int32, tsDelta int64) bool {
+		if ts := v.h.FirstTimestamp + tsDelta; ts != -1 && (ts < lo || ts > hi) {
+			failed = append(failed, RecordError{Index: i, Message: fmt.Sprintf(
+				"Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]",
+				ts, v.h.BaseOffset+int64(offsetDelta), lo, hi)})
+		}
+		i++
+		return len(failed) < maxRecordErrors
+	})
+	return failed
 }
 
 // stampCreateTime makes a batch bound for a CreateTime topic carry the max timestamp of its
