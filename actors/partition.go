@@ -586,7 +586,7 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 	case -3: // the record with the largest timestamp
 		if ts, off := a.wal.MaxTimestamp(); off >= 0 && off < a.hw {
 			r.Offset, r.Timestamp = off, ts
-			if o, t, ok := a.recordAt(off, func(t int64) bool { return t == ts }); ok {
+			if o, t, ok := a.recordAt(off, -1, func(t int64) bool { return t == ts }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
 			r.LeaderEpoch = a.epochAt(r.Offset)
@@ -603,7 +603,7 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 		if off, ts, ok := a.wal.OffsetForTimestamp(m.Timestamp); ok && off < a.hw {
 			// The log answers with the batch; Kafka with the first record at or after.
 			r.Offset, r.Timestamp = off, ts
-			if o, t, ok := a.recordAt(off, func(t int64) bool { return t >= m.Timestamp }); ok {
+			if o, t, ok := a.recordAt(off, a.wal.StartOffset(), func(t int64) bool { return t >= m.Timestamp }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
 			r.LeaderEpoch = a.epochAt(r.Offset)

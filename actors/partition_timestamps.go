@@ -10,9 +10,12 @@ import (
 )
 
 // recordAt refines a lookup the log answers per batch (by timestamp, max timestamp) to
-// the record Kafka answers with: the first record, in the batch holding offset, whose
-// timestamp satisfies match. Compressed batches are decompressed for this.
-func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int64, int64, bool) {
+// the record Kafka answers with: the first record at or after from, in the batch holding
+// offset, whose timestamp satisfies match. Compressed batches are decompressed for this.
+// A lookup by time starts at the log start (Kafka's searches from logStartOffset); the
+// max timestamp lookup looks at the whole batch, records below the log start included
+// (RecordBatch.offsetOfMaxTimestamp), and passes -1.
+func (a *partitionActor) recordAt(offset, from int64, match func(ts int64) bool) (int64, int64, bool) {
 	data, err := a.wal.Read(offset, a.hw, 1)
 	if err != nil || len(data) < batch.HeaderSize {
 		return 0, 0, false
@@ -23,14 +26,13 @@ func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int6
 	}
 	if h.LogAppendTime() {
 		// Every record of a LogAppendTime batch carries the batch's timestamp.
-		return max(h.BaseOffset, a.wal.StartOffset()), h.MaxTimestamp, match(h.MaxTimestamp)
+		return max(h.BaseOffset, from), h.MaxTimestamp, match(h.MaxTimestamp)
 	}
 	recs := data[batch.HeaderSize:h.Size()]
 	var found bool
 	var off, ts int64
-	start := a.wal.StartOffset() // DeleteRecords may have cut into this batch
 	visit := func(offsetDelta int32, tsDelta int64) bool {
-		if h.BaseOffset+int64(offsetDelta) < start {
+		if h.BaseOffset+int64(offsetDelta) < from { // DeleteRecords may have cut into this batch
 			return true
 		}
 		if t := h.FirstTimestamp + tsDelta; match(t) {

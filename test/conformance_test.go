@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -327,4 +328,35 @@ func TestProduceNamesTheRecordsThatFailed(t *testing.T) {
 			t.Errorf("%s: record errors name records %v, want %v", c.name, got, c.indexes)
 		}
 	}
+}
+
+// ListOffsets MAX_TIMESTAMP (-3) names the record holding the largest timestamp and that
+// record's timestamp. Kafka finds it in the batch whatever the log start
+// (RecordBatch.offsetOfMaxTimestamp walks the whole batch), so after DeleteRecords cut
+// into the batch below that record it still answers with it; the answer was the batch's
+// last offset beside the deleted record's timestamp, a pair no record has.
+func TestListOffsetsMaxTimestampAfterDeleteRecordsCutItsBatch(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "maxts", 1, nil)
+	cl := n.rawClient()
+	first := time.Now().Add(-time.Minute).UnixMilli()
+	newest := first + 50000
+	produceBatch(t, cl, "maxts", 0, batchtest.DefaultOptions(first), []batchtest.Record{
+		{Value: []byte("a")}, {Value: []byte("newest"), TimestampDelta: newest - first}, {Value: []byte("c")},
+	})
+	check := func(when string) {
+		t.Helper()
+		if p := listOffset(t, cl, "maxts", 0, -3); p.ErrorCode != 0 || p.Offset != 1 || p.Timestamp != newest || p.LeaderEpoch != 0 {
+			t.Errorf("max timestamp %s: error %d, offset %d stamped %d, epoch %d; want offset 1 stamped %d, epoch 0",
+				when, p.ErrorCode, p.Offset, p.Timestamp, p.LeaderEpoch, newest)
+		}
+	}
+	check("before DeleteRecords")
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "maxts", Partition: 0, At: 2})
+	resps, err := n.admin().DeleteRecords(testContext(t), offsets)
+	if err != nil || resps.Error() != nil {
+		t.Fatalf("DeleteRecords before offset 2: %v %v", err, resps.Error())
+	}
+	check("after DeleteRecords before offset 2")
 }
