@@ -273,6 +273,10 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		reply.Code, reply.Message = code, msg
 		m.Reply <- reply
 	}
+	failRecords := func(code int16, msg string, records []RecordError) {
+		reply.RecordErrors = records
+		fail(code, msg)
+	}
 	if code := a.checkServing(-1); code != 0 {
 		fail(code, "")
 		return
@@ -288,15 +292,15 @@ func (a *partitionActor) produce(m *ProduceRequest) {
 		return
 	}
 	now := time.Now()
-	v, code, msg := a.validate(m.Records, now.UnixMilli())
+	v, code, msg, records := a.validate(m.Records, now.UnixMilli())
 	defer a.releaseRecords(v)
 	if code != 0 {
-		fail(code, msg)
+		failRecords(code, msg, records)
 		return
 	}
 	if a.cfg.compacted {
-		if code, msg := a.refuseKeyless(v); code != 0 {
-			fail(code, msg)
+		if code, msg, records := a.refuseKeyless(v); code != 0 {
+			failRecords(code, msg, records)
 			return
 		}
 	}
@@ -378,10 +382,11 @@ func (a *partitionActor) logAppendFailure(err error, now time.Time) {
 // an error the producer retries), structure and CRC, size limit, the records themselves
 // (decompressed, for a compressed batch), timestamps within the topic's bounds, no
 // transactional or control batches (transactions are not supported). The caller releases
-// the result's records.
-func (a *partitionActor) validate(records []byte, nowMs int64) (producedBatch, int16, string) {
-	refuse := func(code int16, msg string) (producedBatch, int16, string) {
-		return producedBatch{}, code, msg
+// the result's records. A batch refused for its records' timestamps comes with the
+// records that failed.
+func (a *partitionActor) validate(records []byte, nowMs int64) (producedBatch, int16, string, []RecordError) {
+	refuse := func(code int16, msg string) (producedBatch, int16, string, []RecordError) {
+		return producedBatch{}, code, msg, nil
 	}
 	batches, err := batch.Split(records)
 	switch {
@@ -419,10 +424,11 @@ func (a *partitionActor) validate(records []byte, nowMs int64) (producedBatch, i
 		}
 	}
 	if msg := a.timestampOutOfRange(v.times, nowMs); msg != "" {
+		failed := a.recordsOutOfRange(v, nowMs)
 		a.releaseRecords(v)
-		return refuse(kerr.InvalidTimestamp.Code, msg)
+		return producedBatch{}, kerr.InvalidTimestamp.Code, msg, failed
 	}
-	return v, 0, ""
+	return v, 0, "", nil
 }
 
 func producerBatch(h batch.Header) producers.Batch {
@@ -580,7 +586,7 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 	case -3: // the record with the largest timestamp
 		if ts, off := a.wal.MaxTimestamp(); off >= 0 && off < a.hw {
 			r.Offset, r.Timestamp = off, ts
-			if o, t, ok := a.recordAt(off, func(t int64) bool { return t == ts }); ok {
+			if o, t, ok := a.recordAt(off, -1, func(t int64) bool { return t == ts }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
 			r.LeaderEpoch = a.epochAt(r.Offset)
@@ -597,7 +603,7 @@ func (a *partitionActor) listOffsets(m *ListOffsetsRequest) ListOffsetsReply {
 		if off, ts, ok := a.wal.OffsetForTimestamp(m.Timestamp); ok && off < a.hw {
 			// The log answers with the batch; Kafka with the first record at or after.
 			r.Offset, r.Timestamp = off, ts
-			if o, t, ok := a.recordAt(off, func(t int64) bool { return t >= m.Timestamp }); ok {
+			if o, t, ok := a.recordAt(off, a.wal.StartOffset(), func(t int64) bool { return t >= m.Timestamp }); ok {
 				r.Offset, r.Timestamp = o, t
 			}
 			r.LeaderEpoch = a.epochAt(r.Offset)

@@ -25,6 +25,15 @@ type ProduceReply struct {
 	BaseOffset     int64
 	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
 	LogStartOffset int64
+	// RecordErrors name the records that failed validation, for a batch refused for its
+	// records' timestamps or missing keys (Kafka's ProduceResponse v8+ record_errors).
+	RecordErrors []RecordError
+}
+
+// RecordError names one record of a refused batch: its index in the batch and why.
+type RecordError struct {
+	Index   int32
+	Message string
 }
 
 // FetchRequest reads from one partition.

@@ -10,9 +10,12 @@ import (
 )
 
 // recordAt refines a lookup the log answers per batch (by timestamp, max timestamp) to
-// the record Kafka answers with: the first record, in the batch holding offset, whose
-// timestamp satisfies match. Compressed batches are decompressed for this.
-func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int64, int64, bool) {
+// the record Kafka answers with: the first record at or after from, in the batch holding
+// offset, whose timestamp satisfies match. Compressed batches are decompressed for this.
+// A lookup by time starts at the log start (Kafka's searches from logStartOffset); the
+// max timestamp lookup looks at the whole batch, records below the log start included
+// (RecordBatch.offsetOfMaxTimestamp), and passes -1.
+func (a *partitionActor) recordAt(offset, from int64, match func(ts int64) bool) (int64, int64, bool) {
 	data, err := a.wal.Read(offset, a.hw, 1)
 	if err != nil || len(data) < batch.HeaderSize {
 		return 0, 0, false
@@ -23,14 +26,13 @@ func (a *partitionActor) recordAt(offset int64, match func(ts int64) bool) (int6
 	}
 	if h.LogAppendTime() {
 		// Every record of a LogAppendTime batch carries the batch's timestamp.
-		return max(h.BaseOffset, a.wal.StartOffset()), h.MaxTimestamp, match(h.MaxTimestamp)
+		return max(h.BaseOffset, from), h.MaxTimestamp, match(h.MaxTimestamp)
 	}
 	recs := data[batch.HeaderSize:h.Size()]
 	var found bool
 	var off, ts int64
-	start := a.wal.StartOffset() // DeleteRecords may have cut into this batch
 	visit := func(offsetDelta int32, tsDelta int64) bool {
-		if h.BaseOffset+int64(offsetDelta) < start {
+		if h.BaseOffset+int64(offsetDelta) < from { // DeleteRecords may have cut into this batch
 			return true
 		}
 		if t := h.FirstTimestamp + tsDelta; match(t) {
@@ -66,11 +68,7 @@ func (a *partitionActor) timestampOutOfRange(times batch.TimeSpan, nowMs int64) 
 	if a.cfg.logAppendTime {
 		return ""
 	}
-	// Bounds that would overflow mean no bound; nowMs and the limits are not negative.
-	lo, hi := nowMs-a.cfg.timestampBeforeMax, int64(math.MaxInt64)
-	if a.cfg.timestampAfterMax <= math.MaxInt64-nowMs {
-		hi = nowMs + a.cfg.timestampAfterMax
-	}
+	lo, hi := a.timestampBounds(nowMs)
 	switch {
 	case times.Newest != -1 && times.Newest > hi:
 		return fmt.Sprintf("the batch's newest timestamp %d is out of range: timestamps must be within [%d, %d] (message.timestamp.after.max.ms = %d)",
@@ -80,6 +78,43 @@ func (a *partitionActor) timestampOutOfRange(times batch.TimeSpan, nowMs int64) 
 			times.Oldest, lo, hi, a.cfg.timestampBeforeMax)
 	}
 	return ""
+}
+
+// timestampBounds is the range of timestamps a CreateTime batch's records may carry at
+// nowMs. Bounds that would overflow mean no bound; nowMs and the limits are not negative.
+func (a *partitionActor) timestampBounds(nowMs int64) (lo, hi int64) {
+	lo, hi = nowMs-a.cfg.timestampBeforeMax, int64(math.MaxInt64)
+	if a.cfg.timestampAfterMax <= math.MaxInt64-nowMs {
+		hi = nowMs + a.cfg.timestampAfterMax
+	}
+	return lo, hi
+}
+
+// recordsOutOfRange names the records of a batch refused by timestampOutOfRange whose
+// timestamps are out of bounds, with Kafka's message for each (LogValidator's
+// validateTimestamp). It runs only for a batch being refused; a compressed batch too large
+// to check has no records at hand, and gets none named.
+func (a *partitionActor) recordsOutOfRange(v producedBatch, nowMs int64) []RecordError {
+	recs := v.records
+	if v.h.Compression() == batch.CodecNone {
+		recs = v.b[batch.HeaderSize:]
+	}
+	if recs == nil {
+		return nil
+	}
+	lo, hi := a.timestampBounds(nowMs)
+	var failed []RecordError
+	i := int32(0)
+	_ = batch.RecordTimes(recs, func(offsetDelta int32, tsDelta int64) bool {
+		if ts := v.h.FirstTimestamp + tsDelta; ts != -1 && (ts < lo || ts > hi) {
+			failed = append(failed, RecordError{Index: i, Message: fmt.Sprintf(
+				"Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]",
+				ts, v.h.BaseOffset+int64(offsetDelta), lo, hi)})
+		}
+		i++
+		return len(failed) < maxRecordErrors
+	})
+	return failed
 }
 
 // stampCreateTime makes a batch bound for a CreateTime topic carry the max timestamp of its

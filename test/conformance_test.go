@@ -4,15 +4,18 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/chronik/chronik-node/wal/batch"
 	"github.com/chronik/chronik-node/wal/batch/batchtest"
 )
 
@@ -273,4 +276,87 @@ func TestInternalTopicNamesAreNeverCreated(t *testing.T) {
 	if names := n.topicNames(ctx); len(names) != 0 {
 		t.Fatalf("topics after all that: %v; want none", names)
 	}
+}
+
+// Kafka's ProduceResponse v8+ names the records that failed validation (LogValidator's
+// RecordError: the record's index in its batch and why), one entry per failing record, for
+// out-of-range timestamps and for keyless records on a compacted topic. The Java producer
+// fails the named records with that message and the others as victims of the batch.
+func TestProduceNamesTheRecordsThatFailed(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "re-ts", 1, map[string]string{"message.timestamp.before.max.ms": "60000"})
+	createTopic(t, n, "re-compact", 1, map[string]string{"cleanup.policy": "compact"})
+	cl := n.rawClient()
+	now := time.Now()
+	hoursAgo := func(h int64) int64 { return -h * int64(time.Hour/time.Millisecond) }
+	stamped := []batchtest.Record{
+		{Key: []byte("k"), Value: []byte("fresh")},
+		{Key: []byte("k"), Value: []byte("old"), TimestampDelta: hoursAgo(2)},
+		{Key: []byte("k"), Value: []byte("fresh")},
+		{Key: []byte("k"), Value: []byte("older"), TimestampDelta: hoursAgo(3)},
+	}
+	keyless := []batchtest.Record{{Value: []byte("a")}, {Key: []byte("k"), Value: []byte("b")}, {Value: []byte("c")}}
+
+	for _, c := range []struct {
+		name, topic string
+		codec       int8
+		records     []batchtest.Record
+		code        int16
+		indexes     []int32
+		says        string
+	}{
+		{"timestamps", "re-ts", batch.CodecNone, stamped, kerr.InvalidTimestamp.Code, []int32{1, 3}, "out of range"},
+		{"timestamps gzip", "re-ts", batch.CodecGzip, stamped, kerr.InvalidTimestamp.Code, []int32{1, 3}, "out of range"},
+		{"keyless", "re-compact", batch.CodecNone, keyless, kerr.InvalidRecord.Code, []int32{0, 2}, "without key"},
+		{"keyless lz4", "re-compact", batch.CodecLZ4, keyless, kerr.InvalidRecord.Code, []int32{0, 2}, "without key"},
+	} {
+		opts := batchtest.DefaultOptions(now.UnixMilli())
+		opts.Codec = c.codec
+		p := produceRaw(t, cl, c.topic, 0, batchtest.Build(opts, c.records))
+		if p.ErrorCode != c.code || p.BaseOffset != -1 {
+			t.Errorf("%s: error %d at base offset %d, want %d", c.name, p.ErrorCode, p.BaseOffset, c.code)
+			continue
+		}
+		var got []int32
+		for _, e := range p.ErrorRecords {
+			got = append(got, e.RelativeOffset)
+			if e.ErrorMessage == nil || !strings.Contains(*e.ErrorMessage, c.says) {
+				t.Errorf("%s: record %d: message %v, want one saying %q", c.name, e.RelativeOffset, e.ErrorMessage, c.says)
+			}
+		}
+		if !slices.Equal(got, c.indexes) {
+			t.Errorf("%s: record errors name records %v, want %v", c.name, got, c.indexes)
+		}
+	}
+}
+
+// ListOffsets MAX_TIMESTAMP (-3) names the record holding the largest timestamp and that
+// record's timestamp. Kafka finds it in the batch whatever the log start
+// (RecordBatch.offsetOfMaxTimestamp walks the whole batch), so after DeleteRecords cut
+// into the batch below that record it still answers with it; the answer was the batch's
+// last offset beside the deleted record's timestamp, a pair no record has.
+func TestListOffsetsMaxTimestampAfterDeleteRecordsCutItsBatch(t *testing.T) {
+	n := startNode(t, "")
+	createTopic(t, n, "maxts", 1, nil)
+	cl := n.rawClient()
+	first := time.Now().Add(-time.Minute).UnixMilli()
+	newest := first + 50000
+	produceBatch(t, cl, "maxts", 0, batchtest.DefaultOptions(first), []batchtest.Record{
+		{Value: []byte("a")}, {Value: []byte("newest"), TimestampDelta: newest - first}, {Value: []byte("c")},
+	})
+	check := func(when string) {
+		t.Helper()
+		if p := listOffset(t, cl, "maxts", 0, -3); p.ErrorCode != 0 || p.Offset != 1 || p.Timestamp != newest || p.LeaderEpoch != 0 {
+			t.Errorf("max timestamp %s: error %d, offset %d stamped %d, epoch %d; want offset 1 stamped %d, epoch 0",
+				when, p.ErrorCode, p.Offset, p.Timestamp, p.LeaderEpoch, newest)
+		}
+	}
+	check("before DeleteRecords")
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "maxts", Partition: 0, At: 2})
+	resps, err := n.admin().DeleteRecords(testContext(t), offsets)
+	if err != nil || resps.Error() != nil {
+		t.Fatalf("DeleteRecords before offset 2: %v %v", err, resps.Error())
+	}
+	check("after DeleteRecords before offset 2")
 }

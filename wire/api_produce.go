@@ -107,6 +107,7 @@ func (h *Handlers) finishProduce(ctx context.Context, req *kmsg.ProduceRequest, 
 			sp.ErrorCode, sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = rep.Code, rep.BaseOffset, rep.LogAppendTime, rep.LogStartOffset
 			if rep.Code != 0 && req.Version >= 8 {
 				sp.ErrorMessage = errMessage(rep.Code, rep.Message)
+				sp.ErrorRecords = recordErrors(rep.RecordErrors)
 			}
 		case <-timer.C:
 			// A partition actor that crashed mid-request never answers; its partitions
@@ -165,4 +166,17 @@ func produceErrors(resp *kmsg.ProduceResponse) string {
 		}
 	}
 	return b.String()
+}
+
+// recordErrors is a refusal's failed records as ProduceResponse v8+ names them.
+func recordErrors(failed []actors.RecordError) []kmsg.ProduceResponseTopicPartitionErrorRecord {
+	if len(failed) == 0 {
+		return nil
+	}
+	out := make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(failed))
+	for i, f := range failed {
+		out[i] = kmsg.NewProduceResponseTopicPartitionErrorRecord()
+		out[i].RelativeOffset, out[i].ErrorMessage = f.Index, kmsg.StringPtr(f.Message)
+	}
+	return out
 }
