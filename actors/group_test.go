@@ -478,32 +478,27 @@ func TestGroupUsedAgainWhileItsActorStops(t *testing.T) {
 	createTopic(t, n.Node, "t", 1)
 	simple := groups.MemberRef{Generation: -1}
 	retried := 0
-	for i := range 200 {
+	// untilAvailable retries a request while it gets COORDINATOR_NOT_AVAILABLE, as
+	// clients do, and returns its first other answer.
+	untilAvailable := func(request func() int16) int16 {
 		for {
-			code := commitOne(t, n.Node, "again", simple, "t", 0, int64(i))
-			if code == kerr.CoordinatorNotAvailable.Code {
-				retried++
-				continue
+			if code := request(); code != kerr.CoordinatorNotAvailable.Code {
+				return code
 			}
-			if code != 0 {
-				t.Fatalf("round %d: commit to the group deleted just before: code %d", i, code)
-			}
-			break
+			retried++
+		}
+	}
+	for i := range 200 {
+		commit := func() int16 { return commitOne(t, n.Node, "again", simple, "t", 0, int64(i)) }
+		if code := untilAvailable(commit); code != 0 {
+			t.Fatalf("round %d: commit to the group deleted just before: code %d", i, code)
 		}
 		offs, code := n.FetchOffsets(ctx, "again")
 		if code != 0 || len(offs) != 1 || offs[0].Offset != int64(i) {
 			t.Fatalf("round %d: the commit was answered 0; the group's offsets: %+v (code %d)", i, offs, code)
 		}
-		for {
-			code := n.DeleteGroup(ctx, "again")
-			if code == kerr.CoordinatorNotAvailable.Code {
-				retried++
-				continue
-			}
-			if code != 0 {
-				t.Fatalf("round %d: delete: code %d", i, code)
-			}
-			break
+		if code := untilAvailable(func() int16 { return n.DeleteGroup(ctx, "again") }); code != 0 {
+			t.Fatalf("round %d: delete: code %d", i, code)
 		}
 	}
 	t.Logf("%d requests met a stopping actor and were retried", retried)
